@@ -1,0 +1,189 @@
+/*
+ * dycl — a compiler for dynamic neural networks.
+ *
+ * Public C API.
+ *
+ * Ownership rules (they hold for every function below):
+ *  - A function that returns an object through an out-parameter named `out` or `*_out` transfers
+ *    ownership of that object to the caller, who releases it with the matching
+ *    `*_destroy` / `dycl_value_release` / `dycl_status_free` call.
+ *  - Objects passed as `const` or as plain inputs are borrowed for the duration of the call only;
+ *    a function that keeps a value beyond the call takes its own reference (`dycl_value_retain`).
+ *  - A `dycl_status_t` of NULL means success. Any other status is owned by the caller and must be
+ *    freed with `dycl_status_free` (freeing NULL is a no-op).
+ *  - Strings returned by accessors (names, messages) live as long as the object they come from.
+ *
+ * Threads: a dycl_model_t is immutable after loading and may be shared between threads. A
+ * dycl_session_t is not thread-safe: use one session per thread. dycl keeps no global mutable
+ * state.
+ */
+#ifndef DYCL_DYCL_H
+#define DYCL_DYCL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define DYCL_VERSION "0.1.0"
+/* Highest version of the default ONNX operator set ("" / "ai.onnx") that dycl implements. */
+#define DYCL_MAX_OPSET 17
+/* Highest tensor rank dycl handles. */
+#define DYCL_MAX_RANK 8
+
+/* ---------------------------------------------------------------- status */
+
+typedef enum dycl_code {
+  DYCL_CODE_OK = 0,
+  DYCL_CODE_INVALID_MODEL = 1, /* the model file is malformed or inconsistent */
+  DYCL_CODE_INVALID_INPUT = 2, /* an input value has the wrong type/shape or cannot be read */
+  DYCL_CODE_UNSUPPORTED = 3,   /* valid ONNX that dycl does not implement */
+  DYCL_CODE_IO = 4,            /* a file could not be read or written */
+  DYCL_CODE_NO_MEMORY = 5,     /* an allocation failed */
+  DYCL_CODE_LIMIT = 6,         /* a configured limit (memory, depth, iterations) was exceeded */
+  DYCL_CODE_RUNTIME = 7,       /* an operator failed on the values it got at run time */
+  DYCL_CODE_INTERNAL = 8,      /* a bug in dycl */
+} dycl_code_t;
+
+typedef struct dycl_status* dycl_status_t;
+
+dycl_code_t dycl_status_code(const struct dycl_status* status);
+/* One line, without trailing newline. */
+const char* dycl_status_message(const struct dycl_status* status);
+void dycl_status_free(dycl_status_t status);
+const char* dycl_code_name(dycl_code_t code);
+
+/* ------------------------------------------------------------- allocator */
+
+/* Every allocation dycl makes goes through an allocator. `alloc` returns NULL on failure.
+ * `free` accepts NULL. Pass NULL wherever an allocator is asked for to use malloc/free. */
+typedef struct dycl_allocator {
+  void* (*alloc)(void* ctx, size_t size);
+  void (*free)(void* ctx, void* ptr);
+  void* ctx;
+} dycl_allocator_t;
+
+/* ------------------------------------------------------------- data types */
+
+/* Values match ONNX's TensorProto.DataType. */
+typedef enum dycl_dtype {
+  DYCL_DTYPE_UNDEFINED = 0,
+  DYCL_DTYPE_FLOAT32 = 1,
+  DYCL_DTYPE_UINT8 = 2,
+  DYCL_DTYPE_INT8 = 3,
+  DYCL_DTYPE_UINT16 = 4,
+  DYCL_DTYPE_INT16 = 5,
+  DYCL_DTYPE_INT32 = 6,
+  DYCL_DTYPE_INT64 = 7,
+  DYCL_DTYPE_STRING = 8,
+  DYCL_DTYPE_BOOL = 9,
+  DYCL_DTYPE_FLOAT16 = 10,
+  DYCL_DTYPE_FLOAT64 = 11,
+  DYCL_DTYPE_UINT32 = 12,
+  DYCL_DTYPE_UINT64 = 13,
+  DYCL_DTYPE_BFLOAT16 = 16,
+} dycl_dtype_t;
+
+const char* dycl_dtype_name(dycl_dtype_t dtype);
+/* Bytes per element; 0 for UNDEFINED and STRING. */
+size_t dycl_dtype_size(dycl_dtype_t dtype);
+
+/* ----------------------------------------------------------------- values */
+
+/* A run-time value: a tensor, a sequence of values, or an optional value. Values are
+ * reference-counted and immutable once handed to dycl. */
+typedef struct dycl_value dycl_value_t;
+
+typedef enum dycl_value_kind {
+  DYCL_VALUE_TENSOR = 0,
+  DYCL_VALUE_SEQUENCE = 1,
+  DYCL_VALUE_OPTIONAL = 2,
+} dycl_value_kind_t;
+
+/* Creates a tensor and copies `data` into it (data may be NULL: zero-filled). Strings are not
+ * supported through this call. */
+dycl_status_t dycl_value_create_tensor(const dycl_allocator_t* alloc, dycl_dtype_t dtype, int rank,
+                                       const int64_t* dims, const void* data, dycl_value_t** out);
+dycl_value_t* dycl_value_retain(dycl_value_t* value);
+void dycl_value_release(dycl_value_t* value); /* NULL is a no-op */
+
+dycl_value_kind_t dycl_value_kind(const dycl_value_t* value);
+dycl_dtype_t dycl_value_dtype(const dycl_value_t* value); /* tensors; elem type of sequences */
+int dycl_value_rank(const dycl_value_t* value);
+const int64_t* dycl_value_dims(const dycl_value_t* value);
+int64_t dycl_value_numel(const dycl_value_t* value);
+const void* dycl_value_data(const dycl_value_t* value);
+/* Sequences: number of items and the i-th item (borrowed). */
+int dycl_value_seq_length(const dycl_value_t* value);
+const dycl_value_t* dycl_value_seq_item(const dycl_value_t* value, int i);
+/* Optionals: the contained value (borrowed) or NULL when empty. */
+const dycl_value_t* dycl_value_optional_get(const dycl_value_t* value);
+
+/* Reads a value from a file: an ONNX TensorProto/SequenceProto/OptionalProto `.pb` file
+ * (which one is told by `kind`) or a NumPy `.npy` file (tensors only). */
+dycl_status_t dycl_value_load_file(const dycl_allocator_t* alloc, const char* path,
+                                   dycl_value_kind_t kind, dycl_value_t** out);
+/* Writes a value as a TensorProto/SequenceProto/OptionalProto with the given name. */
+dycl_status_t dycl_value_save_file(const dycl_value_t* value, const char* name, const char* path);
+/* Prints kind, type, shape and up to `max_values` leading values on one line. */
+void dycl_value_print(const dycl_value_t* value, FILE* f, int max_values);
+
+/* ------------------------------------------------------------------ model */
+
+typedef struct dycl_model dycl_model_t;
+
+typedef struct dycl_options {
+  const dycl_allocator_t* allocator; /* NULL: malloc/free */
+  const char* backend;               /* "ref" (default) */
+  int threads;                       /* 0: default */
+  uint64_t max_tensor_bytes;         /* 0: default limit on one tensor's size */
+  int max_nesting;                   /* 0: default limit on subgraph nesting */
+  int64_t max_iterations;            /* 0: default limit on the iterations of one loop */
+} dycl_options_t;
+
+void dycl_options_init(dycl_options_t* options);
+
+/* Loads, verifies, infers types and shapes, and partitions an ONNX model. */
+dycl_status_t dycl_model_load(const char* path, const dycl_options_t* options, dycl_model_t** out);
+void dycl_model_destroy(dycl_model_t* model);
+
+/* Graph inputs that the caller must provide (initializer-backed inputs are excluded). */
+int dycl_model_num_inputs(const dycl_model_t* model);
+const char* dycl_model_input_name(const dycl_model_t* model, int i);
+dycl_value_kind_t dycl_model_input_kind(const dycl_model_t* model, int i);
+int dycl_model_num_outputs(const dycl_model_t* model);
+const char* dycl_model_output_name(const dycl_model_t* model, int i);
+dycl_value_kind_t dycl_model_output_kind(const dycl_model_t* model, int i);
+
+/* Writes the host tree and every sub-network (ops, inputs, outputs) as text. */
+void dycl_model_inspect(const dycl_model_t* model, FILE* f);
+/* Writes the program as a Graphviz graph. */
+dycl_status_t dycl_model_write_dot(const dycl_model_t* model, FILE* f);
+
+/* ---------------------------------------------------------------- session */
+
+/* The state of one execution of a model. Not thread-safe; create one per thread. */
+typedef struct dycl_session dycl_session_t;
+
+dycl_status_t dycl_session_create(const dycl_model_t* model, dycl_session_t** out);
+void dycl_session_destroy(dycl_session_t* session);
+/* Runs the model. `inputs` holds dycl_model_num_inputs values (borrowed). On success, `outputs`
+ * (an array of dycl_model_num_outputs slots) receives new references the caller releases. */
+dycl_status_t dycl_session_run(dycl_session_t* session, dycl_value_t* const* inputs, int num_inputs,
+                               dycl_value_t** outputs, int num_outputs);
+
+/* Per-run statistics of the host module, filled by dycl_session_run. */
+typedef struct dycl_run_stats {
+  int64_t subnet_calls;   /* sub-network invocations */
+  int64_t branches_taken; /* If nodes evaluated */
+  int64_t loop_iterations;
+} dycl_run_stats_t;
+void dycl_session_stats(const dycl_session_t* session, dycl_run_stats_t* stats);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* DYCL_DYCL_H */

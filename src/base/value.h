@@ -1,0 +1,74 @@
+/* Run-time values (tensors, sequences, optionals): the internal layout behind dycl_value_t. */
+#ifndef DYCL_BASE_VALUE_H
+#define DYCL_BASE_VALUE_H
+
+#include "base/base.h"
+
+struct dycl_value {
+  int refs;
+  dycl_value_kind_t kind;
+  const dycl_allocator_t* alloc;
+  /* tensor (and the element type of a sequence, UNDEFINED when not known) */
+  dycl_dtype_t dtype;
+  int rank;
+  int64_t dims[DYCL_MAX_RANK];
+  int64_t numel;
+  size_t nbytes;
+  void* data; /* numel elements; for STRING, an array of `char*` (NUL-terminated, owned) */
+  /* sequence */
+  int len;
+  dycl_value_t** items; /* owned references */
+  /* optional: owned reference or NULL when empty. `elem_kind` tells what the optional holds. */
+  dycl_value_t* elem;
+  dycl_value_kind_t elem_kind;
+};
+
+/* Limits checked when a tensor is created. */
+typedef struct dycl_limits {
+  uint64_t max_tensor_bytes;
+} dycl_limits_t;
+
+#define DYCL_DEFAULT_MAX_TENSOR_BYTES ((uint64_t)16 << 30) /* 16 GiB */
+
+/* Number of elements of a shape; fails on negative dims or overflow. */
+dycl_status_t dycl_shape_numel(int rank, const int64_t* dims, int64_t* numel);
+
+/* New tensor with uninitialized data (zeroed for STRING: all NULL). `limits` may be NULL. */
+dycl_status_t dycl_tensor_new(const dycl_allocator_t* alloc, const dycl_limits_t* limits,
+                              dycl_dtype_t dtype, int rank, const int64_t* dims, dycl_value_t** out);
+/* Same, zero-filled. */
+dycl_status_t dycl_tensor_new_zero(const dycl_allocator_t* alloc, const dycl_limits_t* limits,
+                                   dycl_dtype_t dtype, int rank, const int64_t* dims,
+                                   dycl_value_t** out);
+/* A scalar (rank 0) tensor. */
+dycl_status_t dycl_tensor_scalar_i64(const dycl_allocator_t* alloc, dycl_dtype_t dtype, int64_t v,
+                                     dycl_value_t** out);
+dycl_status_t dycl_tensor_scalar_f64(const dycl_allocator_t* alloc, dycl_dtype_t dtype, double v,
+                                     dycl_value_t** out);
+/* A deep copy of a tensor with a new shape of the same numel (reshape). */
+dycl_status_t dycl_tensor_copy_reshaped(const dycl_allocator_t* alloc, const dycl_value_t* src,
+                                        int rank, const int64_t* dims, dycl_value_t** out);
+
+/* An empty sequence with the given element type (UNDEFINED allowed). */
+dycl_status_t dycl_sequence_new(const dycl_allocator_t* alloc, dycl_dtype_t elem_dtype, int len,
+                                dycl_value_t** out);
+/* Optional; `elem` is retained (may be NULL for an empty optional). */
+dycl_status_t dycl_optional_new(const dycl_allocator_t* alloc, dycl_value_kind_t elem_kind,
+                                dycl_dtype_t elem_dtype, dycl_value_t* elem, dycl_value_t** out);
+
+/* Element access by flat index, converting through double or int64 (any numeric dtype). */
+double dycl_tensor_get_f64(const dycl_value_t* t, int64_t i);
+int64_t dycl_tensor_get_i64(const dycl_value_t* t, int64_t i);
+void dycl_tensor_set_f64(dycl_value_t* t, int64_t i, double v);
+void dycl_tensor_set_i64(dycl_value_t* t, int64_t i, int64_t v);
+/* Copies element `si` of `src` to element `di` of `dst` (same dtype). */
+void dycl_tensor_copy_elem(dycl_value_t* dst, int64_t di, const dycl_value_t* src, int64_t si);
+/* Converts every element of src to dst (same numel, any numeric dtypes, strings too). */
+dycl_status_t dycl_tensor_convert(const dycl_value_t* src, dycl_value_t* dst);
+
+/* Row-major strides (in elements) of a shape. */
+void dycl_strides(int rank, const int64_t* dims, int64_t* strides);
+/* Shape as "[2,3,4]" into buf. */
+const char* dycl_shape_str(int rank, const int64_t* dims, char* buf, size_t size);
+
+#endif

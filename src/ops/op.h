@@ -1,0 +1,121 @@
+/* The operator interface. Every operator is one entry of the op table (ops/ops.def, an X-macro
+ * list that includes one .def file per op family) and has two callbacks, implemented in the
+ * family's .c file under src/ops/:
+ *
+ *   infer: static type (and, where it can, shape) inference at load time. It reads the input
+ *          types and sets every present output's type. It validates attributes and input types,
+ *          returning an error that names the node (dycl_node_error) on bad models.
+ *   run:   the reference (`ref` backend) kernel: computes outputs from concrete inputs. It creates
+ *          each present output (out[j] is NULL on entry; leave it NULL for an omitted output
+ *          whose value id is -1). in[i] is NULL for an omitted optional input. On error, the
+ *          caller releases whatever outputs were set.
+ *
+ * Kernels must treat inputs as read-only, never abort on anything a model or input can cause,
+ * and check sizes with the overflow-checked helpers.
+ */
+#ifndef DYCL_OPS_OP_H
+#define DYCL_OPS_OP_H
+
+#include "base/base.h"
+#include "base/value.h"
+#include "ir/ir.h"
+
+/* ---------------------------------------------------------------- contexts */
+
+typedef struct dycl_kctx {
+  const dycl_allocator_t* alloc;
+  const dycl_limits_t* limits;
+  uint64_t seed; /* for random operators without a seed attribute */
+} dycl_kctx_t;
+
+typedef struct dycl_infer_ctx dycl_infer_ctx_t;
+
+typedef dycl_status_t (*dycl_infer_fn)(dycl_infer_ctx_t* ctx, const dycl_node_t* node);
+typedef dycl_status_t (*dycl_run_fn)(dycl_kctx_t* ctx, const dycl_node_t* node,
+                                     dycl_value_t* const* in, int nin, dycl_value_t** out, int nout);
+
+/* ---------------------------------------------------------------- op table */
+
+enum {
+  DYCL_OPF_CONTROL = 1, /* If/Loop/Scan: run by the host, never inside a sub-network */
+  DYCL_OPF_RANDOM = 2,  /* non-deterministic output */
+};
+
+typedef struct dycl_op_def {
+  const char* name;
+  int min_in, max_in, min_out, max_out; /* max -1: variadic */
+  int flags;
+  dycl_infer_fn infer;
+  dycl_run_fn run;
+} dycl_op_def_t;
+
+typedef enum dycl_op_id {
+#define DYCL_OP(name, min_in, max_in, min_out, max_out, flags, infer, run) DYCL_OP_##name,
+#include "ops/ops.def"
+#undef DYCL_OP
+  DYCL_OP_COUNT_
+} dycl_op_id_t;
+
+extern const dycl_op_def_t dycl_op_table[DYCL_OP_COUNT_];
+
+/* Declarations of every callback named in the table. */
+#define DYCL_OP(name, min_in, max_in, min_out, max_out, flags, infer, run) \
+  dycl_status_t infer(dycl_infer_ctx_t* ctx, const dycl_node_t* node);    \
+  dycl_status_t run(dycl_kctx_t* ctx, const dycl_node_t* node, dycl_value_t* const* in, int nin, \
+                    dycl_value_t** out, int nout);
+#include "ops/ops.def"
+#undef DYCL_OP
+
+/* --------------------------------------------------------- inference API */
+
+/* Type of input i, or NULL when the input is omitted. Never NULL for a present input (it may be
+ * `known == false`). */
+const dycl_type_t* dycl_infer_in(dycl_infer_ctx_t* ctx, const dycl_node_t* node, int i);
+/* The constant value of input i when it is known at load time (initializer, Constant), else NULL. */
+const dycl_value_t* dycl_infer_const(dycl_infer_ctx_t* ctx, const dycl_node_t* node, int i);
+/* Sets the type of output j (ignored when that output is omitted). */
+dycl_status_t dycl_infer_set(dycl_infer_ctx_t* ctx, const dycl_node_t* node, int j,
+                             const dycl_type_t* type);
+/* A fresh symbolic dimension. */
+dycl_dim_t dycl_infer_new_sym(dycl_infer_ctx_t* ctx);
+
+/* Ready-made inference callbacks. */
+/* Every output: same type as input 0. */
+dycl_status_t dycl_infer_same_as_input0(dycl_infer_ctx_t* ctx, const dycl_node_t* node);
+/* Numpy-style broadcast of all present inputs, which must share one dtype; output dtype the same. */
+dycl_status_t dycl_infer_broadcast(dycl_infer_ctx_t* ctx, const dycl_node_t* node);
+/* Same as dycl_infer_broadcast, with a bool output (comparisons). */
+dycl_status_t dycl_infer_broadcast_bool(dycl_infer_ctx_t* ctx, const dycl_node_t* node);
+/* Every output a tensor of input 0's dtype, shape unknown. */
+dycl_status_t dycl_infer_dtype_of_input0(dycl_infer_ctx_t* ctx, const dycl_node_t* node);
+/* Every output a tensor of unknown dtype and shape (use only where the dtype cannot be told). */
+dycl_status_t dycl_infer_unknown(dycl_infer_ctx_t* ctx, const dycl_node_t* node);
+
+/* Checks that input i, when its dtype is known, is one of the listed dtypes (terminated by
+ * DYCL_DTYPE_UNDEFINED). */
+dycl_status_t dycl_infer_check_dtype(dycl_infer_ctx_t* ctx, const dycl_node_t* node, int i,
+                                     const dycl_dtype_t* allowed);
+/* Checks that inputs i and j have the same dtype when both are known. */
+dycl_status_t dycl_infer_check_same_dtype(dycl_infer_ctx_t* ctx, const dycl_node_t* node, int i,
+                                          int j);
+
+/* ---------------------------------------------------------- kernel helpers */
+
+/* Creates output tensor j of the node (errors name the node). */
+dycl_status_t dycl_kernel_tensor(dycl_kctx_t* ctx, const dycl_node_t* node, dycl_dtype_t dtype,
+                                 int rank, const int64_t* dims, dycl_value_t** out);
+/* Requires in[i] to be a present tensor. */
+dycl_status_t dycl_kernel_need_tensor(const dycl_node_t* node, dycl_value_t* const* in, int nin,
+                                      int i);
+/* Normalizes a possibly negative axis against `rank` (for `rank + 1` pass the extended rank). */
+dycl_status_t dycl_kernel_axis(const dycl_node_t* node, int64_t axis, int rank, int* out);
+/* Reads an integer tensor (any int dtype, rank 0 or 1) into buf (at most `max` values). */
+dycl_status_t dycl_kernel_read_ints(const dycl_node_t* node, const dycl_value_t* t, int64_t* buf,
+                                    int max, int* n);
+/* Numpy-style broadcast of n shapes; fails (naming the node) when incompatible. */
+dycl_status_t dycl_kernel_broadcast(const dycl_node_t* node, int n, const dycl_value_t* const* ts,
+                                    int* rank, int64_t* dims);
+/* Strides of tensor `t` mapped onto an output shape of `rank` dims (0 where broadcast). */
+void dycl_broadcast_strides(const dycl_value_t* t, int rank, const int64_t* dims, int64_t* strides);
+
+#endif
