@@ -7,3 +7,8 @@ foreach(src ${DYCL_UNIT_TESTS})
   set_target_properties(${name} PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests)
   add_test(NAME unit.${name} COMMAND ${name} WORKING_DIRECTORY ${CMAKE_SOURCE_DIR})
 endforeach()
+
+# Script-driven suites (each file registers its own CTest tests).
+include(${CMAKE_SOURCE_DIR}/tests/conformance/conformance.cmake OPTIONAL)
+include(${CMAKE_SOURCE_DIR}/tests/bad_inputs/bad_inputs.cmake OPTIONAL)
+include(${CMAKE_SOURCE_DIR}/tests/pytorch/pytorch.cmake OPTIONAL)

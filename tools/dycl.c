@@ -1,1 +1,320 @@
-int main(void) { return 0; }
+/* dycl — the command line. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "dycl/dycl.h"
+
+#define EXIT_MODEL_ERROR 1
+#define EXIT_USAGE 2
+
+static const char* MAIN_HELP =
+    "dycl " DYCL_VERSION " — a compiler for dynamic neural networks (ONNX with If/Loop/Scan)\n"
+    "\n"
+    "usage: dycl <command> [options]\n"
+    "\n"
+    "commands:\n"
+    "  run MODEL [INPUT ...] [-o DIR]     run a model on inputs (.pb or .npy files)\n"
+    "  bench MODEL [INPUT ...]            measure the latency of a run\n"
+    "  inspect MODEL [--dot FILE]         print the host tree and the sub-networks\n"
+    "\n"
+    "`dycl <command> --help` describes a command. Exit codes: 0 success, 1 model or input error,\n"
+    "2 usage error.\n";
+
+static const char* RUN_HELP =
+    "usage: dycl run MODEL [INPUT ...] [-o DIR] [options]\n"
+    "\n"
+    "Runs MODEL on the given inputs, one file per graph input in the order of the graph's inputs\n"
+    "(inputs backed by initializers excluded): an ONNX TensorProto/SequenceProto/OptionalProto .pb\n"
+    "file, or a NumPy .npy file.\n"
+    "\n"
+    "options:\n"
+    "  -o DIR                 write DIR/output_<j>.pb for the j-th graph output (created if missing)\n"
+    "  --backend NAME         execution backend (default: ref)\n"
+    "  --max-iterations N     fail a Loop/Scan that runs more than N iterations\n"
+    "  --max-tensor-bytes N   fail when one tensor would need more than N bytes (default 16 GiB)\n"
+    "  --stats                print how many sub-networks, branches and iterations the run took\n"
+    "  -h, --help             show this help\n"
+    "\n"
+    "Without -o, prints each output's name, type, shape and leading values.\n";
+
+static const char* BENCH_HELP =
+    "usage: dycl bench MODEL [INPUT ...] [options]\n"
+    "\n"
+    "Measures the in-process latency of a run (loading and preparation excluded). Inputs as for\n"
+    "`dycl run`. The last line printed is `median_us=<x> p10_us=<x> p90_us=<x>`.\n"
+    "\n"
+    "options:\n"
+    "  --iters N      timed runs (default 20)\n"
+    "  --warmup N     untimed runs first (default 3)\n"
+    "  --threads N    threads the backend may use (default: all cores)\n"
+    "  --backend NAME execution backend (default: ref)\n"
+    "  -h, --help     show this help\n";
+
+static const char* INSPECT_HELP =
+    "usage: dycl inspect MODEL [--dot FILE]\n"
+    "\n"
+    "Loads and partitions MODEL, then prints the host tree (sub-network calls, if, loop, scan) and,\n"
+    "for each sub-network, its ops, inputs and outputs.\n"
+    "\n"
+    "options:\n"
+    "  --dot FILE   also write the host tree as a Graphviz graph to FILE\n"
+    "  -h, --help   show this help\n";
+
+static int usage_error(const char* help, const char* fmt, const char* arg) {
+  fprintf(stderr, "dycl: usage error: ");
+  fprintf(stderr, fmt, arg);
+  fprintf(stderr, "\n\n%s", help);
+  return EXIT_USAGE;
+}
+
+static int fail(dycl_status_t s) {
+  fprintf(stderr, "dycl: error: %s\n", dycl_status_message(s));
+  dycl_status_free(s);
+  return EXIT_MODEL_ERROR;
+}
+
+static bool parse_i64(const char* s, int64_t* out) {
+  char* end;
+  errno = 0;
+  long long v = strtoll(s, &end, 10);
+  if (errno || end == s || *end || v < 0) return false;
+  *out = v;
+  return true;
+}
+
+typedef struct args {
+  const char* model;
+  const char* inputs[4096];
+  int n_inputs;
+  const char* out_dir;
+  const char* dot;
+  dycl_options_t opts;
+  int64_t iters, warmup;
+  bool stats;
+} args_t;
+
+/* Parses the options shared by the commands; returns -1 when fine, else an exit code. */
+static int parse_args(int argc, char** argv, const char* help, const char* cmd, args_t* a) {
+  dycl_options_init(&a->opts);
+  a->iters = 20;
+  a->warmup = 3;
+  bool is_run = strcmp(cmd, "run") == 0, is_bench = strcmp(cmd, "bench") == 0, is_inspect = strcmp(cmd, "inspect") == 0;
+  for (int i = 0; i < argc; i++) {
+    const char* s = argv[i];
+    const char* next = i + 1 < argc ? argv[i + 1] : NULL;
+    int64_t v;
+    if (strcmp(s, "-h") == 0 || strcmp(s, "--help") == 0) {
+      fputs(help, stdout);
+      return 0;
+    }
+    if (is_run && strcmp(s, "-o") == 0) {
+      if (!next) return usage_error(help, "%s needs a folder", s);
+      a->out_dir = argv[++i];
+    } else if (is_inspect && strcmp(s, "--dot") == 0) {
+      if (!next) return usage_error(help, "%s needs a file name", s);
+      a->dot = argv[++i];
+    } else if ((is_run || is_bench) && strcmp(s, "--backend") == 0) {
+      if (!next) return usage_error(help, "%s needs a name", s);
+      a->opts.backend = argv[++i];
+    } else if (is_run && strcmp(s, "--stats") == 0) {
+      a->stats = true;
+    } else if (strcmp(s, "--max-iterations") == 0 || strcmp(s, "--max-tensor-bytes") == 0 ||
+               (is_bench && (strcmp(s, "--iters") == 0 || strcmp(s, "--warmup") == 0 || strcmp(s, "--threads") == 0))) {
+      if (!next || !parse_i64(next, &v)) return usage_error(help, "%s needs a non-negative integer", s);
+      i++;
+      if (strcmp(s, "--max-iterations") == 0) a->opts.max_iterations = v;
+      else if (strcmp(s, "--max-tensor-bytes") == 0) a->opts.max_tensor_bytes = (uint64_t)v;
+      else if (strcmp(s, "--iters") == 0) a->iters = v;
+      else if (strcmp(s, "--warmup") == 0) a->warmup = v;
+      else a->opts.threads = (int)v;
+    } else if (s[0] == '-' && s[1]) {
+      return usage_error(help, "unknown option '%s'", s);
+    } else if (!a->model) {
+      a->model = s;
+    } else if (is_inspect) {
+      return usage_error(help, "unexpected argument '%s'", s);
+    } else {
+      if (a->n_inputs >= (int)(sizeof a->inputs / sizeof a->inputs[0])) return usage_error(help, "too many inputs%s", "");
+      a->inputs[a->n_inputs++] = s;
+    }
+  }
+  if (!a->model) return usage_error(help, "missing MODEL%s", "");
+  if (is_bench && a->iters < 1) return usage_error(help, "--iters must be at least 1%s", "");
+  return -1;
+}
+
+static dycl_status_t load_inputs(const dycl_model_t* m, const args_t* a, dycl_value_t** vals) {
+  int n = dycl_model_num_inputs(m);
+  if (a->n_inputs != n) {
+    char names[1024] = "";
+    size_t len = 0;
+    for (int i = 0; i < n && len < sizeof names - 64; i++)
+      len += (size_t)snprintf(names + len, sizeof names - len, "%s'%s'", i ? ", " : "", dycl_model_input_name(m, i));
+    return dycl_status_create(DYCL_CODE_INVALID_INPUT, "the model takes %d input%s (%s), %d given", n, n == 1 ? "" : "s",
+                              names, a->n_inputs);
+  }
+  for (int i = 0; i < n; i++) {
+    dycl_status_t s = dycl_value_load_file(NULL, a->inputs[i], dycl_model_input_kind(m, i), &vals[i]);
+    if (s) return s;
+  }
+  return NULL;
+}
+
+static double now_us(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
+}
+
+static int cmp_double(const void* x, const void* y) {
+  double a = *(const double*)x, b = *(const double*)y;
+  return (a > b) - (a < b);
+}
+
+static int cmd_run_or_bench(int argc, char** argv, bool bench) {
+  args_t* a = calloc(1, sizeof *a);
+  if (!a) return fail(dycl_status_create(DYCL_CODE_NO_MEMORY, "out of memory"));
+  int rc = parse_args(argc, argv, bench ? BENCH_HELP : RUN_HELP, bench ? "bench" : "run", a);
+  if (rc >= 0) {
+    free(a);
+    return rc;
+  }
+  dycl_model_t* m = NULL;
+  dycl_session_t* sess = NULL;
+  dycl_value_t** ins = NULL;
+  dycl_value_t** outs = NULL;
+  double* times = NULL;
+  dycl_status_t s = dycl_model_load(a->model, &a->opts, &m);
+  if (s) goto out;
+  int n_in = dycl_model_num_inputs(m), n_out = dycl_model_num_outputs(m);
+  ins = calloc((size_t)n_in + 1, sizeof *ins);
+  outs = calloc((size_t)n_out + 1, sizeof *outs);
+  if (!ins || !outs) {
+    s = dycl_status_create(DYCL_CODE_NO_MEMORY, "out of memory");
+    goto out;
+  }
+  s = load_inputs(m, a, ins);
+  if (s) goto out;
+  s = dycl_session_create(m, &sess);
+  if (s) goto out;
+  if (!bench) {
+    double t0 = now_us();
+    s = dycl_session_run(sess, ins, n_in, outs, n_out);
+    double t1 = now_us();
+    if (s) goto out;
+    if (a->out_dir) {
+      if (mkdir(a->out_dir, 0777) != 0 && errno != EEXIST) {
+        s = dycl_status_create(DYCL_CODE_IO, "cannot create output folder '%s': %s", a->out_dir, strerror(errno));
+        goto out;
+      }
+      for (int j = 0; j < n_out && !s; j++) {
+        char path[4096];
+        snprintf(path, sizeof path, "%s/output_%d.pb", a->out_dir, j);
+        s = dycl_value_save_file(outs[j], dycl_model_output_name(m, j), path);
+      }
+      if (s) goto out;
+    } else {
+      for (int j = 0; j < n_out; j++) {
+        printf("%s: ", dycl_model_output_name(m, j));
+        dycl_value_print(outs[j], stdout, 8);
+        printf("\n");
+      }
+    }
+    if (a->stats || !a->out_dir) {
+      dycl_run_stats_t st;
+      dycl_session_stats(sess, &st);
+      printf(
+              "run: %.1f us, %" PRId64 " sub-network calls, %" PRId64 " branches, %" PRId64 " loop iterations\n", t1 - t0,
+              st.subnet_calls, st.branches_taken, st.loop_iterations);
+    }
+  } else {
+    times = calloc((size_t)a->iters, sizeof *times);
+    if (!times) {
+      s = dycl_status_create(DYCL_CODE_NO_MEMORY, "out of memory");
+      goto out;
+    }
+    for (int64_t i = 0; i < a->warmup + a->iters && !s; i++) {
+      double t0 = now_us();
+      s = dycl_session_run(sess, ins, n_in, outs, n_out);
+      double t1 = now_us();
+      for (int j = 0; j < n_out; j++) {
+        dycl_value_release(outs[j]);
+        outs[j] = NULL;
+      }
+      if (i >= a->warmup) times[i - a->warmup] = t1 - t0;
+    }
+    if (s) goto out;
+    qsort(times, (size_t)a->iters, sizeof *times, cmp_double);
+    int64_t n = a->iters;
+    double med = n % 2 ? times[n / 2] : (times[n / 2 - 1] + times[n / 2]) / 2;
+    printf("model: %s\nbackend: %s, %" PRId64 " warm-up + %" PRId64 " timed runs\n", a->model, a->opts.backend, a->warmup, n);
+    printf("median_us=%.1f p10_us=%.1f p90_us=%.1f\n", med, times[(n - 1) / 10], times[(n - 1) * 9 / 10]);
+  }
+out:
+  if (outs)
+    for (int j = 0; m && j < dycl_model_num_outputs(m); j++) dycl_value_release(outs[j]);
+  if (ins)
+    for (int i = 0; m && i < dycl_model_num_inputs(m); i++) dycl_value_release(ins[i]);
+  free(ins);
+  free(outs);
+  free(times);
+  dycl_session_destroy(sess);
+  dycl_model_destroy(m);
+  free(a);
+  return s ? fail(s) : 0;
+}
+
+static int cmd_inspect(int argc, char** argv) {
+  args_t* a = calloc(1, sizeof *a);
+  if (!a) return fail(dycl_status_create(DYCL_CODE_NO_MEMORY, "out of memory"));
+  int rc = parse_args(argc, argv, INSPECT_HELP, "inspect", a);
+  if (rc >= 0) {
+    free(a);
+    return rc;
+  }
+  dycl_model_t* m = NULL;
+  dycl_status_t s = dycl_model_load(a->model, &a->opts, &m);
+  if (!s) {
+    dycl_model_inspect(m, stdout);
+    if (a->dot) {
+      FILE* f = fopen(a->dot, "w");
+      if (!f) {
+        s = dycl_status_create(DYCL_CODE_IO, "cannot write '%s'", a->dot);
+      } else {
+        s = dycl_model_write_dot(m, f);
+        if (fclose(f) != 0 && !s) s = dycl_status_create(DYCL_CODE_IO, "cannot write '%s'", a->dot);
+        if (!s) fprintf(stderr, "wrote %s\n", a->dot);
+      }
+    }
+  }
+  dycl_model_destroy(m);
+  free(a);
+  return s ? fail(s) : 0;
+}
+
+int main(int argc, char** argv) {
+  if (argc < 2) {
+    fprintf(stderr, "dycl: usage error: missing command\n\n%s", MAIN_HELP);
+    return EXIT_USAGE;
+  }
+  const char* cmd = argv[1];
+  if (strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "help") == 0) {
+    fputs(MAIN_HELP, stdout);
+    return 0;
+  }
+  if (strcmp(cmd, "--version") == 0) {
+    printf("dycl %s (ONNX opsets up to %d)\n", DYCL_VERSION, DYCL_MAX_OPSET);
+    return 0;
+  }
+  if (strcmp(cmd, "run") == 0) return cmd_run_or_bench(argc - 2, argv + 2, false);
+  if (strcmp(cmd, "bench") == 0) return cmd_run_or_bench(argc - 2, argv + 2, true);
+  if (strcmp(cmd, "inspect") == 0) return cmd_inspect(argc - 2, argv + 2);
+  fprintf(stderr, "dycl: usage error: unknown command '%s'\n\n%s", cmd, MAIN_HELP);
+  return EXIT_USAGE;
+}

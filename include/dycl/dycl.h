@@ -55,6 +55,12 @@ dycl_code_t dycl_status_code(const struct dycl_status* status);
 const char* dycl_status_message(const struct dycl_status* status);
 void dycl_status_free(dycl_status_t status);
 const char* dycl_code_name(dycl_code_t code);
+/* A new status with a printf-style message (for callers that report their own errors). */
+dycl_status_t dycl_status_create(dycl_code_t code, const char* fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
 
 /* ------------------------------------------------------------- allocator */
 

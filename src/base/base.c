@@ -45,6 +45,14 @@ dycl_status_t dycl_error(dycl_code_t code, const char* fmt, ...) {
   return s;
 }
 
+dycl_status_t dycl_status_create(dycl_code_t code, const char* fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  dycl_status_t s = dycl_errorv(code, fmt, ap);
+  va_end(ap);
+  return s;
+}
+
 dycl_status_t dycl_error_wrap(dycl_status_t inner, const char* fmt, ...) {
   char prefix[512];
   va_list ap;

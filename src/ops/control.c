@@ -243,3 +243,31 @@ dycl_status_t dycl_run_Identity(dycl_kctx_t* ctx, const dycl_node_t* node, dycl_
   out[0] = dycl_value_retain(in[0]);
   return NULL;
 }
+
+/* ----------------------------------------------------------- SequenceMap */
+
+dycl_status_t dycl_infer_SequenceMap(dycl_infer_ctx_t* ctx, const dycl_node_t* node) {
+  dycl_graph_t* body;
+  DYCL_RETURN_IF_ERROR(need_graph(node, "body", &body));
+  if (body->n_in != node->n_in)
+    return dycl_node_error(node, DYCL_CODE_INVALID_MODEL, "body has %d inputs, the node %d", body->n_in, node->n_in);
+  if (body->n_out != node->n_out)
+    return dycl_node_error(node, DYCL_CODE_INVALID_MODEL, "body has %d outputs, the node %d", body->n_out, node->n_out);
+  const dycl_type_t* s0 = dycl_infer_in(ctx, node, 0);
+  if (s0 && s0->known && s0->kind != DYCL_VALUE_SEQUENCE)
+    return dycl_node_error(node, DYCL_CODE_INVALID_MODEL, "input 0 must be a sequence");
+  for (int i = 0; i < node->n_in; i++) {
+    const dycl_type_t* t = dycl_infer_in(ctx, node, i);
+    dycl_type_t u = t ? *t : dycl_type_unknown();
+    if (u.known && u.kind == DYCL_VALUE_SEQUENCE) u.kind = DYCL_VALUE_TENSOR;
+    *vtype(ctx, body->in[i]) = u;
+  }
+  DYCL_RETURN_IF_ERROR(dycl_infer_graph(ctx, body));
+  for (int j = 0; j < node->n_out; j++) {
+    const dycl_type_t* t = vtype(ctx, body->out[j]);
+    dycl_type_t s = dycl_type_tensor(t->known ? t->dtype : DYCL_DTYPE_UNDEFINED, t->known ? t->rank : -1);
+    s.kind = DYCL_VALUE_SEQUENCE;
+    DYCL_RETURN_IF_ERROR(dycl_infer_set(ctx, node, j, &s));
+  }
+  return NULL;
+}

@@ -1,0 +1,586 @@
+/* The in-process host module: walks the Program's host tree, binds values, evaluates If/Loop/Scan
+ * and calls the backend for each sub-network. */
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backend/backend.h"
+#include "exec/model.h"
+
+#define DYCL_DEFAULT_MAX_ITERATIONS ((int64_t)1 << 40)
+
+/* ------------------------------------------------------------------ slots */
+
+static void slot_set(dycl_session_t* S, int id, dycl_value_t* v) {
+  dycl_value_release(S->slots[id]);
+  S->slots[id] = v;
+}
+
+static void clear_block(dycl_session_t* S, const dycl_block_t* b) {
+  for (int i = 0; i < b->n_owned; i++) slot_set(S, b->owned[i], NULL);
+}
+
+static dycl_status_t run_block(dycl_session_t* S, const dycl_block_t* b);
+
+static dycl_status_t need_value(dycl_session_t* S, const dycl_node_t* n, int id, dycl_value_t** v) {
+  *v = id >= 0 ? S->slots[id] : NULL;
+  if (id >= 0 && !*v)
+    return dycl_node_error(n, DYCL_CODE_INTERNAL, "value '%s' has not been computed", S->model->ir->values[id]->name);
+  return NULL;
+}
+
+static dycl_status_t read_scalar_bool(const dycl_node_t* n, const dycl_value_t* v, const char* what, bool* out) {
+  if (v->kind != DYCL_VALUE_TENSOR || v->numel != 1 || v->dtype == DYCL_DTYPE_STRING)
+    return dycl_node_error(n, DYCL_CODE_RUNTIME, "%s must be a single boolean value", what);
+  *out = dycl_tensor_get_f64(v, 0) != 0;
+  return NULL;
+}
+
+/* Takes the outputs of a finished body block: new references, read before the block is cleared. */
+static dycl_status_t take_outputs(dycl_session_t* S, const dycl_node_t* n, const dycl_block_t* b, dycl_value_t** vals) {
+  for (int j = 0; j < b->graph->n_out; j++) {
+    dycl_value_t* v;
+    dycl_status_t s = need_value(S, n, b->graph->out[j], &v);
+    if (s) {
+      for (int i = 0; i < j; i++) dycl_value_release(vals[i]);
+      return s;
+    }
+    vals[j] = dycl_value_retain(v);
+  }
+  return NULL;
+}
+
+/* Stacks n tensors of one shape along a new axis. */
+static dycl_status_t stack(dycl_session_t* S, const dycl_node_t* node, int which, dycl_value_t** items, int64_t n,
+                           int axis, const dycl_type_t* hint, dycl_value_t** out) {
+  int64_t dims[DYCL_MAX_RANK];
+  if (n == 0) { /* no iteration: an empty tensor of the shape inference gave */
+    dycl_dtype_t dt = hint->known && hint->dtype ? hint->dtype : DYCL_DTYPE_FLOAT32;
+    int rank = hint->known && hint->rank > 0 ? hint->rank : 1;
+    for (int d = 0; d < rank; d++) dims[d] = hint->known && hint->rank > 0 && hint->dims[d].v >= 0 ? hint->dims[d].v : 0;
+    dims[axis < rank ? axis : 0] = 0;
+    return dycl_kernel_tensor(&S->kctx, node, dt, rank, dims, out);
+  }
+  const dycl_value_t* f = items[0];
+  if (f->kind != DYCL_VALUE_TENSOR)
+    return dycl_node_error(node, DYCL_CODE_RUNTIME, "scan output %d must be a tensor", which);
+  if (f->rank + 1 > DYCL_MAX_RANK)
+    return dycl_node_error(node, DYCL_CODE_UNSUPPORTED, "scan output %d would exceed rank %d", which, DYCL_MAX_RANK);
+  if (axis < 0 || axis > f->rank)
+    return dycl_node_error(node, DYCL_CODE_INVALID_MODEL, "scan output axis %d is out of range", axis);
+  for (int64_t i = 1; i < n; i++) {
+    const dycl_value_t* t = items[i];
+    bool same = t->kind == DYCL_VALUE_TENSOR && t->dtype == f->dtype && t->rank == f->rank;
+    for (int d = 0; same && d < f->rank; d++) same = t->dims[d] == f->dims[d];
+    if (!same) {
+      char b1[128], b2[128];
+      return dycl_node_error(node, DYCL_CODE_RUNTIME,
+                             "scan output %d changes shape across iterations (%s then %s)", which,
+                             dycl_shape_str(f->rank, f->dims, b1, sizeof b1), dycl_shape_str(t->rank, t->dims, b2, sizeof b2));
+    }
+  }
+  for (int d = 0, s = 0; d <= f->rank; d++) dims[d] = d == axis ? n : f->dims[s++];
+  DYCL_RETURN_IF_ERROR(dycl_kernel_tensor(&S->kctx, node, f->dtype, f->rank + 1, dims, out));
+  /* out = [outer..., n, inner...]: copy each item's inner blocks */
+  int64_t outer = 1, inner = 1;
+  for (int d = 0; d < axis; d++) outer *= f->dims[d];
+  for (int d = axis; d < f->rank; d++) inner *= f->dims[d];
+  size_t esz = dycl_dtype_size(f->dtype);
+  for (int64_t i = 0; i < n; i++)
+    for (int64_t o = 0; o < outer; o++) {
+      int64_t di = (o * n + i) * inner, si = o * inner;
+      if (f->dtype == DYCL_DTYPE_STRING) {
+        for (int64_t e = 0; e < inner; e++) dycl_tensor_copy_elem(*out, di + e, items[i], si + e);
+      } else if (inner) {
+        memcpy((char*)(*out)->data + (size_t)di * esz, (const char*)items[i]->data + (size_t)si * esz, (size_t)inner * esz);
+      }
+    }
+  return NULL;
+}
+
+/* Slice `index` of `t` along `axis` (the axis removed). */
+static dycl_status_t slice_axis(dycl_session_t* S, const dycl_node_t* node, const dycl_value_t* t, int axis,
+                                int64_t index, dycl_value_t** out) {
+  int64_t dims[DYCL_MAX_RANK];
+  for (int d = 0, k = 0; d < t->rank; d++)
+    if (d != axis) dims[k++] = t->dims[d];
+  DYCL_RETURN_IF_ERROR(dycl_kernel_tensor(&S->kctx, node, t->dtype, t->rank - 1, dims, out));
+  int64_t outer = 1, inner = 1, len = t->dims[axis];
+  for (int d = 0; d < axis; d++) outer *= t->dims[d];
+  for (int d = axis + 1; d < t->rank; d++) inner *= t->dims[d];
+  size_t esz = dycl_dtype_size(t->dtype);
+  for (int64_t o = 0; o < outer; o++) {
+    int64_t si = (o * len + index) * inner, di = o * inner;
+    if (t->dtype == DYCL_DTYPE_STRING) {
+      for (int64_t e = 0; e < inner; e++) dycl_tensor_copy_elem(*out, di + e, t, si + e);
+    } else if (inner) {
+      memcpy((char*)(*out)->data + (size_t)di * esz, (const char*)t->data + (size_t)si * esz, (size_t)inner * esz);
+    }
+  }
+  return NULL;
+}
+
+/* ------------------------------------------------------------------- steps */
+
+static dycl_status_t exec_if(dycl_session_t* S, const dycl_step_t* st) {
+  const dycl_node_t* n = st->node;
+  dycl_value_t* c;
+  DYCL_RETURN_IF_ERROR(need_value(S, n, n->in[0], &c));
+  bool cond = false;
+  DYCL_RETURN_IF_ERROR(read_scalar_bool(n, c, "the condition", &cond));
+  S->stats.branches_taken++;
+  const dycl_block_t* b = st->body[cond ? 0 : 1];
+  dycl_value_t** vals = calloc((size_t)n->n_out + 1, sizeof *vals);
+  if (!vals) return dycl_error_nomem();
+  dycl_status_t s = run_block(S, b);
+  if (!s) s = take_outputs(S, n, b, vals);
+  clear_block(S, b);
+  for (int j = 0; j < n->n_out && !s; j++) {
+    if (n->out[j] >= 0) slot_set(S, n->out[j], vals[j]);
+    else dycl_value_release(vals[j]);
+  }
+  free(vals);
+  return s;
+}
+
+typedef struct growlist {
+  dycl_value_t** items;
+  int64_t n, cap;
+} growlist_t;
+
+static void growlists_free(growlist_t* l, int n) {
+  for (int k = 0; k < n; k++) {
+    for (int64_t i = 0; i < l[k].n; i++) dycl_value_release(l[k].items[i]);
+    free(l[k].items);
+  }
+}
+
+static dycl_status_t growlist_push(dycl_session_t* S, growlist_t* l, dycl_value_t* v) {
+  dycl_status_t s = dycl_grow(NULL, (void**)&l->items, sizeof *l->items, &l->cap, l->n + 1);
+  (void)S;
+  if (s) {
+    dycl_value_release(v);
+    return s;
+  }
+  l->items[l->n++] = v;
+  return NULL;
+}
+
+static dycl_status_t exec_loop(dycl_session_t* S, const dycl_step_t* st) {
+  const dycl_node_t* n = st->node;
+  const dycl_block_t* b = st->body[0];
+  const dycl_graph_t* body = b->graph;
+  int n_carried = n->n_in - 2;
+  int n_scan = body->n_out - 1 - n_carried;
+  int64_t trip = -1;
+  bool cond = true;
+  dycl_value_t* v;
+  DYCL_RETURN_IF_ERROR(need_value(S, n, n->in[0], &v));
+  if (v) {
+    if (v->kind != DYCL_VALUE_TENSOR || v->numel != 1 || !dycl_dtype_is_int(v->dtype))
+      return dycl_node_error(n, DYCL_CODE_RUNTIME, "trip count must be a single integer, got %s with %" PRId64 " elements",
+                             dycl_dtype_name(v->dtype), v->numel);
+    trip = dycl_tensor_get_i64(v, 0);
+    if (trip < 0) trip = 0;
+  }
+  DYCL_RETURN_IF_ERROR(need_value(S, n, n->in[1], &v));
+  if (v) DYCL_RETURN_IF_ERROR(read_scalar_bool(n, v, "the loop condition", &cond));
+  dycl_value_t** carried = calloc((size_t)n_carried + 1, sizeof *carried);
+  growlist_t* scans = calloc((size_t)n_scan + 1, sizeof *scans);
+  dycl_value_t** outs = calloc((size_t)body->n_out + 1, sizeof *outs);
+  dycl_status_t s = NULL;
+  if (!carried || !scans || !outs) {
+    s = dycl_error_nomem();
+    goto done;
+  }
+  for (int k = 0; k < n_carried; k++) {
+    DYCL_GOTO_IF_ERROR(s, need_value(S, n, n->in[2 + k], &v), done);
+    if (!v) {
+      s = dycl_node_error(n, DYCL_CODE_INVALID_MODEL, "loop-carried value %d has no initial value", k);
+      goto done;
+    }
+    carried[k] = dycl_value_retain(v);
+  }
+  int64_t max_iter = S->max_iterations;
+  for (int64_t i = 0; (trip < 0 || i < trip) && cond; i++) {
+    if (i >= max_iter) {
+      s = dycl_node_error(n, DYCL_CODE_LIMIT, "loop ran more than %" PRId64 " iterations (the --max-iterations limit)", max_iter);
+      goto done;
+    }
+    S->stats.loop_iterations++;
+    dycl_value_t *iv, *cv;
+    DYCL_GOTO_IF_ERROR(s, dycl_tensor_scalar_i64(S->kctx.alloc, DYCL_DTYPE_INT64, i, &iv), done);
+    slot_set(S, body->in[0], iv);
+    DYCL_GOTO_IF_ERROR(s, dycl_tensor_scalar_i64(S->kctx.alloc, DYCL_DTYPE_BOOL, cond, &cv), done);
+    slot_set(S, body->in[1], cv);
+    for (int k = 0; k < n_carried; k++) {
+      slot_set(S, body->in[2 + k], carried[k]);
+      carried[k] = NULL;
+    }
+    s = run_block(S, b);
+    if (!s) s = take_outputs(S, n, b, outs);
+    clear_block(S, b);
+    if (s) goto done;
+    s = read_scalar_bool(n, outs[0], "the body's condition output", &cond);
+    dycl_value_release(outs[0]);
+    outs[0] = NULL;
+    for (int k = 0; k < n_carried; k++) {
+      carried[k] = outs[1 + k];
+      outs[1 + k] = NULL;
+    }
+    for (int k = 0; k < n_scan; k++) {
+      dycl_status_t e = growlist_push(S, &scans[k], outs[1 + n_carried + k]);
+      outs[1 + n_carried + k] = NULL;
+      if (!s) s = e;
+    }
+    if (s) goto done;
+  }
+  for (int k = 0; k < n_carried; k++) {
+    if (n->out[k] >= 0) slot_set(S, n->out[k], carried[k]);
+    else dycl_value_release(carried[k]);
+    carried[k] = NULL;
+  }
+  for (int k = 0; k < n_scan && !s; k++) {
+    if (n->out[n_carried + k] < 0) continue;
+    dycl_value_t* t;
+    s = stack(S, n, k, scans[k].items, scans[k].n, 0, &S->model->ir->values[n->out[n_carried + k]]->type, &t);
+    if (!s) slot_set(S, n->out[n_carried + k], t);
+  }
+done:
+  if (carried)
+    for (int k = 0; k < n_carried; k++) dycl_value_release(carried[k]);
+  if (outs)
+    for (int k = 0; k < body->n_out; k++) dycl_value_release(outs[k]);
+  if (scans) growlists_free(scans, n_scan);
+  free(carried);
+  free(scans);
+  free(outs);
+  return s;
+}
+
+static dycl_status_t exec_scan(dycl_session_t* S, const dycl_step_t* st) {
+  const dycl_node_t* n = st->node;
+  const dycl_block_t* b = st->body[0];
+  const dycl_graph_t* body = b->graph;
+  bool v8 = n->opset < 9;
+  int first = v8 ? 1 : 0;
+  int n_scan_in = (int)dycl_attr_int(n, "num_scan_inputs", 0);
+  int n_state = n->n_in - first - n_scan_in;
+  int n_scan_out = body->n_out - n_state;
+  int na = 0, nd = 0, noa = 0, nod = 0;
+  const int64_t* in_axes = dycl_attr_ints(n, "scan_input_axes", &na);
+  const int64_t* in_dirs = dycl_attr_ints(n, v8 ? "directions" : "scan_input_directions", &nd);
+  const int64_t* out_axes = dycl_attr_ints(n, "scan_output_axes", &noa);
+  const int64_t* out_dirs = dycl_attr_ints(n, "scan_output_directions", &nod);
+  if ((in_axes && na != n_scan_in) || (in_dirs && nd != n_scan_in) || (out_axes && noa != n_scan_out) ||
+      (out_dirs && nod != n_scan_out))
+    return dycl_node_error(n, DYCL_CODE_INVALID_MODEL, "scan axes/directions attributes have the wrong length");
+  if (n_scan_in < 1 || n_state < 0) return dycl_node_error(n, DYCL_CODE_INVALID_MODEL, "bad num_scan_inputs");
+  dycl_status_t s = NULL;
+  dycl_value_t** ins = calloc((size_t)n->n_in + 1, sizeof *ins);
+  int* axes = calloc((size_t)n_scan_in + 1, sizeof *axes);
+  int64_t batch = 1;
+  if (!ins || !axes) {
+    free(ins);
+    free(axes);
+    return dycl_error_nomem();
+  }
+  for (int i = 0; i < n->n_in && !s; i++) s = need_value(S, n, n->in[i], &ins[i]);
+  for (int i = first; i < n->n_in && !s; i++)
+    if (!ins[i] || ins[i]->kind != DYCL_VALUE_TENSOR) s = dycl_node_error(n, DYCL_CODE_RUNTIME, "input %d must be a tensor", i);
+  if (!s && v8) {
+    if (n_state && ins[first]->rank < 1) s = dycl_node_error(n, DYCL_CODE_RUNTIME, "state inputs need a batch dimension");
+    else if (ins[0]) s = dycl_node_error(n, DYCL_CODE_UNSUPPORTED, "Scan-8 sequence_lens is not supported");
+    else batch = ins[first + n_state]->rank >= 2 ? ins[first + n_state]->dims[0] : 0;
+  }
+  if (s) {
+    free(ins);
+    free(axes);
+    return s;
+  }
+  dycl_value_t** state = calloc((size_t)n_state + 1, sizeof *state);
+  dycl_value_t** outs = calloc((size_t)body->n_out + 1, sizeof *outs);
+  growlist_t* scans = calloc((size_t)n_scan_out + 1, sizeof *scans);
+  /* Scan-8: per batch element, results stacked again along the batch axis */
+  growlist_t* batch_state = calloc((size_t)n_state + 1, sizeof *batch_state);
+  growlist_t* batch_scans = calloc((size_t)n_scan_out + 1, sizeof *batch_scans);
+  if (!state || !outs || !scans || !batch_state || !batch_scans) {
+    s = dycl_error_nomem();
+    goto done;
+  }
+  for (int bi = 0; bi < batch && !s; bi++) {
+    int64_t len = -1;
+    for (int k = 0; k < n_scan_in; k++) {
+      const dycl_value_t* t = ins[first + n_state + k];
+      int64_t a = v8 ? 1 : (in_axes ? in_axes[k] : 0);
+      if (a < 0) a += v8 ? t->rank : t->rank;
+      if (a < 0 || a >= t->rank) {
+        s = dycl_node_error(n, DYCL_CODE_RUNTIME, "scan input %d: axis out of range for rank %d", k, t->rank);
+        goto done;
+      }
+      axes[k] = (int)a;
+      if (len >= 0 && t->dims[a] != len) {
+        s = dycl_node_error(n, DYCL_CODE_RUNTIME, "scan inputs have different lengths (%" PRId64 " and %" PRId64 ")", len, t->dims[a]);
+        goto done;
+      }
+      len = t->dims[a];
+    }
+    for (int k = 0; k < n_state; k++) {
+      if (v8) DYCL_GOTO_IF_ERROR(s, slice_axis(S, n, ins[first + k], 0, bi, &state[k]), done);
+      else state[k] = dycl_value_retain(ins[first + k]);
+    }
+    for (int64_t t = 0; t < len; t++) {
+      if (t >= S->max_iterations) {
+        s = dycl_node_error(n, DYCL_CODE_LIMIT, "scan ran more than %" PRId64 " iterations", S->max_iterations);
+        goto done;
+      }
+      S->stats.loop_iterations++;
+      for (int k = 0; k < n_state; k++) {
+        slot_set(S, body->in[k], state[k]);
+        state[k] = NULL;
+      }
+      for (int k = 0; k < n_scan_in; k++) {
+        int64_t idx = in_dirs && in_dirs[k] ? len - 1 - t : t;
+        dycl_value_t* slice;
+        const dycl_value_t* src = ins[first + n_state + k];
+        dycl_value_t* tmp = NULL;
+        if (v8) { /* [batch, seq, ...]: take batch bi, then step idx */
+          DYCL_GOTO_IF_ERROR(s, slice_axis(S, n, src, 0, bi, &tmp), done);
+          s = slice_axis(S, n, tmp, 0, idx, &slice);
+          dycl_value_release(tmp);
+          if (s) goto done;
+        } else {
+          DYCL_GOTO_IF_ERROR(s, slice_axis(S, n, src, axes[k], idx, &slice), done);
+        }
+        slot_set(S, body->in[n_state + k], slice);
+      }
+      s = run_block(S, b);
+      if (!s) s = take_outputs(S, n, b, outs);
+      clear_block(S, b);
+      if (s) goto done;
+      for (int k = 0; k < n_state; k++) {
+        state[k] = outs[k];
+        outs[k] = NULL;
+      }
+      for (int k = 0; k < n_scan_out; k++) {
+        dycl_status_t e = growlist_push(S, &scans[k], outs[n_state + k]);
+        outs[n_state + k] = NULL;
+        if (!s) s = e;
+      }
+      if (s) goto done;
+    }
+    /* finish this batch element */
+    for (int k = 0; k < n_scan_out && !s; k++) {
+      if (out_dirs && out_dirs[k]) /* reverse: the last iteration's value comes first */
+        for (int64_t i = 0; i < scans[k].n / 2; i++) {
+          dycl_value_t* tmp = scans[k].items[i];
+          scans[k].items[i] = scans[k].items[scans[k].n - 1 - i];
+          scans[k].items[scans[k].n - 1 - i] = tmp;
+        }
+      int axis = 0;
+      if (out_axes) {
+        int r = scans[k].n ? scans[k].items[0]->rank + 1 : 1;
+        axis = (int)(out_axes[k] < 0 ? out_axes[k] + r : out_axes[k]);
+      }
+      dycl_value_t* t;
+      s = stack(S, n, k, scans[k].items, scans[k].n, axis, &S->model->ir->values[body->out[n_state + k]]->type, &t);
+      if (s) break;
+      if (v8) s = growlist_push(S, &batch_scans[k], t);
+      else if (n->out[n_state + k] >= 0) slot_set(S, n->out[n_state + k], t);
+      else dycl_value_release(t);
+      for (int64_t i = 0; i < scans[k].n; i++) dycl_value_release(scans[k].items[i]);
+      scans[k].n = 0;
+    }
+    for (int k = 0; k < n_state && !s; k++) {
+      if (v8) {
+        s = growlist_push(S, &batch_state[k], state[k]);
+        state[k] = NULL;
+      } else {
+        if (n->out[k] >= 0) slot_set(S, n->out[k], state[k]);
+        else dycl_value_release(state[k]);
+        state[k] = NULL;
+      }
+    }
+  }
+  if (v8 && !s) {
+    for (int k = 0; k < n_state && !s; k++) {
+      dycl_value_t* t;
+      s = stack(S, n, k, batch_state[k].items, batch_state[k].n, 0, &S->model->ir->values[n->out[k]]->type, &t);
+      if (!s) slot_set(S, n->out[k], t);
+    }
+    for (int k = 0; k < n_scan_out && !s; k++) {
+      dycl_value_t* t;
+      s = stack(S, n, k, batch_scans[k].items, batch_scans[k].n, 0, &S->model->ir->values[n->out[n_state + k]]->type, &t);
+      if (!s) slot_set(S, n->out[n_state + k], t);
+    }
+  }
+done:
+  if (state)
+    for (int k = 0; k < n_state; k++) dycl_value_release(state[k]);
+  if (outs)
+    for (int k = 0; k < body->n_out; k++) dycl_value_release(outs[k]);
+  if (scans) growlists_free(scans, n_scan_out);
+  if (batch_state) growlists_free(batch_state, n_state);
+  if (batch_scans) growlists_free(batch_scans, n_scan_out);
+  free(state);
+  free(outs);
+  free(scans);
+  free(batch_state);
+  free(batch_scans);
+  free(ins);
+  free(axes);
+  return s;
+}
+
+static dycl_status_t exec_seqmap(dycl_session_t* S, const dycl_step_t* st) {
+  const dycl_node_t* n = st->node;
+  const dycl_block_t* b = st->body[0];
+  const dycl_graph_t* body = b->graph;
+  dycl_value_t* v0;
+  DYCL_RETURN_IF_ERROR(need_value(S, n, n->in[0], &v0));
+  if (!v0 || v0->kind != DYCL_VALUE_SEQUENCE) return dycl_node_error(n, DYCL_CODE_RUNTIME, "input 0 must be a sequence");
+  int len = v0->len;
+  for (int i = 1; i < n->n_in; i++) {
+    dycl_value_t* v;
+    DYCL_RETURN_IF_ERROR(need_value(S, n, n->in[i], &v));
+    if (v && v->kind == DYCL_VALUE_SEQUENCE && v->len != len)
+      return dycl_node_error(n, DYCL_CODE_RUNTIME, "input sequences have different lengths (%d and %d)", len, v->len);
+  }
+  dycl_status_t s = NULL;
+  dycl_value_t** seqs = calloc((size_t)n->n_out + 1, sizeof *seqs);
+  dycl_value_t** outs = calloc((size_t)body->n_out + 1, sizeof *outs);
+  if (!seqs || !outs) s = dycl_error_nomem();
+  for (int j = 0; j < n->n_out && !s; j++) {
+    const dycl_type_t* t = &S->model->ir->values[body->out[j]]->type;
+    s = dycl_sequence_new(S->kctx.alloc, t->known ? t->dtype : DYCL_DTYPE_UNDEFINED, len, &seqs[j]);
+  }
+  for (int it = 0; it < len && !s; it++) {
+    S->stats.loop_iterations++;
+    for (int i = 0; i < n->n_in; i++) {
+      dycl_value_t* v = S->slots[n->in[i]];
+      slot_set(S, body->in[i], dycl_value_retain(v->kind == DYCL_VALUE_SEQUENCE ? v->items[it] : v));
+    }
+    s = run_block(S, b);
+    if (!s) s = take_outputs(S, n, b, outs);
+    clear_block(S, b);
+    for (int j = 0; j < n->n_out && !s; j++) {
+      seqs[j]->items[it] = outs[j];
+      outs[j] = NULL;
+      if (seqs[j]->items[it]->kind != DYCL_VALUE_TENSOR) s = dycl_node_error(n, DYCL_CODE_RUNTIME, "body output %d must be a tensor", j);
+      else if (!seqs[j]->dtype) seqs[j]->dtype = seqs[j]->items[it]->dtype;
+    }
+  }
+  for (int j = 0; seqs && j < n->n_out; j++) {
+    if (!s && n->out[j] >= 0) slot_set(S, n->out[j], seqs[j]);
+    else dycl_value_release(seqs[j]);
+  }
+  for (int j = 0; outs && j < body->n_out; j++) dycl_value_release(outs[j]);
+  free(seqs);
+  free(outs);
+  return s;
+}
+
+static dycl_status_t run_block(dycl_session_t* S, const dycl_block_t* b) {
+  const dycl_model_t* m = S->model;
+  for (int i = 0; i < b->n_steps; i++) {
+    const dycl_step_t* st = &b->steps[i];
+    dycl_status_t s = NULL;
+    switch (st->kind) {
+      case DYCL_STEP_CALL:
+        for (int o = 0; o < st->subnet->n_out; o++) slot_set(S, st->subnet->out[o], NULL);
+        S->stats.subnet_calls++;
+        s = m->backend->run(m->program, st->subnet, S->slots, &S->kctx);
+        break;
+      case DYCL_STEP_IF: s = exec_if(S, st); break;
+      case DYCL_STEP_LOOP: s = exec_loop(S, st); break;
+      case DYCL_STEP_SCAN: s = exec_scan(S, st); break;
+      case DYCL_STEP_SEQMAP: s = exec_seqmap(S, st); break;
+    }
+    if (s) return s;
+    for (int r = 0; r < st->n_release; r++) slot_set(S, st->release[r], NULL);
+  }
+  return NULL;
+}
+
+/* ------------------------------------------------------------------ session */
+
+dycl_status_t dycl_session_create(const dycl_model_t* m, dycl_session_t** out) {
+  *out = NULL;
+  dycl_session_t* S = dycl_calloc(m->alloc, 1, sizeof *S);
+  if (!S) return dycl_error_nomem();
+  S->model = m;
+  S->slots = dycl_calloc(m->alloc, (size_t)m->ir->n_values + 1, sizeof *S->slots);
+  if (!S->slots) {
+    dycl_free(m->alloc, S);
+    return dycl_error_nomem();
+  }
+  S->kctx.alloc = m->alloc;
+  S->kctx.limits = &m->ir->limits;
+  S->kctx.seed = 0x5eed;
+  S->max_iterations = m->options.max_iterations > 0 ? m->options.max_iterations : DYCL_DEFAULT_MAX_ITERATIONS;
+  for (int64_t i = 0; i < m->ir->n_values; i++)
+    if (m->ir->values[i]->def == DYCL_DEF_CONST) S->slots[i] = dycl_value_retain(m->ir->values[i]->constant);
+  *out = S;
+  return NULL;
+}
+
+void dycl_session_destroy(dycl_session_t* S) {
+  if (!S) return;
+  for (int64_t i = 0; i < S->model->ir->n_values; i++) dycl_value_release(S->slots[i]);
+  dycl_free(S->model->alloc, S->slots);
+  dycl_free(S->model->alloc, S);
+}
+
+void dycl_session_stats(const dycl_session_t* S, dycl_run_stats_t* stats) { *stats = S->stats; }
+
+static const char* kind_name(dycl_value_kind_t k) {
+  return k == DYCL_VALUE_SEQUENCE ? "a sequence" : k == DYCL_VALUE_OPTIONAL ? "an optional" : "a tensor";
+}
+
+/* Checks a caller's input against the declared type of the graph input. */
+static dycl_status_t check_input(const dycl_ir_value_t* iv, const dycl_value_t* v) {
+  const dycl_type_t* t = &iv->declared;
+  if (!v) return dycl_error(DYCL_CODE_INVALID_INPUT, "input '%s' is missing", iv->name);
+  if (!t->known) return NULL;
+  if (t->kind != v->kind)
+    return dycl_error(DYCL_CODE_INVALID_INPUT, "input '%s' must be %s, got %s", iv->name, kind_name(t->kind), kind_name(v->kind));
+  if (v->kind != DYCL_VALUE_TENSOR) return NULL;
+  char b1[256], b2[160];
+  if (t->dtype && t->dtype != v->dtype)
+    return dycl_error(DYCL_CODE_INVALID_INPUT, "input '%s' must have element type %s, got %s%s", iv->name,
+                      dycl_dtype_name(t->dtype), dycl_dtype_name(v->dtype), dycl_shape_str(v->rank, v->dims, b2, sizeof b2));
+  bool bad = t->rank >= 0 && t->rank != v->rank;
+  for (int d = 0; !bad && t->rank >= 0 && d < t->rank; d++) bad = t->dims[d].v >= 0 && t->dims[d].v != v->dims[d];
+  if (bad)
+    return dycl_error(DYCL_CODE_INVALID_INPUT, "input '%s' must have shape %s, got %s%s", iv->name,
+                      dycl_type_str(t, b1, sizeof b1), dycl_dtype_name(v->dtype), dycl_shape_str(v->rank, v->dims, b2, sizeof b2));
+  return NULL;
+}
+
+dycl_status_t dycl_session_run(dycl_session_t* S, dycl_value_t* const* inputs, int num_inputs, dycl_value_t** outputs,
+                               int num_outputs) {
+  const dycl_model_t* m = S->model;
+  const dycl_graph_t* g = m->ir->main;
+  if (num_inputs != g->n_in)
+    return dycl_error(DYCL_CODE_INVALID_INPUT, "the model takes %d input%s, %d given", g->n_in, g->n_in == 1 ? "" : "s",
+                      num_inputs);
+  if (num_outputs != g->n_out)
+    return dycl_error(DYCL_CODE_INVALID_INPUT, "the model gives %d outputs, room for %d given", g->n_out, num_outputs);
+  for (int i = 0; i < g->n_in; i++) DYCL_RETURN_IF_ERROR(check_input(m->ir->values[g->in[i]], inputs[i]));
+  memset(&S->stats, 0, sizeof S->stats);
+  for (int i = 0; i < g->n_in; i++) slot_set(S, g->in[i], dycl_value_retain(inputs[i]));
+  dycl_status_t s = run_block(S, m->program->main);
+  for (int j = 0; j < g->n_out; j++) outputs[j] = NULL;
+  for (int j = 0; j < g->n_out && !s; j++) {
+    dycl_value_t* v = S->slots[g->out[j]];
+    if (!v) s = dycl_error(DYCL_CODE_INTERNAL, "output '%s' was not computed", m->program->output_names[j]);
+    else outputs[j] = dycl_value_retain(v);
+  }
+  clear_block(S, m->program->main);
+  if (s)
+    for (int j = 0; j < g->n_out; j++) {
+      dycl_value_release(outputs[j]);
+      outputs[j] = NULL;
+    }
+  return s;
+}

@@ -1,0 +1,67 @@
+/* dycl_model_*: load → infer → partition → prepare, and the model's public accessors. */
+#include <string.h>
+
+#include "exec/model.h"
+#include "onnx/onnx_io.h"
+
+void dycl_options_init(dycl_options_t* o) {
+  memset(o, 0, sizeof *o);
+  o->backend = "ref";
+}
+
+dycl_status_t dycl_model_load(const char* path, const dycl_options_t* options, dycl_model_t** out) {
+  *out = NULL;
+  dycl_options_t opts;
+  if (options) opts = *options;
+  else dycl_options_init(&opts);
+  const dycl_allocator_t* alloc = dycl_alloc_or_default(opts.allocator);
+  const dycl_backend_t* be = dycl_backend_find(opts.backend);
+  if (!be) return dycl_error(DYCL_CODE_UNSUPPORTED, "unknown backend '%s' (available: ref)", opts.backend);
+  dycl_model_t* m = dycl_calloc(alloc, 1, sizeof *m);
+  if (!m) return dycl_error_nomem();
+  m->alloc = alloc;
+  m->options = opts;
+  m->backend = be;
+  dycl_status_t s = dycl_onnx_load(path, &opts, &m->ir);
+  if (!s) s = dycl_partition(m->ir, &m->program);
+  for (int i = 0; !s && i < m->program->n_subnets; i++) s = be->prepare(m->program, m->program->subnets[i]);
+  if (s) {
+    dycl_model_destroy(m);
+    return s;
+  }
+  *out = m;
+  return NULL;
+}
+
+void dycl_model_destroy(dycl_model_t* m) {
+  if (!m) return;
+  if (m->program) {
+    for (int i = 0; i < m->program->n_subnets; i++) m->backend->release(m->program->subnets[i]);
+    dycl_program_destroy(m->program);
+  }
+  dycl_ir_destroy(m->ir);
+  dycl_free(m->alloc, m);
+}
+
+int dycl_model_num_inputs(const dycl_model_t* m) { return m->ir->main->n_in; }
+const char* dycl_model_input_name(const dycl_model_t* m, int i) {
+  return i >= 0 && i < m->ir->main->n_in ? m->ir->values[m->ir->main->in[i]]->name : NULL;
+}
+dycl_value_kind_t dycl_model_input_kind(const dycl_model_t* m, int i) {
+  if (i < 0 || i >= m->ir->main->n_in) return DYCL_VALUE_TENSOR;
+  const dycl_type_t* t = &m->ir->values[m->ir->main->in[i]]->declared;
+  return t->known ? t->kind : DYCL_VALUE_TENSOR;
+}
+int dycl_model_num_outputs(const dycl_model_t* m) { return m->ir->main->n_out; }
+const char* dycl_model_output_name(const dycl_model_t* m, int i) {
+  return i >= 0 && i < m->ir->main->n_out ? m->program->output_names[i] : NULL;
+}
+dycl_value_kind_t dycl_model_output_kind(const dycl_model_t* m, int i) {
+  if (i < 0 || i >= m->ir->main->n_out) return DYCL_VALUE_TENSOR;
+  const dycl_ir_value_t* v = m->ir->values[m->ir->main->out[i]];
+  if (v->type.known) return v->type.kind;
+  return v->declared.known ? v->declared.kind : DYCL_VALUE_TENSOR;
+}
+
+void dycl_model_inspect(const dycl_model_t* m, FILE* f) { dycl_program_print(m->program, f); }
+dycl_status_t dycl_model_write_dot(const dycl_model_t* m, FILE* f) { return dycl_program_write_dot(m->program, f); }

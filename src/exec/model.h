@@ -1,0 +1,24 @@
+/* The loaded model and its sessions (the objects behind the public API). */
+#ifndef DYCL_EXEC_MODEL_H
+#define DYCL_EXEC_MODEL_H
+
+#include "backend/backend.h"
+#include "transform/program.h"
+
+struct dycl_model {
+  const dycl_allocator_t* alloc;
+  dycl_options_t options;
+  dycl_ir_t* ir;
+  dycl_program_t* program;
+  const dycl_backend_t* backend;
+};
+
+struct dycl_session {
+  const dycl_model_t* model;
+  dycl_value_t** slots; /* one per IR value */
+  dycl_kctx_t kctx;
+  dycl_run_stats_t stats;
+  int64_t max_iterations;
+};
+
+#endif

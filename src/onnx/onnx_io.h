@@ -1,0 +1,26 @@
+/* ONNX protobuf I/O: models into the IR, TensorProto/SequenceProto/OptionalProto to and from
+ * run-time values. */
+#ifndef DYCL_ONNX_ONNX_IO_H
+#define DYCL_ONNX_ONNX_IO_H
+
+#include "dycl_data.pb-c.h"
+#include "ir/ir.h"
+#include "onnx.pb-c.h"
+
+/* Converts a TensorProto. External data is read from files inside `dir` only (NULL: refused).
+ * `what` names the tensor in errors ("initializer 'w'"). */
+dycl_status_t dycl_onnx_tensor_from_proto(const dycl_allocator_t* alloc, const dycl_limits_t* limits,
+                                          const Onnx__TensorProto* tp, const char* dir, const char* what,
+                                          dycl_value_t** out);
+
+/* Loads a model file into verified IR (types inferred, Constants folded into module constants). */
+dycl_status_t dycl_onnx_load(const char* path, const dycl_options_t* options, dycl_ir_t** out);
+
+/* Reads a whole file; `max` bounds its size. The buffer is freed with dycl_free(alloc, ...). */
+dycl_status_t dycl_read_file(const dycl_allocator_t* alloc, const char* path, size_t max, uint8_t** data,
+                             size_t* size);
+
+/* A protobuf-c allocator that routes through a dycl allocator. */
+ProtobufCAllocator dycl_protobuf_allocator(const dycl_allocator_t* alloc);
+
+#endif
