@@ -24,6 +24,7 @@ typedef struct loader {
   const dycl_allocator_t* alloc;
   dycl_strmap_t ops;       /* op_type → op table index */
   dycl_strmap_t dim_syms;  /* dim_param → symbol id */
+  dycl_strmap_t attr_types; /* "op_type.attribute" → dycl_attr_type_t, from the ONNX schemas */
   int graph_count;
 } loader_t;
 
@@ -124,6 +125,30 @@ static dycl_status_t add_const(loader_t* L, scope_t* sc, const char* name, dycl_
   return NULL;
 }
 
+static const char* attr_type_name(int t) {
+  static const char* names[] = {"undefined", "float", "int", "string", "tensor", "graph", "floats", "ints",
+                                "strings", "tensors", "graphs", "sparse tensor", "sparse tensors", "type", "types"};
+  return t >= 0 && t < (int)(sizeof names / sizeof names[0]) ? names[t] : "unknown";
+}
+
+static dycl_status_t load_attr_types(loader_t* L) {
+  static const struct {
+    const char* op;
+    const char* attr;
+    int type;
+  } specs[] = {
+#define DYCL_ATTR_SPEC(op, attr, type) {op, attr, type},
+#include "ops/onnx_attrs.inc"
+#undef DYCL_ATTR_SPEC
+  };
+  for (size_t i = 0; i < sizeof specs / sizeof specs[0]; i++) {
+    char* key = dycl_arena_printf(&L->ir->arena, "%s.%s", specs[i].op, specs[i].attr);
+    if (!key) return nomem();
+    DYCL_RETURN_IF_ERROR(dycl_strmap_put(&L->attr_types, key, specs[i].type));
+  }
+  return NULL;
+}
+
 static dycl_status_t convert_attr(loader_t* L, const Onnx__AttributeProto* ap, scope_t* sc, dycl_node_t* node,
                                   int depth, dycl_attr_t* a) {
   dycl_arena_t* A = &L->ir->arena;
@@ -145,6 +170,12 @@ static dycl_status_t convert_attr(loader_t* L, const Onnx__AttributeProto* ap, s
   a->type = (dycl_attr_type_t)type;
   char what[300];
   snprintf(what, sizeof what, "node '%s' (%s) attribute '%s'", node->name, node->op_type, a->name);
+  char key[256];
+  int expected;
+  snprintf(key, sizeof key, "%s.%s", node->op_type, a->name);
+  if (dycl_strmap_get(&L->attr_types, key, &expected) && expected != type)
+    return dycl_error(DYCL_CODE_INVALID_MODEL, "%s must be of type %s, not %s", what, attr_type_name(expected),
+                      attr_type_name(type));
   switch (a->type) {
     case DYCL_ATTR_FLOAT: a->f = ap->f; break;
     case DYCL_ATTR_INT: a->i = ap->i; break;
@@ -486,6 +517,10 @@ static dycl_status_t convert_graph(loader_t* L, const Onnx__GraphProto* gp, scop
       s = dycl_node_error(node, DYCL_CODE_UNSUPPORTED, "unknown operator '%s'", node->op_type);
       goto done;
     }
+    if (ir->opset < 0) {
+      s = dycl_node_error(node, DYCL_CODE_INVALID_MODEL, "the model imports no version of the default ONNX operator set");
+      goto done;
+    }
     node->opset = ir->opset;
     const dycl_op_def_t* def = &dycl_op_table[node->op];
     /* trailing empty names are omitted optional inputs/outputs */
@@ -627,6 +662,7 @@ dycl_status_t dycl_onnx_load(const char* path, const dycl_options_t* options, dy
   L.alloc = alloc;
   dycl_strmap_init(&L.ops, alloc);
   dycl_strmap_init(&L.dim_syms, alloc);
+  dycl_strmap_init(&L.attr_types, alloc);
   ir->limits.max_tensor_bytes = options->max_tensor_bytes;
   ir->max_nesting = options->max_nesting > 0 ? options->max_nesting : DYCL_DEFAULT_MAX_NESTING;
   ir->path = dycl_arena_strdup(&ir->arena, path);
@@ -649,11 +685,7 @@ dycl_status_t dycl_onnx_load(const char* path, const dycl_options_t* options, dy
     const char* d = o->domain ? o->domain : "";
     if (!*d || strcmp(d, "ai.onnx") == 0) ir->opset = o->has_version ? (int)o->version : 1;
   }
-  if (ir->opset < 0) {
-    s = dycl_error(DYCL_CODE_INVALID_MODEL, "'%s' imports no version of the default ONNX operator set", path);
-    goto out;
-  }
-  if (ir->opset > DYCL_MAX_OPSET || ir->opset < 1) {
+  if (ir->opset > DYCL_MAX_OPSET || ir->opset == 0 || ir->opset < -1) {
     s = dycl_error(DYCL_CODE_UNSUPPORTED, "'%s' uses ONNX opset %d; dycl implements opsets 1 to %d", path, ir->opset,
                    DYCL_MAX_OPSET);
     goto out;
@@ -678,12 +710,15 @@ dycl_status_t dycl_onnx_load(const char* path, const dycl_options_t* options, dy
     s = dycl_strmap_put(&L.ops, dycl_op_table[i].name, i);
     if (s) goto out;
   }
+  s = load_attr_types(&L);
+  if (s) goto out;
   s = convert_graph(&L, mp->graph, NULL, NULL, 0, true, &ir->main);
   if (s) goto out;
   s = dycl_infer_module(ir);
 out:
   dycl_strmap_destroy(&L.ops);
   dycl_strmap_destroy(&L.dim_syms);
+  dycl_strmap_destroy(&L.attr_types);
   onnx__model_proto__free_unpacked(mp, &pa);
   if (s) {
     dycl_ir_destroy(ir);

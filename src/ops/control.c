@@ -111,6 +111,17 @@ dycl_status_t dycl_infer_Loop(dycl_infer_ctx_t* ctx, const dycl_node_t* node) {
     for (int k = 0; k < n_carried; k++) {
       dycl_type_t* in_t = vtype(ctx, body->in[2 + k]);
       const dycl_type_t* out_t = vtype(ctx, body->out[1 + k]);
+      /* an optional may enter and its element come back (or the reverse): the body sees either */
+      bool optional_pair = in_t->known && out_t->known && in_t->kind != out_t->kind &&
+                           ((in_t->kind == DYCL_VALUE_OPTIONAL && in_t->elem_kind == out_t->kind) ||
+                            (out_t->kind == DYCL_VALUE_OPTIONAL && out_t->elem_kind == in_t->kind));
+      if (optional_pair) {
+        if (in_t->known) {
+          *in_t = dycl_type_unknown();
+          stable = false;
+        }
+        continue;
+      }
       if (in_t->known && out_t->known && in_t->dtype && out_t->dtype &&
           (in_t->kind != out_t->kind || in_t->dtype != out_t->dtype)) {
         char b1[128], b2[128];

@@ -16,30 +16,39 @@
 
 /* ------------------------------------------------------ shared helpers */
 
-/* Rounds a double to a 16-bit binary float with `mbits` mantissa bits and exponent bias `bias`
- * (IEEE half: 10/15; bfloat16: 7/127), nearest even, with a single rounding. */
-static uint16_t f64_to_small_float(double x, int mbits, int bias, uint32_t inf_bits, uint16_t qnan) {
-  uint16_t sign = signbit(x) ? (uint16_t)0x8000 : 0;
-  if (isnan(x)) return (uint16_t)(sign | qnan);
-  double a = fabs(x);
-  if (isinf(a)) return (uint16_t)(sign | inf_bits);
-  if (a == 0) return sign;
-  int e;
-  (void)frexp(a, &e); /* a = m * 2^e, m in [0.5, 1): a = 1.f * 2^(e-1) */
-  int E = e - 1, emin = 1 - bias;
-  if (E < emin) { /* subnormal range: the quantum is 2^(emin - mbits) */
-    double q = rint(ldexp(a, mbits - emin)); /* <= 2^mbits, which encodes the smallest normal */
-    return (uint16_t)(sign | (uint16_t)q);
+/* Rounds a double to a 16-bit binary float with one rounding (nearest even), from the bits.
+ * `mbits`: stored mantissa bits (half 10, bfloat16 7); `bias`: exponent bias (15, 127);
+ * `emax`: the all-ones exponent (31, 255); `qnan`: the quiet NaN bits. */
+static inline uint16_t f64_to_small_float(double x, int mbits, int bias, int emax, uint16_t qnan) {
+  uint64_t b;
+  memcpy(&b, &x, 8);
+  uint16_t sign = (uint16_t)((b >> 48) & 0x8000);
+  int exp = (int)((b >> 52) & 0x7ff);
+  uint64_t man = b & 0xFFFFFFFFFFFFFull;
+  uint16_t inf = (uint16_t)(emax << mbits);
+  if (exp == 0x7ff) return (uint16_t)(sign | (man ? qnan : inf));
+  int e = exp - 1023 + bias;
+  if (e >= emax) return (uint16_t)(sign | inf);
+  int drop = 52 - mbits; /* mantissa bits dropped for a normal result */
+  uint64_t q, rem, mid;
+  if (e <= 0) { /* subnormal result: units of 2^(1 - bias - mbits) */
+    int shift = drop + 1 - e;
+    if (shift > 53 || exp == 0) return sign;
+    man |= 1ull << 52;
+    q = man >> shift;
+    rem = man & ((1ull << shift) - 1);
+    mid = 1ull << (shift - 1);
+  } else {
+    q = ((uint64_t)e << mbits) | (man >> drop);
+    rem = man & ((1ull << drop) - 1);
+    mid = 1ull << (drop - 1);
   }
-  if (E + bias >= (int)(inf_bits >> mbits)) return (uint16_t)(sign | inf_bits);
-  double q = rint(ldexp(a, mbits - E)); /* in [2^mbits, 2^(mbits+1)] */
-  uint32_t bits = ((uint32_t)(E + bias) << mbits) + (uint32_t)q - (1u << mbits);
-  if (bits >= inf_bits) bits = inf_bits;
-  return (uint16_t)(sign | bits);
+  if (rem > mid || (rem == mid && (q & 1))) q++; /* a carry moves into the exponent: still right */
+  return (uint16_t)(sign | q);
 }
 
-uint16_t dycl_ew_f64_to_f16(double x) { return f64_to_small_float(x, 10, 15, 0x7c00u, 0x7e00u); }
-uint16_t dycl_ew_f64_to_bf16(double x) { return f64_to_small_float(x, 7, 127, 0x7f80u, 0x7fc0u); }
+uint16_t dycl_ew_f64_to_f16(double x) { return f64_to_small_float(x, 10, 15, 31, 0x7e00u); }
+uint16_t dycl_ew_f64_to_bf16(double x) { return f64_to_small_float(x, 7, 127, 255, 0x7fc0u); }
 
 /* Loads n elements starting at flat index `off`, `stride` apart (0: broadcast one element). */
 void dycl_ew_load_f64(const dycl_value_t* t, int64_t off, int64_t stride, int64_t n, double* buf) {
@@ -113,7 +122,7 @@ void dycl_ew_load_i64(const dycl_value_t* t, int64_t off, int64_t stride, int64_
 }
 
 /* Saturating float → integer conversion of one value to the range of `dtype` (NaN gives 0). */
-static int64_t f64_to_int_sat(double x, dycl_dtype_t dtype) {
+static inline int64_t f64_to_int_sat(double x, dycl_dtype_t dtype) {
   double lo, hi;
   switch (dtype) {
     case DYCL_DTYPE_UINT8: lo = 0, hi = 255; break;
@@ -165,9 +174,21 @@ void dycl_ew_store_f64(dycl_value_t* t, int64_t off, int64_t n, const double* bu
       break;
     }
     case DYCL_DTYPE_STRING: break;
-    default:
-      for (int64_t i = 0; i < n; i++) dycl_tensor_set_i64(t, off + i, f64_to_int_sat(buf[i], t->dtype));
-      break;
+#define EW_STORE_SAT(T)                                                        \
+  do {                                                                         \
+    T* p = (T*)d + off;                                                        \
+    for (int64_t i = 0; i < n; i++) p[i] = (T)f64_to_int_sat(buf[i], t->dtype); \
+  } while (0)
+    case DYCL_DTYPE_UINT8: EW_STORE_SAT(uint8_t); break;
+    case DYCL_DTYPE_INT8: EW_STORE_SAT(int8_t); break;
+    case DYCL_DTYPE_UINT16: EW_STORE_SAT(uint16_t); break;
+    case DYCL_DTYPE_INT16: EW_STORE_SAT(int16_t); break;
+    case DYCL_DTYPE_UINT32: EW_STORE_SAT(uint32_t); break;
+    case DYCL_DTYPE_INT32: EW_STORE_SAT(int32_t); break;
+    case DYCL_DTYPE_UINT64: EW_STORE_SAT(uint64_t); break;
+    case DYCL_DTYPE_INT64: EW_STORE_SAT(int64_t); break;
+#undef EW_STORE_SAT
+    default: break;
   }
 }
 
@@ -225,6 +246,51 @@ void dycl_ew_store_i64(dycl_value_t* t, int64_t off, int64_t n, const int64_t* b
 #undef EW_STORE
 }
 
+/* ------------------------------------------------------ attribute types */
+
+/* Checks that the attributes the elementwise, reduce and quant families read have the type ONNX
+ * gives them (a wrong type would otherwise read as absent and silently change the meaning). */
+dycl_status_t dycl_ew_check_attrs(const dycl_node_t* node) {
+  static const struct {
+    const char* name;
+    dycl_attr_type_t type;
+  } known[] = {
+      {"alpha", DYCL_ATTR_FLOAT},          {"beta", DYCL_ATTR_FLOAT},
+      {"gamma", DYCL_ATTR_FLOAT},          {"lambd", DYCL_ATTR_FLOAT},
+      {"bias", DYCL_ATTR_FLOAT},           {"min", DYCL_ATTR_FLOAT},
+      {"max", DYCL_ATTR_FLOAT},            {"detect_negative", DYCL_ATTR_INT},
+      {"detect_positive", DYCL_ATTR_INT},  {"fmod", DYCL_ATTR_INT},
+      {"keepdims", DYCL_ATTR_INT},         {"noop_with_empty_axes", DYCL_ATTR_INT},
+      {"axis", DYCL_ATTR_INT},             {"select_last_index", DYCL_ATTR_INT},
+      {"exclusive", DYCL_ATTR_INT},        {"reverse", DYCL_ATTR_INT},
+      {"largest", DYCL_ATTR_INT},          {"sorted", DYCL_ATTR_INT},
+      {"k", DYCL_ATTR_INT},                {"broadcast", DYCL_ATTR_INT},
+      {"axes", DYCL_ATTR_INTS},            {"direction", DYCL_ATTR_STRING},
+      {"to", DYCL_ATTR_INT},
+  };
+  static const char* type_names[] = {"undefined", "float", "int", "string", "tensor", "graph", "floats",
+                                     "ints", "strings", "tensors", "graphs", "sparse tensor",
+                                     "sparse tensors", "type proto", "type protos"};
+  for (int i = 0; i < node->n_attr; i++) {
+    const dycl_attr_t* a = &node->attrs[i];
+    for (size_t k = 0; k < sizeof known / sizeof known[0]; k++) {
+      if (strcmp(a->name, known[k].name) != 0) continue;
+      dycl_attr_type_t want = known[k].type;
+      if (want == DYCL_ATTR_INT && a->type == DYCL_ATTR_STRING && strcmp(a->name, "to") == 0 && node->opset < 6)
+        break; /* Cast-1 names the target type */
+      if (a->type != want) {
+        int got = (int)a->type;
+        return dycl_node_error(node, DYCL_CODE_INVALID_MODEL, "attribute '%s' must be of type %s, not %s", a->name,
+                               type_names[want],
+                               got >= 0 && got < (int)(sizeof type_names / sizeof type_names[0]) ? type_names[got]
+                                                                                                   : "unknown");
+      }
+      break;
+    }
+  }
+  return NULL;
+}
+
 /* ------------------------------------------------------ dtype sets */
 
 #define F16 DYCL_DTYPE_FLOAT16
@@ -243,6 +309,7 @@ static const dycl_dtype_t k_bool[] = {DYCL_DTYPE_BOOL, 0};
 
 /* The output type of a shape-preserving op: input 0's shape, the given dtype. */
 static dycl_status_t set_like_input0(dycl_infer_ctx_t* ctx, const dycl_node_t* node, dycl_dtype_t dtype) {
+  DYCL_RETURN_IF_ERROR(dycl_ew_check_attrs(node));
   const dycl_type_t* t = dycl_infer_in(ctx, node, 0);
   if (t && t->known && t->kind != DYCL_VALUE_TENSOR)
     return dycl_node_error(node, DYCL_CODE_INVALID_MODEL, "input 0 must be a tensor");

@@ -15,6 +15,7 @@
 #define EW_MAX_IN 3
 
 /* Defined in elementwise.c. */
+dycl_status_t dycl_ew_check_attrs(const dycl_node_t* node);
 void dycl_ew_load_f64(const dycl_value_t* t, int64_t off, int64_t stride, int64_t n, double* buf);
 void dycl_ew_load_i64(const dycl_value_t* t, int64_t off, int64_t stride, int64_t n, int64_t* buf);
 void dycl_ew_store_f64(dycl_value_t* t, int64_t off, int64_t n, const double* buf);
@@ -235,7 +236,8 @@ static bool apply_i64(bop_t op, bool u64, int bits, const int64_t* a, const int6
       }
     case B_PRELU:
       if (u64) {
-        EACH_U(x);
+        memcpy(r, a, (size_t)n * sizeof *r);
+        break;
       } else {
         EACH(x < 0 ? (int64_t)((uint64_t)x * (uint64_t)y) : x);
       }
@@ -545,6 +547,7 @@ dycl_status_t dycl_run_Where(dycl_kctx_t* ctx, const dycl_node_t* node, dycl_val
  * opset < 7 binary ops), output dtype `dtype`. */
 static dycl_status_t infer_bcast(dycl_infer_ctx_t* ctx, const dycl_node_t* node, int first, int n,
                                  dycl_dtype_t dtype) {
+  DYCL_RETURN_IF_ERROR(dycl_ew_check_attrs(node));
   bool rank_known = true;
   int rank = 0;
   dycl_type_t ts[64];
@@ -626,7 +629,7 @@ dycl_status_t dycl_infer_ew_float_nary(dycl_infer_ctx_t* ctx, const dycl_node_t*
 }
 dycl_status_t dycl_infer_ew_compare(dycl_infer_ctx_t* ctx, const dycl_node_t* node) {
   dycl_dtype_t dt;
-  DYCL_RETURN_IF_ERROR(check_inputs(ctx, node, 0, 2, node->op == DYCL_OP_Equal ? k_numeric_bool : k_numeric, &dt));
+  DYCL_RETURN_IF_ERROR(check_inputs(ctx, node, 0, 2, strcmp(node->op_type, "Equal") == 0 ? k_numeric_bool : k_numeric, &dt));
   return infer_bcast(ctx, node, 0, 2, DYCL_DTYPE_BOOL);
 }
 dycl_status_t dycl_infer_ew_logic(dycl_infer_ctx_t* ctx, const dycl_node_t* node) {

@@ -70,6 +70,10 @@ static int32_t cp_lower(int32_t c) {
   if (c == 0x178) return 0xFF;
   if (c == 0x179 || c == 0x17B || c == 0x17D) return c + 1;
   if (c >= 0x391 && c <= 0x3A9 && c != 0x3A2) return c + 32;
+  if (c == 0x386) return 0x3AC;
+  if (c >= 0x388 && c <= 0x38A) return c + 37;
+  if (c == 0x38C) return 0x3CC;
+  if (c == 0x38E || c == 0x38F) return c + 63;
   if (c >= 0x410 && c <= 0x42F) return c + 32;
   if (c >= 0x400 && c <= 0x40F) return c + 80;
   return c;
@@ -85,6 +89,10 @@ static int32_t cp_upper(int32_t c) {
   if (c == 0x17A || c == 0x17C || c == 0x17E) return c - 1;
   if (c >= 0x3B1 && c <= 0x3C9 && c != 0x3C2) return c - 32;
   if (c == 0x3C2) return 0x3A3;
+  if (c == 0x3AC) return 0x386;
+  if (c >= 0x3AD && c <= 0x3AF) return c - 37;
+  if (c == 0x3CC) return 0x38C;
+  if (c == 0x3CD || c == 0x3CE) return c - 63;
   if (c >= 0x430 && c <= 0x44F) return c - 32;
   if (c >= 0x450 && c <= 0x45F) return c - 80;
   return c;
@@ -129,7 +137,7 @@ static dycl_status_t parse_case_action(const dycl_node_t* node, case_action_t* a
 dycl_status_t dycl_infer_StringNormalizer(dycl_infer_ctx_t* ctx, const dycl_node_t* node) {
   static const dycl_dtype_t strings[] = {DYCL_DTYPE_STRING, DYCL_DTYPE_UNDEFINED};
   DYCL_RETURN_IF_ERROR(dycl_infer_check_dtype(ctx, node, 0, strings));
-  case_action_t a;
+  case_action_t a = CASE_NONE;
   DYCL_RETURN_IF_ERROR(parse_case_action(node, &a));
   const dycl_type_t* x = dycl_infer_in(ctx, node, 0);
   dycl_type_t t = dycl_type_tensor(DYCL_DTYPE_STRING, -1);
@@ -157,7 +165,7 @@ dycl_status_t dycl_run_StringNormalizer(dycl_kctx_t* ctx, const dycl_node_t* nod
     return dycl_node_error(node, DYCL_CODE_RUNTIME, "input must be a string tensor, not %s", dycl_dtype_name(x->dtype));
   if (!(x->rank == 1 || (x->rank == 2 && x->dims[0] == 1)))
     return dycl_node_error(node, DYCL_CODE_RUNTIME, "input must be [C] or [1, C]");
-  case_action_t action;
+  case_action_t action = CASE_NONE;
   DYCL_RETURN_IF_ERROR(parse_case_action(node, &action));
   bool sensitive = dycl_attr_int(node, "is_case_sensitive", 0) != 0;
   const dycl_attr_t* sw = dycl_node_attr(node, "stopwords");
@@ -292,7 +300,10 @@ static dycl_status_t tfidf_parse(const dycl_node_t* node, tfidf_t* t, int64_t* c
   for (int k = 0; k < n_counts; k++) {
     int64_t start = counts[k], end = k + 1 < n_counts ? counts[k + 1] : t->pool_len;
     if (start < 0 || end < start || end > t->pool_len || (end - start) % (k + 1))
-      return dycl_node_error(node, DYCL_CODE_INVALID_MODEL, "ngram_counts[%d] = %" PRId64 " does not fit the pool", k, start);
+      return dycl_node_error(node, DYCL_CODE_INVALID_MODEL,
+                             "ngram_counts puts the %d-grams at [%" PRId64 ", %" PRId64 "), which does not fit a pool of %" PRId64
+                             " items in whole %d-grams",
+                             k + 1, start, end, t->pool_len, k + 1);
     total += (end - start) / (k + 1);
   }
   if (n_counts == 0 && t->pool_len > 0)
@@ -406,7 +417,7 @@ dycl_status_t dycl_infer_TfIdfVectorizer(dycl_infer_ctx_t* ctx, const dycl_node_
   static const dycl_dtype_t types[] = {DYCL_DTYPE_STRING, DYCL_DTYPE_INT32, DYCL_DTYPE_INT64, DYCL_DTYPE_UNDEFINED};
   DYCL_RETURN_IF_ERROR(dycl_infer_check_dtype(ctx, node, 0, types));
   tfidf_t t;
-  int64_t n_counts;
+  int64_t n_counts = 0;
   DYCL_RETURN_IF_ERROR(tfidf_parse(node, &t, &n_counts));
   const dycl_type_t* x = dycl_infer_in(ctx, node, 0);
   if (x && x->known && x->dtype) {
@@ -431,7 +442,7 @@ dycl_status_t dycl_run_TfIdfVectorizer(dycl_kctx_t* ctx, const dycl_node_t* node
   DYCL_RETURN_IF_ERROR(dycl_kernel_need_tensor(node, in, nin, 0));
   const dycl_value_t* x = in[0];
   tfidf_t t;
-  int64_t n_counts;
+  int64_t n_counts = 0;
   DYCL_RETURN_IF_ERROR(tfidf_parse(node, &t, &n_counts));
   if (t.strings ? x->dtype != DYCL_DTYPE_STRING : !(x->dtype == DYCL_DTYPE_INT32 || x->dtype == DYCL_DTYPE_INT64))
     return dycl_node_error(node, DYCL_CODE_RUNTIME, "a %s pool needs a %s input, not %s", t.strings ? "string" : "int64",

@@ -104,7 +104,7 @@ static dycl_status_t conv_geometry(const dycl_node_t* node, dycl_code_t code, bo
                                    const int64_t* in, const int64_t* wk, conv_geom_t* g) {
   memset(g, 0, sizeof *g);
   g->nsp = nsp;
-  auto_pad_t ap;
+  auto_pad_t ap = PAD_NOTSET;
   DYCL_RETURN_IF_ERROR(read_auto_pad(node, &ap));
   int nk = 0;
   const int64_t* ka = dycl_attr_ints(node, "kernel_shape", &nk);
@@ -172,13 +172,16 @@ static dycl_status_t conv_geometry(const dycl_node_t* node, dycl_code_t code, bo
           if (!ck_mul(in[i], g->s[i], &g->out[i], &ovf)) g->out[i] = -1;
         }
         if (full >= 0 && g->out[i] >= 0) {
+          /* total may be negative (output_shape beyond the full output): floor division, as
+           * the ONNX reference computes it, pads the end */
           total = full - g->out[i];
+          int64_t half = total >= 0 ? total / 2 : -((-total + 1) / 2);
           if (ap == PAD_SAME_UPPER) {
-            g->pb[i] = total / 2;
-            g->pe[i] = total - total / 2;
+            g->pb[i] = half;
+            g->pe[i] = total - half;
           } else {
-            g->pb[i] = total - total / 2;
-            g->pe[i] = total / 2;
+            g->pb[i] = total - half;
+            g->pe[i] = half;
           }
         }
       } else if (full >= 0) {
@@ -221,100 +224,146 @@ static void tap_range(int64_t a, int64_t s, int64_t n, int64_t limit, int64_t* l
   *hi = h;
 }
 
-/* y[N, M, out] = conv(x[N, C, in], w[M, C/G, k]) + b[M]   (b may be NULL) */
-#define NN_CONV_FWD(SUF, T)                                                                                    \
-  static void conv_fwd_##SUF(const T* x, const T* w, const T* b, T* y, int64_t N, int64_t C, int64_t M,        \
-                             int64_t G, const conv3_t* g) {                                                    \
-    const int64_t Cg = C / G, Mg = M / G;                                                                      \
-    const int64_t IH = g->in[1], IW = g->in[2], OH = g->out[1], OW = g->out[2];                               \
-    const int64_t IP = g->in[0] * IH * IW, OP = g->out[0] * OH * OW, KS = g->k[0] * g->k[1] * g->k[2];       \
-    const int64_t sw = g->s[2];                                                                                \
-    for (int64_t n = 0; n < N; n++)                                                                            \
-      for (int64_t m = 0; m < M; m++) {                                                                        \
-        T* yp = y + (n * M + m) * OP;                                                                          \
-        const T bias = b ? b[m] : (T)0;                                                                        \
-        for (int64_t o = 0; o < OP; o++) yp[o] = bias;                                                         \
-        const int64_t grp = m / Mg;                                                                            \
-        for (int64_t c = 0; c < Cg; c++) {                                                                     \
-          const T* xp = x + (n * C + grp * Cg + c) * IP;                                                       \
-          const T* wp = w + (m * Cg + c) * KS;                                                                 \
-          for (int64_t kd = 0; kd < g->k[0]; kd++) {                                                           \
-            int64_t d_lo, d_hi, ad = kd * g->d[0] - g->p[0];                                                   \
-            tap_range(ad, g->s[0], g->out[0], g->in[0], &d_lo, &d_hi);                                         \
-            for (int64_t kh = 0; kh < g->k[1]; kh++) {                                                         \
-              int64_t h_lo, h_hi, ah = kh * g->d[1] - g->p[1];                                                 \
-              tap_range(ah, g->s[1], OH, IH, &h_lo, &h_hi);                                                    \
-              for (int64_t kw = 0; kw < g->k[2]; kw++) {                                                       \
-                int64_t w_lo, w_hi, aw = kw * g->d[2] - g->p[2];                                               \
-                tap_range(aw, sw, OW, IW, &w_lo, &w_hi);                                                       \
-                if (w_lo >= w_hi) continue;                                                                    \
-                const T wv = wp[(kd * g->k[1] + kh) * g->k[2] + kw];                                           \
-                for (int64_t od = d_lo; od < d_hi; od++) {                                                     \
-                  const int64_t id = od * g->s[0] + ad;                                                        \
-                  for (int64_t oh = h_lo; oh < h_hi; oh++) {                                                   \
-                    const int64_t ih = oh * g->s[1] + ah;                                                      \
-                    const T* xr = xp + (id * IH + ih) * IW + aw;                                               \
-                    T* yr = yp + (od * OH + oh) * OW;                                                          \
-                    if (sw == 1) {                                                                             \
-                      for (int64_t ow = w_lo; ow < w_hi; ow++) yr[ow] += wv * xr[ow];                          \
-                    } else {                                                                                   \
-                      for (int64_t ow = w_lo; ow < w_hi; ow++) yr[ow] += wv * xr[ow * sw];                     \
-                    }                                                                                          \
-                  }                                                                                            \
-                }                                                                                              \
-              }                                                                                                \
-            }                                                                                                  \
-          }                                                                                                    \
-        }                                                                                                      \
-      }                                                                                                        \
+/* y[N, M, out] = conv(x[N, C, in], w[M, C/G, k]) + b[M]   (b may be NULL). Output channels are
+ * taken in blocks of up to 4 (within one group) so that each input row is read once per block. */
+#define NN_CONV_FWD(SUF, T)                                                                                            \
+  static void conv_fwd_##SUF(const T* x, const T* w, const T* b, T* y, int64_t N, int64_t C, int64_t M,                \
+                             int64_t G, const conv3_t* g) {                                                            \
+    const int64_t Cg = C / G, Mg = M / G;                                                                              \
+    const int64_t IH = g->in[1], IW = g->in[2], OH = g->out[1], OW = g->out[2];                                        \
+    const int64_t IP = g->in[0] * IH * IW, OP = g->out[0] * OH * OW, KS = g->k[0] * g->k[1] * g->k[2];                 \
+    const int64_t sw = g->s[2];                                                                                        \
+    for (int64_t n = 0; n < N; n++)                                                                                    \
+      for (int64_t m0 = 0; m0 < M;) {                                                                                  \
+        const int64_t grp = m0 / Mg;                                                                                   \
+        int nb = (int)((grp + 1) * Mg - m0 < 4 ? (grp + 1) * Mg - m0 : 4);                                             \
+        T* yb[4];                                                                                                      \
+        for (int q = 0; q < nb; q++) {                                                                                 \
+          yb[q] = y + (n * M + m0 + q) * OP;                                                                           \
+          const T bias = b ? b[m0 + q] : (T)0;                                                                         \
+          for (int64_t o = 0; o < OP; o++) yb[q][o] = bias;                                                            \
+        }                                                                                                              \
+        for (int64_t c = 0; c < Cg; c++) {                                                                             \
+          const T* xp = x + (n * C + grp * Cg + c) * IP;                                                               \
+          for (int64_t kd = 0; kd < g->k[0]; kd++) {                                                                   \
+            int64_t d_lo, d_hi, ad = kd * g->d[0] - g->p[0];                                                           \
+            tap_range(ad, g->s[0], g->out[0], g->in[0], &d_lo, &d_hi);                                                 \
+            for (int64_t kh = 0; kh < g->k[1]; kh++) {                                                                 \
+              int64_t h_lo, h_hi, ah = kh * g->d[1] - g->p[1];                                                         \
+              tap_range(ah, g->s[1], OH, IH, &h_lo, &h_hi);                                                            \
+              for (int64_t kw = 0; kw < g->k[2]; kw++) {                                                               \
+                int64_t w_lo, w_hi, aw = kw * g->d[2] - g->p[2];                                                       \
+                tap_range(aw, sw, OW, IW, &w_lo, &w_hi);                                                               \
+                if (w_lo >= w_hi) continue;                                                                            \
+                const int64_t tap = (kd * g->k[1] + kh) * g->k[2] + kw;                                                \
+                T wv[4];                                                                                               \
+                for (int q = 0; q < nb; q++) wv[q] = w[((m0 + q) * Cg + c) * KS + tap];                                \
+                for (int64_t od = d_lo; od < d_hi; od++) {                                                             \
+                  const int64_t id = od * g->s[0] + ad;                                                                \
+                  for (int64_t oh = h_lo; oh < h_hi; oh++) {                                                           \
+                    const int64_t ih = oh * g->s[1] + ah;                                                              \
+                    const T* restrict xr = xp + (id * IH + ih) * IW + aw;                                              \
+                    const int64_t ro = (od * OH + oh) * OW;                                                            \
+                    if (nb == 4) {                                                                                     \
+                      T* restrict r0 = yb[0] + ro;                                                                     \
+                      T* restrict r1 = yb[1] + ro;                                                                     \
+                      T* restrict r2 = yb[2] + ro;                                                                     \
+                      T* restrict r3 = yb[3] + ro;                                                                     \
+                      const T w0 = wv[0], w1 = wv[1], w2 = wv[2], w3 = wv[3];                                          \
+                      if (sw == 1) {                                                                                   \
+                        for (int64_t ow = w_lo; ow < w_hi; ow++) {                                                     \
+                          const T xv = xr[ow];                                                                         \
+                          r0[ow] += w0 * xv;                                                                           \
+                          r1[ow] += w1 * xv;                                                                           \
+                          r2[ow] += w2 * xv;                                                                           \
+                          r3[ow] += w3 * xv;                                                                           \
+                        }                                                                                              \
+                      } else {                                                                                         \
+                        for (int64_t ow = w_lo; ow < w_hi; ow++) {                                                     \
+                          const T xv = xr[ow * sw];                                                                    \
+                          r0[ow] += w0 * xv;                                                                           \
+                          r1[ow] += w1 * xv;                                                                           \
+                          r2[ow] += w2 * xv;                                                                           \
+                          r3[ow] += w3 * xv;                                                                           \
+                        }                                                                                              \
+                      }                                                                                                \
+                    } else {                                                                                           \
+                      for (int q = 0; q < nb; q++) {                                                                   \
+                        T* restrict r = yb[q] + ro;                                                                    \
+                        const T wq = wv[q];                                                                            \
+                        if (sw == 1) {                                                                                 \
+                          for (int64_t ow = w_lo; ow < w_hi; ow++) r[ow] += wq * xr[ow];                               \
+                        } else {                                                                                       \
+                          for (int64_t ow = w_lo; ow < w_hi; ow++) r[ow] += wq * xr[ow * sw];                          \
+                        }                                                                                              \
+                      }                                                                                                \
+                    }                                                                                                  \
+                  }                                                                                                    \
+                }                                                                                                      \
+              }                                                                                                        \
+            }                                                                                                          \
+          }                                                                                                            \
+        }                                                                                                              \
+        m0 += nb;                                                                                                      \
+      }                                                                                                                \
   }
 
-/* y[N, M, out] = convtranspose(x[N, C, in], w[C, M/G, k]) + b[M]   (b may be NULL) */
-#define NN_CONV_BWD(SUF, T)                                                                                    \
-  static void conv_bwd_##SUF(const T* x, const T* w, const T* b, T* y, int64_t N, int64_t C, int64_t M,        \
-                             int64_t G, const conv3_t* g) {                                                    \
-    const int64_t Cg = C / G, Mg = M / G;                                                                      \
-    const int64_t IH = g->in[1], IW = g->in[2], OH = g->out[1], OW = g->out[2];                               \
-    const int64_t IP = g->in[0] * IH * IW, OP = g->out[0] * OH * OW, KS = g->k[0] * g->k[1] * g->k[2];       \
-    const int64_t sw = g->s[2];                                                                                \
-    for (int64_t n = 0; n < N; n++)                                                                            \
-      for (int64_t m = 0; m < M; m++) {                                                                        \
-        T* yp = y + (n * M + m) * OP;                                                                          \
-        const T bias = b ? b[m] : (T)0;                                                                        \
-        for (int64_t o = 0; o < OP; o++) yp[o] = bias;                                                         \
-        const int64_t grp = m / Mg, mm = m % Mg;                                                               \
-        for (int64_t c = 0; c < Cg; c++) {                                                                     \
-          const T* xp = x + (n * C + grp * Cg + c) * IP;                                                       \
-          const T* wp = w + ((grp * Cg + c) * Mg + mm) * KS;                                                   \
-          for (int64_t kd = 0; kd < g->k[0]; kd++) {                                                           \
-            int64_t d_lo, d_hi, ad = kd * g->d[0] - g->p[0];                                                   \
-            tap_range(ad, g->s[0], g->in[0], g->out[0], &d_lo, &d_hi);                                         \
-            for (int64_t kh = 0; kh < g->k[1]; kh++) {                                                         \
-              int64_t h_lo, h_hi, ah = kh * g->d[1] - g->p[1];                                                 \
-              tap_range(ah, g->s[1], IH, OH, &h_lo, &h_hi);                                                    \
-              for (int64_t kw = 0; kw < g->k[2]; kw++) {                                                       \
-                int64_t w_lo, w_hi, aw = kw * g->d[2] - g->p[2];                                               \
-                tap_range(aw, sw, IW, OW, &w_lo, &w_hi);                                                       \
-                if (w_lo >= w_hi) continue;                                                                    \
-                const T wv = wp[(kd * g->k[1] + kh) * g->k[2] + kw];                                           \
-                for (int64_t id = d_lo; id < d_hi; id++) {                                                     \
-                  const int64_t od = id * g->s[0] + ad;                                                        \
-                  for (int64_t ih = h_lo; ih < h_hi; ih++) {                                                   \
-                    const int64_t oh = ih * g->s[1] + ah;                                                      \
-                    const T* xr = xp + (id * IH + ih) * IW;                                                    \
-                    T* yr = yp + (od * OH + oh) * OW + aw;                                                     \
-                    if (sw == 1) {                                                                             \
-                      for (int64_t iw = w_lo; iw < w_hi; iw++) yr[iw] += wv * xr[iw];                          \
-                    } else {                                                                                   \
-                      for (int64_t iw = w_lo; iw < w_hi; iw++) yr[iw * sw] += wv * xr[iw];                     \
-                    }                                                                                          \
-                  }                                                                                            \
-                }                                                                                              \
-              }                                                                                                \
-            }                                                                                                  \
-          }                                                                                                    \
-        }                                                                                                      \
-      }                                                                                                        \
+/* y[N, M, out] = convtranspose(x[N, C, in], w[C, M/G, k]) + b[M]   (b may be NULL); output
+ * channels in blocks of up to 4 as above. */
+#define NN_CONV_BWD(SUF, T)                                                                                            \
+  static void conv_bwd_##SUF(const T* x, const T* w, const T* b, T* y, int64_t N, int64_t C, int64_t M,                \
+                             int64_t G, const conv3_t* g) {                                                            \
+    const int64_t Cg = C / G, Mg = M / G;                                                                              \
+    const int64_t IH = g->in[1], IW = g->in[2], OH = g->out[1], OW = g->out[2];                                        \
+    const int64_t IP = g->in[0] * IH * IW, OP = g->out[0] * OH * OW, KS = g->k[0] * g->k[1] * g->k[2];                 \
+    const int64_t sw = g->s[2];                                                                                        \
+    for (int64_t n = 0; n < N; n++)                                                                                    \
+      for (int64_t m0 = 0; m0 < M;) {                                                                                  \
+        const int64_t grp = m0 / Mg, mm0 = m0 % Mg;                                                                    \
+        int nb = (int)(Mg - mm0 < 4 ? Mg - mm0 : 4);                                                                   \
+        T* yb[4];                                                                                                      \
+        for (int q = 0; q < nb; q++) {                                                                                 \
+          yb[q] = y + (n * M + m0 + q) * OP;                                                                           \
+          const T bias = b ? b[m0 + q] : (T)0;                                                                         \
+          for (int64_t o = 0; o < OP; o++) yb[q][o] = bias;                                                            \
+        }                                                                                                              \
+        for (int64_t c = 0; c < Cg; c++) {                                                                             \
+          const T* xp = x + (n * C + grp * Cg + c) * IP;                                                               \
+          const T* wp = w + ((grp * Cg + c) * Mg + mm0) * KS;                                                          \
+          for (int64_t kd = 0; kd < g->k[0]; kd++) {                                                                   \
+            int64_t d_lo, d_hi, ad = kd * g->d[0] - g->p[0];                                                           \
+            tap_range(ad, g->s[0], g->in[0], g->out[0], &d_lo, &d_hi);                                                 \
+            for (int64_t kh = 0; kh < g->k[1]; kh++) {                                                                 \
+              int64_t h_lo, h_hi, ah = kh * g->d[1] - g->p[1];                                                         \
+              tap_range(ah, g->s[1], IH, OH, &h_lo, &h_hi);                                                            \
+              for (int64_t kw = 0; kw < g->k[2]; kw++) {                                                               \
+                int64_t w_lo, w_hi, aw = kw * g->d[2] - g->p[2];                                                       \
+                tap_range(aw, sw, IW, OW, &w_lo, &w_hi);                                                               \
+                if (w_lo >= w_hi) continue;                                                                            \
+                const int64_t tap = (kd * g->k[1] + kh) * g->k[2] + kw;                                                \
+                for (int64_t id = d_lo; id < d_hi; id++) {                                                             \
+                  const int64_t od = id * g->s[0] + ad;                                                                \
+                  for (int64_t ih = h_lo; ih < h_hi; ih++) {                                                           \
+                    const int64_t oh = ih * g->s[1] + ah;                                                              \
+                    const T* restrict xr = xp + (id * IH + ih) * IW;                                                   \
+                    const int64_t ro = (od * OH + oh) * OW + aw;                                                       \
+                    for (int q = 0; q < nb; q++) {                                                                     \
+                      T* restrict r = yb[q] + ro;                                                                      \
+                      const T wq = wp[q * KS + tap];                                                                   \
+                      if (sw == 1) {                                                                                   \
+                        for (int64_t iw = w_lo; iw < w_hi; iw++) r[iw] += wq * xr[iw];                                 \
+                      } else {                                                                                         \
+                        for (int64_t iw = w_lo; iw < w_hi; iw++) r[iw * sw] += wq * xr[iw];                            \
+                      }                                                                                                \
+                    }                                                                                                  \
+                  }                                                                                                    \
+                }                                                                                                      \
+              }                                                                                                        \
+            }                                                                                                          \
+          }                                                                                                            \
+        }                                                                                                              \
+        m0 += nb;                                                                                                      \
+      }                                                                                                                \
   }
 
 NN_CONV_FWD(f32, float)
@@ -408,7 +457,7 @@ static dycl_status_t conv_infer_type(dycl_infer_ctx_t* ctx, const dycl_node_t* n
       return dycl_node_error(node, DYCL_CODE_INVALID_MODEL, "input channels (%" PRId64 "), weights and group (%" PRId64 ") do not agree",
                              c, G);
   }
-  int64_t in[DYCL_MAX_RANK], k[DYCL_MAX_RANK];
+  int64_t in[DYCL_MAX_RANK] = {0}, k[DYCL_MAX_RANK] = {0};
   for (int i = 0; i < nsp; i++) {
     in[i] = xr ? x->dims[2 + i].v : -1;
     k[i] = wr ? w->dims[2 + i].v : -1;

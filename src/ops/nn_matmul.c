@@ -83,12 +83,12 @@ static void calc_store(dycl_value_t* t, calc_kind_t k, const void* buf) {
 #define NN_MM(SUF, T)                                                                             \
   static void mm_##SUF(const T* A, const T* B, T* C, int64_t M, int64_t K, int64_t N) {           \
     for (int64_t i = 0; i < M; i++) {                                                             \
-      T* c = C + i * N;                                                                           \
+      T* restrict c = C + i * N;                                                                  \
       for (int64_t j = 0; j < N; j++) c[j] = (T)0;                                                \
       const T* a = A + i * K;                                                                     \
       for (int64_t k = 0; k < K; k++) {                                                           \
         const T av = a[k];                                                                        \
-        const T* b = B + k * N;                                                                   \
+        const T* restrict b = B + k * N;                                                          \
         for (int64_t j = 0; j < N; j++) c[j] += av * b[j];                                        \
       }                                                                                           \
     }                                                                                             \
@@ -695,20 +695,26 @@ dycl_status_t dycl_infer_Einsum(dycl_infer_ctx_t* ctx, const dycl_node_t* node) 
       int l = e.out.labels[i];
       dycl_dim_t d = dycl_dim_unknown();
       bool unknown = false;
+      int64_t ell = 1;
       for (int k = 0; k < node->n_in; k++) {
         const dycl_type_t* it = dycl_infer_in(ctx, node, k);
         for (int j = 0; j < e.in[k].n; j++) {
           if (e.in[k].labels[j] != l) continue;
           dycl_dim_t x = it->dims[j];
-          if (x.v < 0) unknown = true;
-          else if (x.v != 1 || l < 52 || d.v < 0) {
-            if (d.v >= 0 && d.v != 1 && x.v != 1 && d.v != x.v)
-              return dycl_node_error(node, DYCL_CODE_INVALID_MODEL, "dimension sizes of label %d disagree (%" PRId64 ", %" PRId64 ")",
-                                     l, d.v, x.v);
-            if (d.v < 0 || d.v == 1) d = x;
+          if (l >= 52) { /* ellipsis dims broadcast */
+            if (x.v < 0) unknown = true;
+            else if (x.v != 1 && ell != 1 && x.v != ell)
+              return dycl_node_error(node, DYCL_CODE_INVALID_MODEL, "ellipsis dimensions do not broadcast");
+            else if (x.v != 1) ell = x.v;
+            continue;
           }
+          if (d.v >= 0 && x.v >= 0 && d.v != x.v)
+            return dycl_node_error(node, DYCL_CODE_INVALID_MODEL, "label '%c' has sizes %" PRId64 " and %" PRId64,
+                                   l < 26 ? 'a' + l : 'A' + l - 26, d.v, x.v);
+          if (d.v < 0 && (x.v >= 0 || d.sym == 0)) d = x;
         }
       }
+      if (l >= 52) d = dycl_dim_const(ell);
       t.dims[i] = unknown ? dycl_dim_unknown() : d;
     }
   }
@@ -738,18 +744,16 @@ dycl_status_t dycl_run_Einsum(dycl_kctx_t* ctx, const dycl_node_t* node, dycl_va
     for (int j = 0; j < e.in[k].n; j++) {
       int l = e.in[k].labels[j];
       int64_t d = in[k]->dims[j];
-      if (!used[l] || size[l] == 1) {
-        if (used[l] && l < 52 && size[l] != d)
-          return dycl_node_error(node, DYCL_CODE_RUNTIME, "label '%c' has sizes %" PRId64 " and %" PRId64,
-                                 l < 26 ? 'a' + l : 'A' + l - 26, size[l], d);
+      if (!used[l]) {
         size[l] = d;
-      } else if (d != size[l] && !(l >= 52 && d == 1)) {
-        if (l < 52)
-          return dycl_node_error(node, DYCL_CODE_RUNTIME, "label '%c' has sizes %" PRId64 " and %" PRId64,
-                                 l < 26 ? 'a' + l : 'A' + l - 26, size[l], d);
-        return dycl_node_error(node, DYCL_CODE_RUNTIME, "ellipsis dimensions do not broadcast");
+        used[l] = true;
+      } else if (l < 52 && d != size[l]) {
+        return dycl_node_error(node, DYCL_CODE_RUNTIME, "label '%c' has sizes %" PRId64 " and %" PRId64,
+                               l < 26 ? 'a' + l : 'A' + l - 26, size[l], d);
+      } else if (l >= 52 && d != size[l] && d != 1) {
+        if (size[l] != 1) return dycl_node_error(node, DYCL_CODE_RUNTIME, "ellipsis dimensions do not broadcast");
+        size[l] = d;
       }
-      used[l] = true;
     }
   int64_t odims[DYCL_MAX_RANK];
   for (int i = 0; i < e.out.n; i++) odims[i] = size[e.out.labels[i]];

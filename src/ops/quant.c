@@ -8,6 +8,7 @@
 #include "ops/op.h"
 
 /* Defined in elementwise.c. */
+dycl_status_t dycl_ew_check_attrs(const dycl_node_t* node);
 void dycl_ew_load_f64(const dycl_value_t* t, int64_t off, int64_t stride, int64_t n, double* buf);
 void dycl_ew_load_i64(const dycl_value_t* t, int64_t off, int64_t stride, int64_t n, int64_t* buf);
 void dycl_ew_store_f64(dycl_value_t* t, int64_t off, int64_t n, const double* buf);
@@ -165,6 +166,7 @@ dycl_status_t dycl_run_DynamicQuantizeLinear(dycl_kctx_t* ctx, const dycl_node_t
 /* ------------------------------------------------------ inference */
 
 static dycl_status_t set_like(dycl_infer_ctx_t* ctx, const dycl_node_t* node, int j, dycl_dtype_t dtype) {
+  DYCL_RETURN_IF_ERROR(dycl_ew_check_attrs(node));
   const dycl_type_t* t = dycl_infer_in(ctx, node, 0);
   if (t && t->known && t->kind != DYCL_VALUE_TENSOR)
     return dycl_node_error(node, DYCL_CODE_INVALID_MODEL, "input 0 must be a tensor");

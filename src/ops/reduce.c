@@ -15,6 +15,7 @@
 #define EW_BLOCK 512
 
 /* Defined in elementwise.c. */
+dycl_status_t dycl_ew_check_attrs(const dycl_node_t* node);
 void dycl_ew_load_f64(const dycl_value_t* t, int64_t off, int64_t stride, int64_t n, double* buf);
 void dycl_ew_load_i64(const dycl_value_t* t, int64_t off, int64_t stride, int64_t n, int64_t* buf);
 void dycl_ew_store_f64(dycl_value_t* t, int64_t off, int64_t n, const double* buf);
@@ -26,7 +27,7 @@ typedef enum rop { R_SUM, R_MEAN, R_PROD, R_MAX, R_MIN, R_L1, R_L2, R_SUMSQ, R_L
 
 /* Whether the axes come from input 1 for this node (and so noop_with_empty_axes applies). */
 static bool axes_from_input(const dycl_node_t* node) {
-  return node->op == DYCL_OP_ReduceSum ? node->opset >= 13 : node->opset >= 18;
+  return strcmp(node->op_type, "ReduceSum") == 0 ? node->opset >= 13 : node->opset >= 18;
 }
 
 /* Marks the reduced dims. `*noop` is set when nothing is reduced (noop_with_empty_axes). */
@@ -171,7 +172,7 @@ static void fold_f64(rop_t op, double* acc, const double* x, int64_t n, int64_t 
 #undef FOLD
 }
 
-static dycl_status_t reduce_f64(dycl_kctx_t* ctx, const dycl_node_t* node, rop_t op, const dycl_value_t* x,
+static dycl_status_t reduce_f64(dycl_kctx_t* ctx, rop_t op, const dycl_value_t* x,
                                 const rview_t* v, dycl_value_t* y, int64_t count) {
   int64_t on = y->numel;
   double* acc = dycl_calloc(ctx->alloc, (size_t)(on ? on : 1), sizeof(double) * (op == R_LOGSUMEXP ? 2 : 1));
@@ -310,7 +311,7 @@ static dycl_status_t run_reduce(dycl_kctx_t* ctx, const dycl_node_t* node, dycl_
   rview_setup(&v, x->rank, x->dims, red);
   bool int_dom = dycl_dtype_is_int(x->dtype) && op != R_L2 && op != R_LOGSUM && op != R_LOGSUMEXP;
   if (int_dom) return reduce_i64(ctx, op, x, &v, out[0], count);
-  return reduce_f64(ctx, node, op, x, &v, out[0], count);
+  return reduce_f64(ctx, op, x, &v, out[0], count);
 }
 
 #define REDUCE(Name, OP)                                                                                  \
@@ -358,10 +359,8 @@ static dycl_status_t run_arg(dycl_kctx_t* ctx, const dycl_node_t* node, dycl_val
   int64_t* y = out[0]->data;
   if (out[0]->numel == 0) return NULL;
   bool fdom = dycl_dtype_is_float(x->dtype), u64 = x->dtype == DYCL_DTYPE_UINT64;
-  size_t blk = (size_t)(inner < EW_BLOCK ? inner : EW_BLOCK);
   double fb[EW_BLOCK], fbest[EW_BLOCK];
   int64_t ib[EW_BLOCK], ibest[EW_BLOCK];
-  (void)blk;
   for (int64_t o = 0; o < outer; o++) {
     for (int64_t j0 = 0; j0 < inner; j0 += EW_BLOCK) {
       int64_t m = inner - j0 < EW_BLOCK ? inner - j0 : EW_BLOCK;
@@ -431,6 +430,7 @@ static const dycl_dtype_t k_numeric[] = {F16, BF16, F32, F64, DYCL_DTYPE_INT8, D
                                          DYCL_DTYPE_UINT64, 0};
 
 static dycl_status_t input0(dycl_infer_ctx_t* ctx, const dycl_node_t* node, dycl_type_t* t) {
+  DYCL_RETURN_IF_ERROR(dycl_ew_check_attrs(node));
   DYCL_RETURN_IF_ERROR(dycl_infer_check_dtype(ctx, node, 0, k_numeric));
   const dycl_type_t* x = dycl_infer_in(ctx, node, 0);
   if (x && x->known && x->kind != DYCL_VALUE_TENSOR)

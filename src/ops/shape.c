@@ -30,6 +30,7 @@ static const dycl_dtype_t k_index[] = {DYCL_DTYPE_INT32, DYCL_DTYPE_INT64, DYCL_
 /* The type of input i as a tensor type: unknown (dtype UNDEFINED, rank -1) when inference knows
  * nothing or the input is omitted; an error when it is known not to be a tensor. */
 dycl_status_t dycl_shape_in_type(dycl_infer_ctx_t* ctx, const dycl_node_t* node, int i, dycl_type_t* t) {
+  *t = dycl_type_tensor(DYCL_DTYPE_UNDEFINED, -1);
   const dycl_type_t* s = dycl_infer_in(ctx, node, i);
   if (!s || !s->known) {
     *t = dycl_type_tensor(DYCL_DTYPE_UNDEFINED, -1);
@@ -359,7 +360,7 @@ dycl_status_t dycl_infer_Flatten(dycl_infer_ctx_t* ctx, const dycl_node_t* node)
   DYCL_RETURN_IF_ERROR(dycl_shape_in_type(ctx, node, 0, &t));
   dycl_type_t o = dycl_type_tensor(t.dtype, 2);
   if (t.rank >= 0) {
-    int axis;
+    int axis = 0;
     DYCL_RETURN_IF_ERROR(flatten_axis(node, t.rank, &axis));
     o.dims[0] = dim_prod(&t, 0, axis);
     o.dims[1] = dim_prod(&t, axis, t.rank);
@@ -372,7 +373,7 @@ dycl_status_t dycl_run_Flatten(dycl_kctx_t* ctx, const dycl_node_t* node, dycl_v
   (void)nout;
   DYCL_RETURN_IF_ERROR(dycl_kernel_need_tensor(node, in, nin, 0));
   const dycl_value_t* x = in[0];
-  int axis;
+  int axis = 0;
   DYCL_RETURN_IF_ERROR(flatten_axis(node, x->rank, &axis));
   int64_t dims[2] = {prod_i64(x->dims, 0, axis), prod_i64(x->dims, axis, x->rank)};
   return copy_reshaped(ctx, node, x, 2, dims, &out[0]);
@@ -517,7 +518,7 @@ dycl_status_t dycl_infer_Squeeze(dycl_infer_ctx_t* ctx, const dycl_node_t* node)
         return dycl_node_error(node, DYCL_CODE_INVALID_MODEL, "cannot squeeze axis %d of size %" PRId64, i,
                                t.dims[i].v);
   } else if (present) {
-    if (count >= 0 && count <= t.rank) o.rank = t.rank - count;
+    if (count >= 0 && count <= t.rank) o = dycl_type_tensor(t.dtype, t.rank - count);
     return set_out(ctx, node, &o);
   } else {
     for (int i = 0; i < t.rank; i++) {
@@ -598,6 +599,7 @@ dycl_status_t dycl_run_Unsqueeze(dycl_kctx_t* ctx, const dycl_node_t* node, dycl
 /* ------------------------------------------------------------------- Concat */
 
 static dycl_status_t concat_axis_attr(const dycl_node_t* node, int64_t* axis) {
+  *axis = 1;
   if (!dycl_node_attr(node, "axis")) {
     if (node->opset >= 4) return dycl_node_error(node, DYCL_CODE_INVALID_MODEL, "missing attribute 'axis'");
     *axis = 1;
@@ -775,7 +777,7 @@ dycl_status_t dycl_run_Split(dycl_kctx_t* ctx, const dycl_node_t* node, dycl_val
   const dycl_value_t* x = in[0];
   if (x->rank == 0) return dycl_node_error(node, DYCL_CODE_RUNTIME, "cannot split a scalar");
   if (nout < 1) return dycl_node_error(node, DYCL_CODE_INVALID_MODEL, "no outputs");
-  int axis;
+  int axis = 0;
   DYCL_RETURN_IF_ERROR(dycl_kernel_axis(node, dycl_attr_int(node, "axis", 0), x->rank, &axis));
   int64_t dim = x->dims[axis];
   const dycl_value_t* st;

@@ -185,7 +185,8 @@ static dycl_status_t range_count(const dycl_node_t* node, const dycl_value_t* s,
     if (c == 0) return dycl_node_error(node, code, "delta cannot be 0");
     if (!isfinite(a) || !isfinite(b) || !isfinite(c))
       return dycl_node_error(node, code, "start, limit and delta must be finite");
-    double cnt = ceil((b - a) / c);
+    /* like the reference (numpy.arange), the count is computed in the element type */
+    double cnt = s->dtype == DYCL_DTYPE_FLOAT64 ? ceil((b - a) / c) : ceil((double)(((float)b - (float)a) / (float)c));
     if (!(cnt > 0)) cnt = 0;
     if (cnt >= 9.2e18)
       return dycl_node_error(node, DYCL_CODE_LIMIT, "Range(%g, %g, %g) would have %g elements", a, b, c, cnt);
@@ -274,6 +275,7 @@ dycl_status_t dycl_run_Range(dycl_kctx_t* ctx, const dycl_node_t* node, dycl_val
 /* ------------------------------------------------------------------ EyeLike */
 
 static dycl_status_t eyelike_dtype(const dycl_node_t* node, dycl_dtype_t in_dtype, dycl_dtype_t* dt) {
+  *dt = in_dtype;
   const dycl_attr_t* a = dycl_node_attr(node, "dtype");
   if (!a) {
     *dt = in_dtype;
@@ -382,6 +384,7 @@ static dycl_status_t block_size(const dycl_node_t* node, int64_t* b) {
 }
 
 static dycl_status_t d2s_mode(const dycl_node_t* node, bool* crd) {
+  *crd = false;
   const char* m = dycl_attr_string(node, "mode", "DCR");
   if (strcmp(m, "DCR") && strcmp(m, "CRD"))
     return dycl_node_error(node, DYCL_CODE_INVALID_MODEL, "unknown mode '%s' (expected DCR or CRD)", m);
@@ -494,6 +497,7 @@ dycl_status_t dycl_run_SpaceToDepth(dycl_kctx_t* ctx, const dycl_node_t* node, d
 enum { PAD_CONSTANT, PAD_REFLECT, PAD_EDGE };
 
 static dycl_status_t pad_mode(const dycl_node_t* node, int* mode) {
+  *mode = PAD_CONSTANT;
   const char* m = dycl_attr_string(node, "mode", "constant");
   if (!strcmp(m, "constant")) *mode = PAD_CONSTANT;
   else if (!strcmp(m, "reflect")) *mode = PAD_REFLECT;
@@ -664,7 +668,7 @@ dycl_status_t dycl_infer_OneHot(dycl_infer_ctx_t* ctx, const dycl_node_t* node) 
     return dycl_node_error(node, DYCL_CODE_INVALID_MODEL, "values must be a 1-D tensor of two elements");
   dycl_type_t o = dycl_type_tensor(v.dtype, -1);
   if (t.rank >= 0) {
-    int r = t.rank + 1, axis;
+    int r = t.rank + 1, axis = 0;
     if (r > DYCL_MAX_RANK)
       return dycl_node_error(node, DYCL_CODE_UNSUPPORTED, "output rank %d is beyond dycl's maximum of %d", r,
                              DYCL_MAX_RANK);
@@ -690,11 +694,11 @@ dycl_status_t dycl_run_OneHot(dycl_kctx_t* ctx, const dycl_node_t* node, dycl_va
   for (int i = 0; i < 3; i++) DYCL_RETURN_IF_ERROR(dycl_kernel_need_tensor(node, in, nin, i));
   const dycl_value_t *x = in[0], *vals = in[2];
   if (x->dtype == DYCL_DTYPE_STRING) return dycl_node_error(node, DYCL_CODE_RUNTIME, "indices must be numbers");
-  int64_t depth;
+  int64_t depth = 0;
   DYCL_RETURN_IF_ERROR(scalar_i64(node, in[1], "depth", &depth));
   if (depth < 1) return dycl_node_error(node, DYCL_CODE_RUNTIME, "depth must be positive, not %" PRId64, depth);
   if (vals->numel != 2) return dycl_node_error(node, DYCL_CODE_RUNTIME, "values must hold two elements");
-  int r = x->rank + 1, axis;
+  int r = x->rank + 1, axis = 0;
   if (r > DYCL_MAX_RANK)
     return dycl_node_error(node, DYCL_CODE_UNSUPPORTED, "output rank %d is beyond dycl's maximum of %d", r, DYCL_MAX_RANK);
   DYCL_RETURN_IF_ERROR(dycl_kernel_axis(node, dycl_attr_int(node, "axis", -1), r, &axis));

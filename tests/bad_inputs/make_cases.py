@@ -271,6 +271,91 @@ def build_cases(outdir):
         [h.make_tensor_value_info("Big", T.FLOAT, None)], [shape]))],
         1, ["limit", "bytes", "too large"], "float [1e6, 1e6, 1e6]: 4e18 bytes")
 
+    # ---------------------------------------------------------------- more hostile shapes
+    huge = T()
+    huge.name = "X"
+    huge.data_type = T.FLOAT
+    huge.dims.extend([2 ** 40, 2 ** 40])
+    case("input_dims_overflow", ["run", good_model, write("inputs/huge_dims.pb",
+                                                           huge.SerializeToString()), y_ok],
+         1, ["overflow", "too large", "limit", "bytes", "size", "shape", "holds", "data"],
+         "an input TensorProto with dims [2^40, 2^40] and no data")
+    case("input_npy_short_data", ["run", good_model, write(
+        "inputs/short.npy", b"\x93NUMPY\x01\x00" + (lambda hd: len(hd).to_bytes(2, "little") + hd)(
+            b"{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }".ljust(118) + b"\n")
+        + b"\0" * 8), y_ok],
+        1, ["truncated", "short", "bytes", "size", "data", "npy"],
+        ".npy header says float32 (2, 3) (24 bytes), 8 bytes follow")
+    rank9 = h.make_tensor_value_info("R", T.FLOAT, [1] * 9)
+    model_case("rank_above_max", write("rank9/model.onnx", model_bytes(
+        [h.make_node("Relu", ["R"], ["S"], name="relu9")], [rank9],
+        [h.make_tensor_value_info("S", T.FLOAT, [1] * 9)])),
+        [tensor_file("rank9/r.pb", np.ones([1] * 9, np.float32), "R")],
+        ["rank", "dimensions", "9"], "rank 9 > DYCL_MAX_RANK (8)")
+    model_case("duplicate_output_name", write("dup_output/model.onnx", model_bytes(
+        [h.make_node("Relu", ["A"], ["B"], name="r1"), h.make_node("Neg", ["A"], ["B"], name="r2")],
+        [A], [h.make_tensor_value_info("B", T.FLOAT, [2])])),
+        [tensor_file("dup_output/a.pb", np.ones(2, np.float32), "A")],
+        ["more than once", "twice", "duplicate", "already defined", "redefin", "defined again",
+         "multiple"], "two nodes both produce 'B'")
+    model_case("graph_output_not_produced", write("no_producer/model.onnx", model_bytes(
+        [h.make_node("Relu", ["A"], ["B"], name="r1")], [A],
+        [h.make_tensor_value_info("nowhere", T.FLOAT, [2])])),
+        [tensor_file("no_producer/a.pb", np.ones(2, np.float32), "A")],
+        ["nowhere", "undefined", "not defined", "not produced", "no producer"])
+    model_case("too_many_op_inputs", write("arity/model.onnx", model_bytes(
+        [h.make_node("Relu", ["A", "A", "A"], ["B"], name="relu3")], [A],
+        [h.make_tensor_value_info("B", T.FLOAT, [2])])),
+        [tensor_file("arity/a.pb", np.ones(2, np.float32), "A")],
+        ["input", "arity", "expects", "takes", "at most"], "Relu given 3 inputs")
+    model_case("if_without_else_branch", write("if_no_else/model.onnx", model_bytes(
+        [h.make_node("If", ["cond"], ["R"], name="half_if",
+                     then_branch=const_graph("then_g", "t_out", T.FLOAT, 1.0))],
+        [cond_vi], [h.make_tensor_value_info("R", T.FLOAT, [1])])), [cond_true],
+        ["else_branch", "attribute", "missing"])
+    bad_body = h.make_graph(
+        [h.make_node("Identity", ["cond_in"], ["cond_out"], name="b_id0")], "short_body",
+        [h.make_tensor_value_info("i", T.INT64, []), h.make_tensor_value_info("cond_in", T.BOOL, [])],
+        [h.make_tensor_value_info("cond_out", T.BOOL, [])])
+    model_case("loop_body_arity", write("loop_arity/model.onnx", model_bytes(
+        [h.make_node("Loop", ["M", "", "X0"], ["XF"], name="bad_loop", body=bad_body)],
+        [h.make_tensor_value_info("X0", T.FLOAT, [1])],
+        [h.make_tensor_value_info("XF", T.FLOAT, [1])],
+        [numpy_helper.from_array(np.array(3, np.int64), "M")])),
+        [tensor_file("loop_arity/x0.pb", np.ones(1, np.float32), "X0")],
+        ["body", "input", "output", "carried"],
+        "one loop-carried value, but the body takes and gives none")
+    model_case("scan_too_many_scan_inputs", write("scan_n/model.onnx", model_bytes(
+        [h.make_node("Scan", ["S0", "XS"], ["SF"], name="bad_scan", num_scan_inputs=5,
+                     body=h.make_graph([h.make_node("Add", ["s", "x"], ["s2"], name="acc")],
+                                       "scan_body",
+                                       [h.make_tensor_value_info("s", T.FLOAT, [1]),
+                                        h.make_tensor_value_info("x", T.FLOAT, [1])],
+                                       [h.make_tensor_value_info("s2", T.FLOAT, [1])]))],
+        [h.make_tensor_value_info("S0", T.FLOAT, [1]),
+         h.make_tensor_value_info("XS", T.FLOAT, [3, 1])],
+        [h.make_tensor_value_info("SF", T.FLOAT, [1])], opset=11)),
+        [tensor_file("scan_n/s0.pb", np.zeros(1, np.float32), "S0"),
+         tensor_file("scan_n/xs.pb", np.ones((3, 1), np.float32), "XS")],
+        ["num_scan_inputs", "scan input", "input"], "num_scan_inputs=5 with 2 inputs")
+    model_case("attribute_wrong_type", write("attr_type/model.onnx", model_bytes(
+        [h.make_node("Transpose", ["A2"], ["B2"], name="tr", perm=[1.5, 0.5])],
+        [h.make_tensor_value_info("A2", T.FLOAT, [2, 3])],
+        [h.make_tensor_value_info("B2", T.FLOAT, [3, 2])])),
+        [tensor_file("attr_type/a.pb", np.ones((2, 3), np.float32), "A2")],
+        ["perm", "attribute"], "Transpose perm given as floats")
+    str_init = T()
+    str_init.name = "Sx"
+    str_init.data_type = T.STRING
+    str_init.dims.extend([3])
+    str_init.string_data.extend([b"a"])
+    model_case("string_initializer_count", write("str_init/model.onnx", model_bytes(
+        [h.make_node("Identity", ["Sx"], ["Sy"], name="sid")], [],
+        [h.make_tensor_value_info("Sy", T.STRING, [3])],
+        [str_init])), [],
+        ["initializer", "string", "values", "dims", "size", "holds"],
+        "a STRING initializer with dims [3] and one string")
+
     # ---------------------------------------------------------------- usage errors
     case("usage_run_without_args", ["run"], 2, [], "exit status 2")
     case("usage_unknown_command", ["frobnicate"], 2, [], "exit status 2")

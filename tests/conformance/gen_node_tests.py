@@ -12,6 +12,11 @@ Cached: OUTDIR/.stamp is written last, after a complete generation, and names th
 when it is present and matches the installed onnx, nothing is done. Deterministic: numpy's global
 random generator is seeded before onnx's test cases are imported and run.
 
+One fix-up of onnx's data: onnx 1.12 writes bfloat16 tensors (the Cast/CastLike bfloat16 tests)
+as UINT16 TensorProtos holding the bfloat16 bits, although the model declares tensor(bfloat16).
+Those files are rewritten with data_type BFLOAT16 (same bits), so that the data matches the
+model's declared types.
+
 Needs Debian's /usr/bin/python3 (onnx 1.12). numpy >= 1.24 removed the aliases np.float, np.int,
 np.bool, np.object, np.str, np.complex, ... that onnx 1.12's test cases still use; they are defined
 again here, in this process only, before onnx's test cases are imported.
@@ -50,7 +55,7 @@ def _restore_numpy_aliases(np):
 
 def _stamp_text(onnx, np):
     return json.dumps({"onnx": onnx.__version__, "numpy": np.__version__,
-                       "generator": "onnx.backend.test.cmd_tools.generate_data", "layout": 1},
+                       "generator": "onnx.backend.test.cmd_tools.generate_data", "layout": 2},
                       sort_keys=True) + "\n"
 
 
@@ -60,7 +65,7 @@ def is_current(outdir):
         import onnx
         with open(os.path.join(outdir, STAMP)) as f:
             stamp = json.load(f)
-        return stamp.get("onnx") == onnx.__version__ and stamp.get("layout") == 1
+        return stamp.get("onnx") == onnx.__version__ and stamp.get("layout") == 2
     except (OSError, ValueError):
         return False
 
@@ -91,6 +96,7 @@ def generate(outdir, force=False, quiet=False):
         node_dir = os.path.join(tmp, "node")
         if not os.path.isdir(node_dir):
             raise RuntimeError("onnx's generator wrote no node/ folder")
+        _fix_bfloat16(onnx, node_dir)
         with open(os.path.join(node_dir, STAMP), "w") as f:
             f.write(_stamp_text(onnx, np))
         # Replace outdir: move the old one aside first so that outdir is never half-written
@@ -108,6 +114,35 @@ def generate(outdir, force=False, quiet=False):
     if not quiet:
         print(f"gen_node_tests: generated {n} cases into {outdir} (onnx {onnx.__version__})")
     return n
+
+
+def _fix_bfloat16(onnx, node_dir):
+    """Retypes UINT16 data files of bfloat16 graph inputs/outputs as BFLOAT16 (same bits)."""
+    T = onnx.TensorProto
+    for test in sorted(os.listdir(node_dir)):
+        model_path = os.path.join(node_dir, test, "model.onnx")
+        if not os.path.isfile(model_path):
+            continue
+        g = onnx.load(model_path).graph
+        todo = []
+        for prefix, vis in (("input", g.input), ("output", g.output)):
+            for i, vi in enumerate(vis):
+                if vi.type.HasField("tensor_type") and vi.type.tensor_type.elem_type == T.BFLOAT16:
+                    todo.append(f"{prefix}_{i}.pb")
+        if not todo:
+            continue
+        for ds in sorted(os.listdir(os.path.join(node_dir, test))):
+            for fname in todo:
+                p = os.path.join(node_dir, test, ds, fname)
+                if not os.path.isfile(p):
+                    continue
+                t = T()
+                with open(p, "rb") as f:
+                    t.ParseFromString(f.read())
+                if t.data_type == T.UINT16:
+                    t.data_type = T.BFLOAT16
+                    with open(p, "wb") as f:
+                        f.write(t.SerializeToString())
 
 
 def count_cases(outdir):

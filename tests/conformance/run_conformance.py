@@ -12,8 +12,9 @@ and compares TMPDIR/output_<j>.pb with the expected output_<j>.pb the way onnx's
 does (numpy.testing.assert_allclose, rtol=1e-3, atol=1e-7, NaN equals NaN; exact for integers,
 booleans and strings; dtype and shape must match). Outputs are read as TensorProto, SequenceProto or
 OptionalProto according to the model's graph output type. For models containing random ops only the
-dtype and shape are compared. bfloat16 tensors (which onnx's numpy_helper returns as raw uint16) are
-compared as float32 with a relative tolerance of one bfloat16 ulp (2**-7).
+dtype and shape are compared. bfloat16 tensors are decoded here (bits to float32) and
+compared as float32 with a relative tolerance of one bfloat16 ulp (2**-7) (gen_node_tests.py
+retypes onnx's UINT16 files of bfloat16 values as BFLOAT16).
 
 A test passes when all its data sets pass. A crash (death by a signal, or a sanitizer report on
 stderr) is always an error, even for a test listed as an expected failure.
@@ -193,11 +194,17 @@ class BF16:
 
 def _tensor_to_array(onnx, numpy_helper, t):
     import numpy as np
-    a = numpy_helper.to_array(t)
     if t.data_type == onnx.TensorProto.BFLOAT16:
-        bits = np.asarray(a).astype(np.uint32) << 16
-        return BF16(bits.view(np.float32))
-    return a
+        # decoded here: numpy_helper's handling of bfloat16 differs between onnx versions
+        if t.HasField("raw_data"):
+            bits = np.frombuffer(t.raw_data, dtype="<u2").astype(np.uint32)
+        else:
+            bits = np.asarray(t.int32_data, dtype=np.uint32) & 0xFFFF
+        dims = tuple(t.dims)
+        if bits.size != int(np.prod(dims, dtype=np.int64)):
+            raise ValueError(f"bfloat16 tensor with {bits.size} values for dims {list(dims)}")
+        return BF16((bits << 16).view(np.float32).reshape(dims))
+    return numpy_helper.to_array(t)
 
 
 def _seq_to_list(onnx, numpy_helper, s):

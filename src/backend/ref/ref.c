@@ -40,6 +40,11 @@ static dycl_status_t ref_run(const dycl_program_t* p, const dycl_subnet_t* sn, d
         s = dycl_node_error(n, DYCL_CODE_INTERNAL, "input '%s' has no value", ir->values[n->in[i]]->name);
     }
     for (int j = 0; j < n->n_out; j++) out[j] = NULL;
+    if (dycl_op_table[n->op].flags & DYCL_OPF_RANDOM) { /* fresh numbers on every call */
+      uint64_t z = (kctx->seed += 0x9e3779b97f4a7c15ull);
+      z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+      kctx->seed = z ^ (z >> 27);
+    }
     if (!s) s = dycl_op_table[n->op].run(kctx, n, in, n->n_in, out, n->n_out);
     for (int j = 0; j < n->n_out; j++) {
       if (!s && n->out[j] >= 0) {
