@@ -40,6 +40,7 @@ dycl_type_t dycl_type_unknown(void) {
   dycl_type_t t;
   memset(&t, 0, sizeof t);
   t.rank = -1;
+  for (int i = 0; i < DYCL_MAX_RANK; i++) t.dims[i] = dycl_dim_unknown();
   return t;
 }
 

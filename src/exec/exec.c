@@ -54,12 +54,13 @@ static dycl_status_t take_outputs(dycl_session_t* S, const dycl_node_t* n, const
 static dycl_status_t stack(dycl_session_t* S, const dycl_node_t* node, int which, dycl_value_t** items, int64_t n,
                            int axis, const dycl_type_t* hint, dycl_value_t** out) {
   int64_t dims[DYCL_MAX_RANK];
-  if (n == 0) { /* no iteration: an empty tensor of the shape inference gave */
+  if (n == 0) { /* no iteration: an empty tensor, the per-iteration shape from inference */
     dycl_dtype_t dt = hint->known && hint->dtype ? hint->dtype : DYCL_DTYPE_FLOAT32;
-    int rank = hint->known && hint->rank > 0 ? hint->rank : 1;
-    for (int d = 0; d < rank; d++) dims[d] = hint->known && hint->rank > 0 && hint->dims[d].v >= 0 ? hint->dims[d].v : 0;
-    dims[axis < rank ? axis : 0] = 0;
-    return dycl_kernel_tensor(&S->kctx, node, dt, rank, dims, out);
+    int elem_rank = hint->known && hint->rank >= 0 && hint->rank < DYCL_MAX_RANK ? hint->rank : 0;
+    if (axis < 0 || axis > elem_rank) axis = 0;
+    for (int d = 0, e = 0; d <= elem_rank; d++)
+      dims[d] = d == axis ? 0 : (hint->dims[e].v >= 0 ? hint->dims[e].v : 0), e += d != axis;
+    return dycl_kernel_tensor(&S->kctx, node, dt, elem_rank + 1, dims, out);
   }
   const dycl_value_t* f = items[0];
   if (f->kind != DYCL_VALUE_TENSOR)
@@ -243,7 +244,7 @@ static dycl_status_t exec_loop(dycl_session_t* S, const dycl_step_t* st) {
   for (int k = 0; k < n_scan && !s; k++) {
     if (n->out[n_carried + k] < 0) continue;
     dycl_value_t* t;
-    s = stack(S, n, k, scans[k].items, scans[k].n, 0, &S->model->ir->values[n->out[n_carried + k]]->type, &t);
+    s = stack(S, n, k, scans[k].items, scans[k].n, 0, &S->model->ir->values[body->out[1 + n_carried + k]]->type, &t);
     if (!s) slot_set(S, n->out[n_carried + k], t);
   }
 done:
@@ -405,12 +406,13 @@ static dycl_status_t exec_scan(dycl_session_t* S, const dycl_step_t* st) {
   if (v8 && !s) {
     for (int k = 0; k < n_state && !s; k++) {
       dycl_value_t* t;
-      s = stack(S, n, k, batch_state[k].items, batch_state[k].n, 0, &S->model->ir->values[n->out[k]]->type, &t);
+      s = stack(S, n, k, batch_state[k].items, batch_state[k].n, 0, &S->model->ir->values[body->out[k]]->type, &t);
       if (!s) slot_set(S, n->out[k], t);
     }
     for (int k = 0; k < n_scan_out && !s; k++) {
       dycl_value_t* t;
-      s = stack(S, n, k, batch_scans[k].items, batch_scans[k].n, 0, &S->model->ir->values[n->out[n_state + k]]->type, &t);
+      dycl_type_t hint = dycl_type_unknown();
+      s = stack(S, n, k, batch_scans[k].items, batch_scans[k].n, 0, &hint, &t);
       if (!s) slot_set(S, n->out[n_state + k], t);
     }
   }

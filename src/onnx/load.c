@@ -26,6 +26,7 @@ typedef struct loader {
   dycl_strmap_t dim_syms;  /* dim_param → symbol id */
   dycl_strmap_t attr_types; /* "op_type.attribute" → dycl_attr_type_t, from the ONNX schemas */
   int graph_count;
+  int training_opset; /* version of ai.onnx.preview.training imported, -1 if none */
 } loader_t;
 
 static dycl_status_t nomem(void) { return dycl_error_nomem(); }
@@ -509,19 +510,32 @@ static dycl_status_t convert_graph(loader_t* L, const Onnx__GraphProto* gp, scop
       s = nomem();
       goto done;
     }
-    if (node->domain[0] && strcmp(node->domain, "ai.onnx") != 0) {
+    bool training = strcmp(node->domain, "ai.onnx.preview.training") == 0;
+    if (node->domain[0] && strcmp(node->domain, "ai.onnx") != 0 && !training) {
       s = dycl_node_error(node, DYCL_CODE_UNSUPPORTED, "operator domain '%s' is not supported", node->domain);
       goto done;
     }
-    if (!dycl_strmap_get(&L->ops, node->op_type, &node->op)) {
-      s = dycl_node_error(node, DYCL_CODE_UNSUPPORTED, "unknown operator '%s'", node->op_type);
+    if (!dycl_strmap_get(&L->ops, node->op_type, &node->op) ||
+        training != !!(dycl_op_table[node->op].flags & DYCL_OPF_TRAINING)) {
+      s = dycl_node_error(node, DYCL_CODE_UNSUPPORTED, "unknown operator '%s'%s%s", node->op_type,
+                          node->domain[0] ? " in domain " : "", node->domain);
       goto done;
     }
-    if (ir->opset < 0) {
+    if (training) {
+      if (L->training_opset < 0) {
+        s = dycl_node_error(node, DYCL_CODE_INVALID_MODEL, "the model does not import the domain '%s'", node->domain);
+        goto done;
+      }
+      if (L->training_opset != 1) {
+        s = dycl_node_error(node, DYCL_CODE_UNSUPPORTED, "domain '%s' version %d is not supported (dycl implements 1)",
+                            node->domain, L->training_opset);
+        goto done;
+      }
+    } else if (ir->opset < 0) {
       s = dycl_node_error(node, DYCL_CODE_INVALID_MODEL, "the model imports no version of the default ONNX operator set");
       goto done;
     }
-    node->opset = ir->opset;
+    node->opset = training ? L->training_opset : ir->opset;
     const dycl_op_def_t* def = &dycl_op_table[node->op];
     /* trailing empty names are omitted optional inputs/outputs */
     size_t nin = np->n_input, nout = np->n_output;
@@ -680,10 +694,13 @@ dycl_status_t dycl_onnx_load(const char* path, const dycl_options_t* options, dy
     goto out;
   }
   ir->opset = -1;
+  L.training_opset = -1;
   for (size_t i = 0; i < mp->n_opset_import; i++) {
     const Onnx__OperatorSetIdProto* o = mp->opset_import[i];
     const char* d = o->domain ? o->domain : "";
-    if (!*d || strcmp(d, "ai.onnx") == 0) ir->opset = o->has_version ? (int)o->version : 1;
+    int version = o->has_version && o->version >= INT32_MIN && o->version <= INT32_MAX ? (int)o->version : 1;
+    if (!*d || strcmp(d, "ai.onnx") == 0) ir->opset = version;
+    else if (strcmp(d, "ai.onnx.preview.training") == 0) L.training_opset = version;
   }
   if (ir->opset > DYCL_MAX_OPSET || ir->opset == 0 || ir->opset < -1) {
     s = dycl_error(DYCL_CODE_UNSUPPORTED, "'%s' uses ONNX opset %d; dycl implements opsets 1 to %d", path, ir->opset,

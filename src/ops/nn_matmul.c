@@ -79,31 +79,78 @@ static void calc_store(dycl_value_t* t, calc_kind_t k, const void* buf) {
 
 /* ------------------------------------------------------------ mm kernels */
 
-/* C[M,N] = A[M,K] * B[K,N] (i-k-j order; C overwritten). */
-#define NN_MM(SUF, T)                                                                             \
-  static void mm_##SUF(const T* A, const T* B, T* C, int64_t M, int64_t K, int64_t N) {           \
-    for (int64_t i = 0; i < M; i++) {                                                             \
-      T* restrict c = C + i * N;                                                                  \
-      for (int64_t j = 0; j < N; j++) c[j] = (T)0;                                                \
-      const T* a = A + i * K;                                                                     \
-      for (int64_t k = 0; k < K; k++) {                                                           \
-        const T av = a[k];                                                                        \
-        const T* restrict b = B + k * N;                                                          \
-        for (int64_t j = 0; j < N; j++) c[j] += av * b[j];                                        \
-      }                                                                                           \
-    }                                                                                             \
-  }                                                                                               \
-  /* C[M,N] = A[M,K] * B[N,K]^T (dot products of contiguous rows; C overwritten). */            \
-  static void mm_bt_##SUF(const T* A, const T* B, T* C, int64_t M, int64_t K, int64_t N) {        \
-    for (int64_t i = 0; i < M; i++) {                                                             \
-      const T* a = A + i * K;                                                                     \
-      for (int64_t j = 0; j < N; j++) {                                                           \
-        const T* b = B + j * K;                                                                   \
-        T acc = (T)0;                                                                             \
-        for (int64_t k = 0; k < K; k++) acc += a[k] * b[k];                                       \
-        C[i * N + j] = acc;                                                                       \
-      }                                                                                           \
-    }                                                                                             \
+/* C[M,N] = A[M,K] * B[K,N] (C overwritten). Rows of A are taken 4 at a time against 16 columns
+ * of B whose partial sums (over blocks of 256 k) stay in registers; leftover rows run as
+ * axpy over contiguous rows of B (i-k-j), leftover columns as short dot products. */
+#define NN_MM(SUF, T)                                                                                          \
+  static void mm_##SUF(const T* A, const T* B, T* C, int64_t M, int64_t K, int64_t N) {                        \
+    for (int64_t i = 0; i < M * N; i++) C[i] = (T)0;                                                           \
+    const int64_t KB = 256;                                                                                    \
+    for (int64_t k0 = 0; k0 < K; k0 += KB) {                                                                   \
+      const int64_t k1 = K - k0 < KB ? K : k0 + KB;                                                            \
+      int64_t i = 0;                                                                                           \
+      for (; i + 4 <= M; i += 4) {                                                                             \
+        const T* a0p = A + i * K;                                                                              \
+        const T* a1p = a0p + K;                                                                                \
+        const T* a2p = a1p + K;                                                                                \
+        const T* a3p = a2p + K;                                                                                \
+        int64_t j = 0;                                                                                         \
+        for (; j + 16 <= N; j += 16) {                                                                         \
+          T acc[4][16];                                                                                        \
+          for (int t = 0; t < 16; t++) acc[0][t] = acc[1][t] = acc[2][t] = acc[3][t] = (T)0;                   \
+          for (int64_t k = k0; k < k1; k++) {                                                                  \
+            const T* restrict b = B + k * N + j;                                                               \
+            const T a0 = a0p[k], a1 = a1p[k], a2 = a2p[k], a3 = a3p[k];                                        \
+            for (int t = 0; t < 16; t++) {                                                                     \
+              acc[0][t] += a0 * b[t];                                                                          \
+              acc[1][t] += a1 * b[t];                                                                          \
+              acc[2][t] += a2 * b[t];                                                                          \
+              acc[3][t] += a3 * b[t];                                                                          \
+            }                                                                                                  \
+          }                                                                                                    \
+          for (int r = 0; r < 4; r++)                                                                          \
+            for (int t = 0; t < 16; t++) C[(i + r) * N + j + t] += acc[r][t];                                  \
+        }                                                                                                      \
+        for (; j < N; j++) {                                                                                   \
+          T s0 = (T)0, s1 = (T)0, s2 = (T)0, s3 = (T)0;                                                        \
+          for (int64_t k = k0; k < k1; k++) {                                                                  \
+            const T bv = B[k * N + j];                                                                         \
+            s0 += a0p[k] * bv;                                                                                 \
+            s1 += a1p[k] * bv;                                                                                 \
+            s2 += a2p[k] * bv;                                                                                 \
+            s3 += a3p[k] * bv;                                                                                 \
+          }                                                                                                    \
+          C[i * N + j] += s0;                                                                                  \
+          C[(i + 1) * N + j] += s1;                                                                            \
+          C[(i + 2) * N + j] += s2;                                                                            \
+          C[(i + 3) * N + j] += s3;                                                                            \
+        }                                                                                                      \
+      }                                                                                                        \
+      for (; i < M; i++) {                                                                                     \
+        T* restrict c = C + i * N;                                                                             \
+        for (int64_t k = k0; k < k1; k++) {                                                                    \
+          const T av = A[i * K + k];                                                                           \
+          const T* restrict b = B + k * N;                                                                     \
+          for (int64_t j = 0; j < N; j++) c[j] += av * b[j];                                                   \
+        }                                                                                                      \
+      }                                                                                                        \
+    }                                                                                                          \
+  }                                                                                                            \
+  /* C[M,N] = A[M,K] * B[N,K]^T as dot products of contiguous rows, each summed in 8 lanes. */                 \
+  static void mm_bt_##SUF(const T* A, const T* B, T* C, int64_t M, int64_t K, int64_t N) {                     \
+    for (int64_t i = 0; i < M; i++) {                                                                          \
+      const T* restrict a = A + i * K;                                                                         \
+      for (int64_t j = 0; j < N; j++) {                                                                        \
+        const T* restrict b = B + j * K;                                                                       \
+        T p[8] = {(T)0, (T)0, (T)0, (T)0, (T)0, (T)0, (T)0, (T)0};                                             \
+        int64_t k = 0;                                                                                         \
+        for (; k + 8 <= K; k += 8)                                                                             \
+          for (int t = 0; t < 8; t++) p[t] += a[k + t] * b[k + t];                                             \
+        T acc = ((p[0] + p[1]) + (p[2] + p[3])) + ((p[4] + p[5]) + (p[6] + p[7]));                             \
+        for (; k < K; k++) acc += a[k] * b[k];                                                                 \
+        C[i * N + j] = acc;                                                                                    \
+      }                                                                                                        \
+    }                                                                                                          \
   }
 
 NN_MM(f32, float)
@@ -117,6 +164,15 @@ static void mm_any(calc_kind_t k, const void* A, const void* B, void* C, int64_t
 }
 
 static size_t calc_size(calc_kind_t k) { return k == CK_F32 ? sizeof(float) : 8; }
+
+/* dst[cols, rows] = src[rows, cols]^T for 4- or 8-byte elements. */
+static void transpose_buf(const void* src, void* dst, int64_t rows, int64_t cols, size_t es) {
+  for (int64_t r = 0; r < rows; r++)
+    for (int64_t c = 0; c < cols; c++) {
+      if (es == 4) ((uint32_t*)dst)[c * rows + r] = ((const uint32_t*)src)[r * cols + c];
+      else ((uint64_t*)dst)[c * rows + r] = ((const uint64_t*)src)[r * cols + c];
+    }
+}
 
 /* ------------------------------------------------------------- MatMul shape */
 
@@ -477,7 +533,7 @@ dycl_status_t dycl_run_Gemm(dycl_kctx_t* ctx, const dycl_node_t* node, dycl_valu
   calc_kind_t k = calc_kind(A->dtype);
   size_t es = calc_size(k);
   const void *a, *b, *c = NULL;
-  void *oa = NULL, *ob = NULL, *oc = NULL, *y, *oy = NULL, *at = NULL;
+  void *oa = NULL, *ob = NULL, *oc = NULL, *y, *oy = NULL, *at = NULL, *bt = NULL;
   dycl_status_t st = NULL;
   DYCL_GOTO_IF_ERROR(st, calc_view(ctx, A, k, &a, &oa), done);
   DYCL_GOTO_IF_ERROR(st, calc_view(ctx, B, k, &b, &ob), done);
@@ -489,10 +545,18 @@ dycl_status_t dycl_run_Gemm(dycl_kctx_t* ctx, const dycl_node_t* node, dycl_valu
       st = dycl_error_nomem();
       goto done;
     }
-    for (int64_t i = 0; i < M; i++)
-      for (int64_t kk = 0; kk < K; kk++)
-        memcpy((char*)at + (size_t)(i * K + kk) * es, (const char*)a + (size_t)(kk * M + i) * es, es);
+    transpose_buf(a, at, K, M, es);
     a = at;
+  }
+  if (tb && M >= 4) { /* materialize B^T as [K, N] for the blocked kernel */
+    bt = dycl_malloc(ctx->alloc, (size_t)(K * N) * es + 1);
+    if (!bt) {
+      st = dycl_error_nomem();
+      goto done;
+    }
+    transpose_buf(b, bt, N, K, es);
+    b = bt;
+    tb = false;
   }
   if (k == CK_F32) {
     float* yf = y;
@@ -539,6 +603,7 @@ done:
   dycl_free(ctx->alloc, oc);
   dycl_free(ctx->alloc, oy);
   dycl_free(ctx->alloc, at);
+  dycl_free(ctx->alloc, bt);
   return st;
 }
 

@@ -39,6 +39,7 @@ typedef dycl_status_t (*dycl_run_fn)(dycl_kctx_t* ctx, const dycl_node_t* node,
 enum {
   DYCL_OPF_CONTROL = 1, /* If/Loop/Scan: run by the host, never inside a sub-network */
   DYCL_OPF_RANDOM = 2,  /* non-deterministic output */
+  DYCL_OPF_TRAINING = 4, /* belongs to the ai.onnx.preview.training domain */
 };
 
 typedef struct dycl_op_def {

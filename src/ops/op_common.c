@@ -55,17 +55,9 @@ dycl_status_t dycl_kernel_broadcast(const dycl_node_t* node, int n, const dycl_v
         continue;
       }
       char b1[128], b2[128];
-      return dycl_node_error(node, DYCL_CODE_RUNTIME, "shapes %s and %s do not broadcast",
-                             dycl_shape_str(ts[0]->rank, ts[0]->dims, b1, sizeof b1),
-                             dycl_shape_str(ts[k]->rank, ts[k]->dims, b2, sizeof b2));
+      return dycl_node_error(node, DYCL_CODE_RUNTIME, "input %d of shape %s does not broadcast to %s", k,
+                             dycl_shape_str(ts[k]->rank, ts[k]->dims, b1, sizeof b1), dycl_shape_str(r, dims, b2, sizeof b2));
     }
-  }
-  /* a zero-sized dim wins over 1 */
-  for (int k = 0; k < n; k++) {
-    if (!ts[k]) continue;
-    int off = r - ts[k]->rank;
-    for (int i = 0; i < ts[k]->rank; i++)
-      if (ts[k]->dims[i] == 0) dims[off + i] = 0;
   }
   *rank = r;
   return NULL;
