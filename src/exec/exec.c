@@ -50,6 +50,13 @@ static dycl_status_t take_outputs(dycl_session_t* S, const dycl_node_t* n, const
   return NULL;
 }
 
+/* A static dim's value in this run: a constant, a symbol bound by the inputs, else 0. */
+static int64_t dim_value(const dycl_session_t* S, dycl_dim_t d) {
+  if (d.v >= 0) return d.v;
+  if (d.sym > 0 && d.sym <= S->model->ir->next_sym && S->sym_vals[d.sym] >= 0) return S->sym_vals[d.sym];
+  return 0;
+}
+
 /* Stacks n tensors of one shape along a new axis. */
 static dycl_status_t stack(dycl_session_t* S, const dycl_node_t* node, int which, dycl_value_t** items, int64_t n,
                            int axis, const dycl_type_t* hint, dycl_value_t** out) {
@@ -59,7 +66,7 @@ static dycl_status_t stack(dycl_session_t* S, const dycl_node_t* node, int which
     int elem_rank = hint->known && hint->rank >= 0 && hint->rank < DYCL_MAX_RANK ? hint->rank : 0;
     if (axis < 0 || axis > elem_rank) axis = 0;
     for (int d = 0, e = 0; d <= elem_rank; d++)
-      dims[d] = d == axis ? 0 : (hint->dims[e].v >= 0 ? hint->dims[e].v : 0), e += d != axis;
+      dims[d] = d == axis ? 0 : dim_value(S, hint->dims[e]), e += d != axis;
     return dycl_kernel_tensor(&S->kctx, node, dt, elem_rank + 1, dims, out);
   }
   const dycl_value_t* f = items[0];
@@ -516,6 +523,12 @@ dycl_status_t dycl_session_create(const dycl_model_t* m, dycl_session_t** out) {
     dycl_free(m->alloc, S);
     return dycl_error_nomem();
   }
+  S->sym_vals = dycl_calloc(m->alloc, (size_t)m->ir->next_sym + 1, sizeof *S->sym_vals);
+  if (!S->sym_vals) {
+    dycl_free(m->alloc, S->slots);
+    dycl_free(m->alloc, S);
+    return dycl_error_nomem();
+  }
   S->kctx.alloc = m->alloc;
   S->kctx.limits = &m->ir->limits;
   S->kctx.seed = 0x5eed;
@@ -530,6 +543,7 @@ void dycl_session_destroy(dycl_session_t* S) {
   if (!S) return;
   for (int64_t i = 0; i < S->model->ir->n_values; i++) dycl_value_release(S->slots[i]);
   dycl_free(S->model->alloc, S->slots);
+  dycl_free(S->model->alloc, S->sym_vals);
   dycl_free(S->model->alloc, S);
 }
 
@@ -570,6 +584,14 @@ dycl_status_t dycl_session_run(dycl_session_t* S, dycl_value_t* const* inputs, i
     return dycl_error(DYCL_CODE_INVALID_INPUT, "the model gives %d outputs, room for %d given", g->n_out, num_outputs);
   for (int i = 0; i < g->n_in; i++) DYCL_RETURN_IF_ERROR(check_input(m->ir->values[g->in[i]], inputs[i]));
   memset(&S->stats, 0, sizeof S->stats);
+  /* bind the symbolic dims the inputs declare */
+  for (int i = 0; i <= m->ir->next_sym; i++) S->sym_vals[i] = -1;
+  for (int i = 0; i < g->n_in; i++) {
+    const dycl_type_t* t = &m->ir->values[g->in[i]]->declared;
+    if (inputs[i]->kind != DYCL_VALUE_TENSOR || !t->known || t->rank != inputs[i]->rank) continue;
+    for (int d = 0; d < t->rank; d++)
+      if (t->dims[d].sym > 0 && t->dims[d].sym <= m->ir->next_sym) S->sym_vals[t->dims[d].sym] = inputs[i]->dims[d];
+  }
   for (int i = 0; i < g->n_in; i++) slot_set(S, g->in[i], dycl_value_retain(inputs[i]));
   dycl_status_t s = run_block(S, m->program->main);
   for (int j = 0; j < g->n_out; j++) outputs[j] = NULL;

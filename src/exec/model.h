@@ -19,6 +19,7 @@ struct dycl_session {
   dycl_kctx_t kctx;
   dycl_run_stats_t stats;
   int64_t max_iterations;
+  int64_t* sym_vals; /* value of each symbolic dim, bound from the inputs of the current run; -1 unbound */
 };
 
 #endif

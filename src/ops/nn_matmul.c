@@ -236,6 +236,10 @@ static void mm_batched(calc_kind_t k, const dycl_value_t* A, const void* a, cons
                        void* y, const mm_shape_t* s) {
   size_t es = calc_size(k);
   int64_t asz = s->M * s->K, bsz = s->K * s->N, ysz = s->M * s->N;
+  if (B->rank <= 2 && A->rank >= 2) { /* one shared B: the batch of A is just more rows */
+    mm_any(k, a, b, y, s->M * s->batch, s->K, s->N);
+    return;
+  }
   for (int64_t bi = 0; bi < s->batch; bi++) {
     const char* pa = (const char*)a + (size_t)(mm_batch_offset(A, s, bi) * asz) * es;
     const char* pb = (const char*)b + (size_t)(mm_batch_offset(B, s, bi) * bsz) * es;

@@ -2,7 +2,8 @@
 """End-to-end tests: dynamic PyTorch models exported to ONNX must give PyTorch's outputs in dycl.
 
 Usage: /usr/bin/python3 tests/pytorch/run_pytorch_tests.py [--dycl build/dycl]
-           [--work build/pytorch-tests] [--filter REGEX] [--regen] [-j N] [--timeout S] [-v]
+           [--work build/pytorch-tests] [--filter REGEX] [--regen] [--backend NAME] [-j N]
+           [--timeout S] [-v]
 
 The models are defined in models.py (next to this script): PyTorch modules with data-dependent
 control flow, exported with torch.jit.script + torch.onnx.export at the opsets they list, and
@@ -17,6 +18,7 @@ when it changes (or with --regen).
 
 Each case runs
     DYCL run WORK/<model>/model.onnx WORK/<model>/<case>/in_0.pb ... -o WORK/out/<model>/<case>
+(plus `--backend NAME` when given)
 and compares every output_<j>.pb with the reference: same dtype and shape; floats within
 1e-4 absolute + 1e-3 relative (NaN matches NaN), integers and booleans exactly. When the model
 tells which path an input took (exit index, blocks run, trip count, decode length, route), the
@@ -263,13 +265,15 @@ class Paths:
             return "?"
 
 
-def run_case(dycl, work, entry, timeout):
+def run_case(dycl, work, entry, timeout, backend=None):
     """Returns (ok, message, seconds)."""
     odir = os.path.join(work, "out", entry["model"], entry["case"])
     shutil.rmtree(odir, ignore_errors=True)
     os.makedirs(odir)
     argv = [dycl, "run", os.path.join(work, entry["model"], "model.onnx")]
     argv += [os.path.join(work, p) for p in entry["inputs"]] + ["-o", odir]
+    if backend:
+        argv += ["--backend", backend]
     t0 = time.monotonic()
     p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE, start_new_session=True)
@@ -326,6 +330,7 @@ def main():
     ap.add_argument("--work", default=os.path.join(ROOT, "build", "pytorch-tests"))
     ap.add_argument("--filter", default="", help="regex on model/case")
     ap.add_argument("--regen", action="store_true", help="regenerate models and references")
+    ap.add_argument("--backend", default=None, help="passed to `dycl run --backend`")
     ap.add_argument("-j", type=int, default=os.cpu_count() or 2)
     ap.add_argument("--timeout", type=float, default=120.0, help="seconds per dycl run")
     ap.add_argument("-v", action="store_true", help="also print the dycl command of failures")
@@ -353,7 +358,7 @@ def main():
 
     results = [None] * len(entries)
     with ThreadPoolExecutor(max_workers=max(1, args.j)) as pool:
-        futs = [pool.submit(run_case, dycl, work, e, args.timeout) for e in entries]
+        futs = [pool.submit(run_case, dycl, work, e, args.timeout, args.backend) for e in entries]
         for i, f in enumerate(futs):
             results[i] = f.result()
 
@@ -365,7 +370,7 @@ def main():
         tag = f" [{e['path']}]" if e["path"] else ""
         if ok:
             passed += 1
-            print(f"PASS {name}{tag} ({secs:.2f} s)")
+            print(f"PASS {name}{tag} ({secs * 1e3:.0f} ms)")
             continue
         failed += 1
         took = ""
@@ -379,6 +384,8 @@ def main():
         if args.v:
             cmd = [args.dycl, "run", os.path.join(work, e["model"], "model.onnx")]
             cmd += [os.path.join(work, p) for p in e["inputs"]]
+            if args.backend:
+                cmd += ["--backend", args.backend]
             print("     " + " ".join(cmd) + " -o OUT")
     print(f"pytorch: {passed} passed, {failed} failed")
     return 1 if failed else 0

@@ -247,10 +247,109 @@ static void test_bad_models(void) {
   expect_load_error(inner, 17, DYCL_CODE_LIMIT, "nested more than 64 levels");
 }
 
+/* Initializers in every encoding: typed fields, raw_data and external data inside the model's folder. */
+static Onnx__TensorProto* init_tensor(const char* name, int dtype, int64_t n) {
+  Onnx__TensorProto* t = dycl_arena_alloc(&A, sizeof *t);
+  onnx__tensor_proto__init(t);
+  t->name = dycl_arena_strdup(&A, name);
+  t->has_data_type = 1;
+  t->data_type = dtype;
+  t->n_dims = 1;
+  t->dims = dycl_arena_alloc(&A, sizeof(int64_t));
+  t->dims[0] = n;
+  return t;
+}
+
+static void run_add(Onnx__TensorProto* w, int dtype, const double* expect) {
+  const int64_t two[1] = {2};
+  Onnx__GraphProto* g = graph("enc", 1, N(node("Add", "add", 2, S("x", "w"), 1, S("y"))), 1, V(vinfo("x", dtype, 1, two)), 1,
+                              V(vinfo("y", dtype, 1, two)));
+  g->n_initializer = 1;
+  g->initializer = dycl_arena_alloc(&A, sizeof *g->initializer);
+  g->initializer[0] = w;
+  const char* path = save_model(g, 17);
+  dycl_model_t* m = NULL;
+  CHECK_OK(dycl_model_load(path, NULL, &m));
+  unlink(path);
+  if (!m) return;
+  dycl_value_t *x, *y = NULL;
+  CHECK_OK(dycl_tensor_new_zero(NULL, NULL, (dycl_dtype_t)dtype, 1, two, &x));
+  dycl_session_t* sess;
+  CHECK_OK(dycl_session_create(m, &sess));
+  CHECK_OK(dycl_session_run(sess, &x, 1, &y, 1));
+  if (y) {
+    CHECK(dycl_tensor_get_f64(y, 0) == expect[0]);
+    CHECK(dycl_tensor_get_f64(y, 1) == expect[1]);
+  }
+  dycl_value_release(y);
+  dycl_value_release(x);
+  dycl_session_destroy(sess);
+  dycl_model_destroy(m);
+}
+
+static void test_initializer_encodings(void) {
+  const double e[2] = {1.5, -2};
+  static float f[2] = {1.5f, -2};
+  static double d[2] = {1.5, -2};
+  static int32_t i32[2] = {1, -2};
+  static int64_t i64[2] = {1, -2};
+  static uint64_t u64[2] = {7, 9};
+  Onnx__TensorProto* t = init_tensor("w", 1, 2);
+  t->n_float_data = 2;
+  t->float_data = f;
+  run_add(t, 1, e);
+  t = init_tensor("w", 11, 2);
+  t->n_double_data = 2;
+  t->double_data = d;
+  run_add(t, 11, e);
+  t = init_tensor("w", 3, 2); /* int8 in int32_data */
+  t->n_int32_data = 2;
+  t->int32_data = i32;
+  run_add(t, 3, (const double[]){1, -2});
+  t = init_tensor("w", 7, 2);
+  t->n_int64_data = 2;
+  t->int64_data = i64;
+  run_add(t, 7, (const double[]){1, -2});
+  t = init_tensor("w", 12, 2); /* uint32 in uint64_data */
+  t->n_uint64_data = 2;
+  t->uint64_data = u64;
+  run_add(t, 12, (const double[]){7, 9});
+  t = init_tensor("w", 1, 2);
+  t->has_raw_data = 1;
+  t->raw_data.data = (uint8_t*)f;
+  t->raw_data.len = sizeof f;
+  run_add(t, 1, e);
+  /* external data in a file beside the model */
+  char wpath[160], wname[64];
+  snprintf(wname, sizeof wname, "dycl_test_w_%d.bin", (int)getpid());
+  snprintf(wpath, sizeof wpath, "/tmp/%s", wname);
+  FILE* wf = fopen(wpath, "wb");
+  float pad = 0;
+  fwrite(&pad, sizeof pad, 1, wf); /* offset 4 */
+  fwrite(f, sizeof f, 1, wf);
+  fclose(wf);
+  t = init_tensor("w", 1, 2);
+  t->has_data_location = 1;
+  t->data_location = ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL;
+  t->n_external_data = 2;
+  t->external_data = dycl_arena_calloc(&A, 2, sizeof *t->external_data);
+  const char* kv[2][2] = {{"location", wname}, {"offset", "4"}};
+  for (int i = 0; i < 2; i++) {
+    Onnx__StringStringEntryProto* en = dycl_arena_alloc(&A, sizeof *en);
+    onnx__string_string_entry_proto__init(en);
+    en->key = dycl_arena_strdup(&A, kv[i][0]);
+    en->value = dycl_arena_strdup(&A, kv[i][1]);
+    t->external_data[i] = en;
+  }
+  run_add(t, 1, e);
+  unlink(wpath);
+}
+
 int main(void) {
   dycl_arena_init(&A, NULL);
   test_partition_and_run();
   test_bad_models();
+  test_initializer_encodings();
   dycl_arena_destroy(&A);
   return test_finish("test_program");
 }
