@@ -105,6 +105,9 @@ dycl_status_t dycl_run_BatchNormalization(dycl_kctx_t* ctx, const dycl_node_t* n
   bool training = bn_training(node);
   double eps = dycl_attr_float(node, "epsilon", 1e-5), mom = dycl_attr_float(node, "momentum", 0.9);
   DYCL_RETURN_IF_ERROR(dycl_kernel_tensor(ctx, node, X->dtype, X->rank, X->dims, &out[0]));
+  if (X->numel == 0 && training)
+    return dycl_node_error(node, DYCL_CODE_RUNTIME, "training mode needs a non-empty input");
+  if (X->numel == 0) N = 0; /* nothing to normalize; running statistics pass through */
   double *x = NULL, *p[4] = {NULL, NULL, NULL, NULL}, *mean = NULL, *var = NULL;
   dycl_status_t s = NULL;
   DYCL_GOTO_IF_ERROR(s, to_f64(ctx, X, &x), done);
@@ -185,6 +188,7 @@ dycl_status_t dycl_run_InstanceNormalization(dycl_kctx_t* ctx, const dycl_node_t
     return dycl_node_error(node, DYCL_CODE_RUNTIME, "scale and B must have %" PRId64 " values", C);
   double eps = dycl_attr_float(node, "epsilon", 1e-5);
   DYCL_RETURN_IF_ERROR(dycl_kernel_tensor(ctx, node, X->dtype, X->rank, X->dims, &out[0]));
+  if (X->numel == 0) return NULL;
   double* x;
   DYCL_RETURN_IF_ERROR(to_f64(ctx, X, &x));
   for (int64_t nc = 0; nc < N * C; nc++) {
@@ -277,6 +281,7 @@ dycl_status_t dycl_run_LayerNormalization(dycl_kctx_t* ctx, const dycl_node_t* n
   DYCL_RETURN_IF_ERROR(dycl_kernel_tensor(ctx, node, X->dtype, X->rank, X->dims, &out[0]));
   for (int j = 1; j < 3 && j < nout && j < node->n_out; j++)
     if (node->out[j] >= 0) DYCL_RETURN_IF_ERROR(dycl_kernel_tensor(ctx, node, ln_stash_type(node), X->rank, sdims, &out[j]));
+  if (X->numel == 0) return NULL;
   int64_t sstr[DYCL_MAX_RANK], bstr[DYCL_MAX_RANK];
   dycl_broadcast_strides(S, X->rank, X->dims, sstr);
   if (B) dycl_broadcast_strides(B, X->rank, X->dims, bstr);
@@ -326,6 +331,7 @@ dycl_status_t dycl_run_LRN(dycl_kctx_t* ctx, const dycl_node_t* node, dycl_value
   int64_t N = X->dims[0], C = X->dims[1], plane = N && C ? X->numel / (N * C) : 0;
   int64_t lo = (size - 1) / 2, hi = size - 1 - lo; /* floor and ceil of (size-1)/2 */
   DYCL_RETURN_IF_ERROR(dycl_kernel_tensor(ctx, node, X->dtype, X->rank, X->dims, &out[0]));
+  if (X->numel == 0) return NULL;
   double *x = NULL, *y = NULL;
   dycl_status_t s = NULL;
   DYCL_GOTO_IF_ERROR(s, to_f64(ctx, X, &x), done);
@@ -373,6 +379,7 @@ dycl_status_t dycl_run_LpNormalization(dycl_kctx_t* ctx, const dycl_node_t* node
     else inner *= X->dims[i];
   }
   DYCL_RETURN_IF_ERROR(dycl_kernel_tensor(ctx, node, X->dtype, X->rank, X->dims, &out[0]));
+  if (X->numel == 0) return NULL;
   double* x;
   DYCL_RETURN_IF_ERROR(to_f64(ctx, X, &x));
   for (int64_t o = 0; o < outer; o++)
@@ -417,6 +424,7 @@ dycl_status_t dycl_run_MeanVarianceNormalization(dycl_kctx_t* ctx, const dycl_no
     else groups *= X->dims[i];
   }
   DYCL_RETURN_IF_ERROR(dycl_kernel_tensor(ctx, node, X->dtype, X->rank, X->dims, &out[0]));
+  if (X->numel == 0) return NULL;
   double *x = NULL, *sum = NULL, *sq = NULL;
   dycl_status_t s = NULL;
   int64_t* gid = NULL;

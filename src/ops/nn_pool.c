@@ -255,6 +255,7 @@ static dycl_status_t run_pool(dycl_kctx_t* ctx, const dycl_node_t* node, pool_ki
   }
   int64_t so = dycl_attr_int(node, "storage_order", 0);
   if (so != 0 && so != 1) return dycl_node_error(node, DYCL_CODE_INVALID_MODEL, "storage_order must be 0 or 1");
+  if (out[0]->numel == 0) return NULL;
   double *x = NULL, *y = NULL;
   dycl_status_t s = NULL;
   DYCL_GOTO_IF_ERROR(s, to_f64(ctx, X, &x), done);
@@ -312,7 +313,7 @@ dycl_status_t dycl_run_LpPool(dycl_kctx_t* ctx, const dycl_node_t* node, dycl_va
 
 dycl_status_t dycl_infer_global_pool(dycl_infer_ctx_t* ctx, const dycl_node_t* node) {
   const dycl_type_t* x = dycl_infer_in(ctx, node, 0);
-  bool is_max = !strcmp(node->op_type, "GlobalMaxPool");
+  bool is_max = node->op == DYCL_OP_GlobalMaxPool;
   DYCL_RETURN_IF_ERROR(dycl_infer_check_dtype(ctx, node, 0, is_max ? k_maxpool_types : k_float_types));
   dycl_type_t t = dycl_type_tensor(x && x->known ? x->dtype : DYCL_DTYPE_UNDEFINED, -1);
   if (x && x->known && x->rank >= 0) {
@@ -644,6 +645,7 @@ dycl_status_t dycl_run_RoiAlign(dycl_kctx_t* ctx, const dycl_node_t* node, dycl_
   int64_t odims[4] = {NR, C, PH, PW};
   DYCL_RETURN_IF_ERROR(dycl_kernel_tensor(ctx, node, X->dtype, 4, odims, &out[0]));
   dycl_value_t* Y = out[0];
+  if (Y->numel == 0) return NULL;
   double *x = NULL, *y = NULL;
   roi_tap_t* taps = NULL;
   dycl_status_t s = NULL;
@@ -678,9 +680,13 @@ dycl_status_t dycl_run_RoiAlign(dycl_kctx_t* ctx, const dycl_node_t* node, dycl_
       goto done;
     }
     int64_t gh = gh_d > 0 ? (int64_t)gh_d : 0, gw = gw_d > 0 ? (int64_t)gw_d : 0;
-    int64_t count = gh * gw > 1 ? gh * gw : 1;
+    int64_t count = gh * gw > 1 ? gh * gw : 1, ntaps;
+    if (!dycl_mul_i64(PH * PW, count, &ntaps) || ntaps > ((int64_t)1 << 26)) {
+      s = dycl_node_error(node, DYCL_CODE_LIMIT, "roi %" PRId64 " needs too many sampling points", r);
+      goto done;
+    }
     dycl_free(ctx->alloc, taps);
-    taps = dycl_calloc(ctx->alloc, (size_t)(PH * PW * (gh * gw > 0 ? gh * gw : 1)), sizeof *taps);
+    taps = dycl_calloc(ctx->alloc, (size_t)ntaps, sizeof *taps);
     if (!taps) {
       s = dycl_error_nomem();
       goto done;

@@ -62,7 +62,7 @@ typedef struct resize_params {
 static dycl_status_t resize_params(const dycl_node_t* node, resize_params_t* p) {
   memset(p, 0, sizeof *p);
   p->scales_input = p->sizes_input = p->roi_input = -1;
-  bool upsample = !strcmp(node->op_type, "Upsample");
+  bool upsample = node->op == DYCL_OP_Upsample;
   const char* mode = dycl_attr_string(node, "mode", "nearest");
   if (!strcmp(mode, "nearest")) p->mode = RM_NEAREST;
   else if (!strcmp(mode, "linear") || !strcmp(mode, "bilinear")) p->mode = RM_LINEAR;

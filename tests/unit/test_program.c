@@ -89,13 +89,13 @@ static Onnx__GraphProto* graph(const char* name, int nn, Onnx__NodeProto** nodes
   g->name = dycl_arena_strdup(&A, name);
   g->n_node = (size_t)nn;
   g->node = dycl_arena_calloc(&A, (size_t)nn + 1, sizeof *g->node);
-  memcpy(g->node, nodes, (size_t)nn * sizeof *nodes);
+  if (nn) memcpy(g->node, nodes, (size_t)nn * sizeof *nodes);
   g->n_input = (size_t)nin;
   g->input = dycl_arena_calloc(&A, (size_t)nin + 1, sizeof *g->input);
-  memcpy(g->input, in, (size_t)nin * sizeof *in);
+  if (nin) memcpy(g->input, in, (size_t)nin * sizeof *in);
   g->n_output = (size_t)nout;
   g->output = dycl_arena_calloc(&A, (size_t)nout + 1, sizeof *g->output);
-  memcpy(g->output, out, (size_t)nout * sizeof *out);
+  if (nout) memcpy(g->output, out, (size_t)nout * sizeof *out);
   return g;
 }
 
