@@ -1,0 +1,398 @@
+"""Shared building blocks of the dynamic-network suite (models/suite/*.py import what they need).
+
+Everything here is plain PyTorch 1.13 that torch.jit.script compiles and torch.onnx.export
+exports with control flow kept. The API is stable: other model files depend on it.
+
+Layers
+  conv_bn(cin, cout, k=3, stride=1, groups=1, relu=True)   Conv2d(no bias) + BatchNorm2d (+ ReLU)
+  BasicBlock(cin, cout, stride=1)      ResNet basic block (post-activation), 1x1 projection shortcut
+  PreActBlock(cin, cout, stride=1)     wide-ResNet block (pre-activation BN-ReLU-conv x2)
+  ExitHead(channels, classes, in_size, pool_to=4, threshold=0.5)
+                                       SDN internal classifier: mixed max/avg pooling to pool_to^2,
+                                       then a linear layer; carries its exit threshold
+  SDN(segments, heads)                 early-exit network: run segment i, then head i; return at the
+                                       first head whose max softmax prob >= its threshold; the
+                                       last head (the final classifier) always returns.
+                                       forward(x) -> (logits, path) with path = int64 exit index
+
+Initialisation / calibration / inputs (eager-only helpers, never scripted)
+  init_weights(module, seed=None)      kaiming conv/linear weights, non-trivial BN statistics,
+                                       residual branches damped so deep nets stay in range
+  count_macs(module, *inputs)          multiply-accumulates per leaf Conv2d/Linear (forward hooks)
+  place_exits(costs, fractions)        indices of the units after which cumulative cost first
+                                       reaches each fraction (SDN: 15%, 30%, ..., 90%)
+  run_eager(model, inputs)             tuple of output tensors under no_grad
+  image_candidates(seed, n, shape)     varied CIFAR-like float images (scales, colour offsets,
+                                       smooth patterns, noise)
+  calibrate_thresholds(conf, n_exits, margin)
+                                       per-exit thresholds that spread candidates over all exits
+  exit_of(conf_row, thresholds, margin) -> (exit index, stable) for one candidate
+  select_cases(labels, n, stable=None) indices of n candidates covering every label round-robin
+  sequential_calibrate_sdn(model, candidates, margin)
+                                       calibrates an SDN's head thresholds in place; returns the
+                                       per-candidate exit index and stability
+"""
+
+import math
+from typing import List, Optional, Sequence, Tuple
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+Tensor = torch.Tensor
+
+# --------------------------------------------------------------------------------------------
+# Layers
+# --------------------------------------------------------------------------------------------
+
+
+def conv_bn(cin: int, cout: int, k: int = 3, stride: int = 1, groups: int = 1,
+            relu: bool = True) -> nn.Sequential:
+    """Conv2d (no bias, 'same' padding for odd k) + BatchNorm2d (+ ReLU)."""
+    layers = [nn.Conv2d(cin, cout, k, stride=stride, padding=k // 2, groups=groups, bias=False),
+              nn.BatchNorm2d(cout)]
+    if relu:
+        layers.append(nn.ReLU())
+    return nn.Sequential(*layers)
+
+
+class BasicBlock(nn.Module):
+    """ResNet basic block (He et al. 2016): conv-bn-relu-conv-bn + shortcut, then relu.
+    The shortcut is a 1x1 conv + BN when the shape changes (option B), identity otherwise."""
+
+    def __init__(self, cin: int, cout: int, stride: int = 1):
+        super().__init__()
+        self.body = nn.Sequential(conv_bn(cin, cout, 3, stride), conv_bn(cout, cout, 3, relu=False))
+        if stride != 1 or cin != cout:
+            self.shortcut = conv_bn(cin, cout, 1, stride, relu=False)
+        else:
+            self.shortcut = nn.Sequential()
+        self.residual_bn = self.body[1][1]  # damped by init_weights
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.relu(self.body(x) + self.shortcut(x))
+
+
+class PreActBlock(nn.Module):
+    """Wide-ResNet block (Zagoruyko & Komodakis 2016): BN-ReLU-conv3x3-BN-ReLU-conv3x3 + shortcut
+    (1x1 conv on the pre-activated input when the shape changes). Dropout is omitted (eval)."""
+
+    def __init__(self, cin: int, cout: int, stride: int = 1):
+        super().__init__()
+        self.bn1 = nn.BatchNorm2d(cin)
+        self.conv1 = nn.Conv2d(cin, cout, 3, stride=stride, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(cout)
+        self.conv2 = nn.Conv2d(cout, cout, 3, padding=1, bias=False)
+        self.has_proj = stride != 1 or cin != cout
+        self.proj = nn.Conv2d(cin, cout, 1, stride=stride, bias=False) if self.has_proj else nn.Identity()
+        self.residual_conv = self.conv2  # damped by init_weights
+
+    def forward(self, x: Tensor) -> Tensor:
+        o = F.relu(self.bn1(x))
+        y = self.conv1(o)
+        y = self.conv2(F.relu(self.bn2(y)))
+        if self.has_proj:
+            return y + self.proj(o)
+        return y + x
+
+
+class ExitHead(nn.Module):
+    """SDN internal classifier (Kaya et al. 2019): mixed pooling alpha*maxpool + (1-alpha)*avgpool
+    reducing an in_size x in_size map to pool_to x pool_to (none when already that small), then one
+    linear layer. `threshold` is the confidence (max softmax prob) at which the network exits here."""
+
+    def __init__(self, channels: int, classes: int, in_size: int, pool_to: int = 4,
+                 threshold: float = 0.5):
+        super().__init__()
+        k = in_size // pool_to if in_size > pool_to else 1
+        self.k = k
+        out_size = in_size // k
+        self.maxpool = nn.MaxPool2d(k, k) if k > 1 else nn.Identity()
+        self.avgpool = nn.AvgPool2d(k, k) if k > 1 else nn.Identity()
+        self.alpha = nn.Parameter(torch.rand(1))
+        self.fc = nn.Linear(channels * out_size * out_size, classes)
+        self.threshold = float(threshold)
+
+    def forward(self, x: Tensor) -> Tensor:
+        if self.k > 1:
+            x = self.alpha * self.maxpool(x) + (1.0 - self.alpha) * self.avgpool(x)
+        return self.fc(torch.flatten(x, 1))
+
+
+class FinalHead(nn.Module):
+    """The head of an SDN's last segment: the identity (the segment ends with the final
+    classifier); threshold 2.0, never used."""
+
+    def __init__(self):
+        super().__init__()
+        self.threshold = 2.0
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x
+
+
+class SDN(nn.Module):
+    """Shallow-Deep Network: len(segments) == len(heads); head i reads the output of segment i.
+    Heads 0..n-2 are internal classifiers, head n-1 the final classifier (threshold ignored).
+    forward(x) -> (logits [1, classes], path: int64 scalar, the index of the exit taken)."""
+
+    def __init__(self, segments: Sequence[nn.Module], heads: Sequence[nn.Module]):
+        super().__init__()
+        assert len(segments) == len(heads)
+        self.segments = nn.ModuleList(segments)
+        self.heads = nn.ModuleList(heads)
+        self.n_exits = len(heads)
+
+    def forward(self, x: Tensor) -> Tuple[Tensor, Tensor]:
+        logits = torch.zeros(1)
+        k = 0
+        last = self.n_exits - 1
+        for seg, head in zip(self.segments, self.heads):
+            x = seg(x)
+            logits = head(x)
+            if k < last:
+                if bool(F.softmax(logits, dim=1).max() >= head.threshold):
+                    return logits, torch.tensor(k, dtype=torch.int64)
+            k += 1
+        return logits, torch.tensor(last, dtype=torch.int64)
+
+    @torch.jit.unused
+    def exit_confidences(self, x: Tensor) -> Tensor:
+        """Max softmax prob of every head (eager only; no early return)."""
+        res = []
+        with torch.no_grad():
+            for seg, head in zip(self.segments, self.heads):
+                x = seg(x)
+                res.append(F.softmax(head(x), dim=1).max())
+        return torch.stack(res)
+
+
+# --------------------------------------------------------------------------------------------
+# Initialisation
+# --------------------------------------------------------------------------------------------
+
+
+def init_weights(module: nn.Module, seed: Optional[int] = None, residual_scale: float = 0.3,
+                 head_std: float = 1.0):
+    """Seeded random weights at a sensible scale: kaiming-normal (fan_in, relu) conv weights,
+    linear weights with std head_std/sqrt(fan_in), small biases, BatchNorm with random gamma/beta
+    and running statistics near identity. The last BN (or conv) of each residual branch
+    (`residual_bn` / `residual_conv` attribute) is scaled by residual_scale so deep residual
+    stacks neither explode nor vanish."""
+    if seed is not None:
+        torch.manual_seed(seed)
+    with torch.no_grad():
+        for m in module.modules():
+            if isinstance(m, nn.Conv2d):
+                fan_in = m.in_channels // m.groups * m.kernel_size[0] * m.kernel_size[1]
+                m.weight.normal_(0.0, math.sqrt(2.0 / fan_in))
+                if m.bias is not None:
+                    m.bias.uniform_(-0.05, 0.05)
+            elif isinstance(m, nn.Linear):
+                m.weight.normal_(0.0, head_std / math.sqrt(m.in_features))
+                if m.bias is not None:
+                    m.bias.uniform_(-0.1, 0.1)
+            elif isinstance(m, nn.BatchNorm2d) or isinstance(m, nn.BatchNorm1d):
+                m.weight.uniform_(0.8, 1.2)
+                m.bias.uniform_(-0.1, 0.1)
+                m.running_mean.uniform_(-0.1, 0.1)
+                m.running_var.uniform_(0.8, 1.25)
+        for m in module.modules():
+            if hasattr(m, "residual_bn") and isinstance(m.residual_bn, nn.BatchNorm2d):
+                m.residual_bn.weight.mul_(residual_scale)
+                m.residual_bn.bias.mul_(residual_scale)
+            if hasattr(m, "residual_conv") and isinstance(m.residual_conv, nn.Conv2d):
+                m.residual_conv.weight.mul_(residual_scale)
+    module.eval()
+    return module
+
+
+def count_macs(module: nn.Module, *inputs: Tensor) -> dict:
+    """{leaf module: multiply-accumulates} for every Conv2d and Linear called by module(*inputs)."""
+    macs = {}
+    hooks = []
+
+    def hook(m, inp, out):
+        if isinstance(m, nn.Conv2d):
+            k = m.in_channels // m.groups * m.kernel_size[0] * m.kernel_size[1]
+            macs[m] = macs.get(m, 0) + int(out.numel()) * k
+        else:
+            macs[m] = macs.get(m, 0) + int(out.numel()) * m.in_features
+
+    for m in module.modules():
+        if isinstance(m, (nn.Conv2d, nn.Linear)):
+            hooks.append(m.register_forward_hook(hook))
+    try:
+        with torch.no_grad():
+            module(*inputs)
+    finally:
+        for h in hooks:
+            h.remove()
+    return macs
+
+
+def unit_costs(units: Sequence[nn.Module], x: Tensor) -> List[int]:
+    """MACs of each unit of a sequential chain (unit i gets unit i-1's output)."""
+    costs = []
+    with torch.no_grad():
+        for u in units:
+            c = count_macs(u, x)
+            costs.append(sum(c.values()))
+            x = u(x)
+    return costs
+
+
+def place_exits(costs: Sequence[float], fractions: Sequence[float]) -> List[int]:
+    """For each fraction f, the index of the first unit after which the cumulative cost reaches
+    f * total (distinct, increasing, never the last unit)."""
+    total = float(sum(costs))
+    cum = np.cumsum(np.asarray(costs, dtype=np.float64))
+    res: List[int] = []
+    for f in fractions:
+        i = int(np.searchsorted(cum, f * total - 1e-9))
+        i = min(i, len(costs) - 2)
+        if res and i <= res[-1]:
+            i = res[-1] + 1
+        res.append(i)
+    if res and res[-1] > len(costs) - 2:
+        raise ValueError("place_exits: too many exits for the number of units")
+    return res
+
+
+SDN_FRACTIONS = (0.15, 0.30, 0.45, 0.60, 0.75, 0.90)
+
+
+def build_sdn(units: Sequence[nn.Module], tail: nn.Module, make_head, exit_after: Sequence[int]) -> SDN:
+    """Groups units into segments ending after each unit index in exit_after (each followed by
+    make_head(i, unit_index) as its internal classifier); the remaining units plus `tail` form the
+    last segment, whose head is the identity (tail is the final classifier and returns logits)."""
+    segments, heads = [], []
+    start = 0
+    for j, i in enumerate(exit_after):
+        segments.append(nn.Sequential(*units[start:i + 1]))
+        heads.append(make_head(j, i))
+        start = i + 1
+    segments.append(nn.Sequential(*units[start:], tail))
+    heads.append(FinalHead())
+    return SDN(segments, heads)
+
+
+# --------------------------------------------------------------------------------------------
+# Eager helpers: running, inputs, calibration, case selection
+# --------------------------------------------------------------------------------------------
+
+
+def run_eager(model: nn.Module, inputs: Sequence[Tensor]) -> Tuple[Tensor, ...]:
+    with torch.no_grad():
+        out = model(*inputs)
+    if isinstance(out, torch.Tensor):
+        out = (out,)
+    return tuple(out)
+
+
+def image_candidates(seed: int, n: int, shape=(1, 3, 32, 32)) -> List[Tensor]:
+    """n varied image-like tensors (seeded): per-image scale 0.1..4 (log-uniform), per-channel
+    offsets, a mix of white noise and smooth (upsampled low-resolution) patterns."""
+    g = torch.Generator().manual_seed(seed)
+    res = []
+    c, h, w = shape[1], shape[2], shape[3]
+    for _ in range(n):
+        scale = float(torch.exp(torch.empty(1).uniform_(math.log(0.1), math.log(4.0), generator=g)))
+        low = torch.randn(shape[0], c, max(1, h // 8), max(1, w // 8), generator=g)
+        smooth = F.interpolate(low, size=(h, w), mode="bilinear", align_corners=False)
+        noise = torch.randn(shape, generator=g)
+        mix = float(torch.rand(1, generator=g))
+        offset = torch.randn(shape[0], c, 1, 1, generator=g) * 0.5
+        x = scale * (mix * smooth * 2.0 + (1.0 - mix) * noise + offset)
+        res.append(x.contiguous())
+    return res
+
+
+def _best_cut(values: np.ndarray, q: float, margin: float) -> float:
+    """A threshold near quantile q of values, in the middle of a gap of at least 2*margin."""
+    v = np.sort(values)
+    if len(v) == 0:
+        return 2.0
+    target = int(round(q * (len(v) - 1)))
+    best, best_score = None, None
+    for i in range(len(v) - 1):
+        gap = v[i + 1] - v[i]
+        if gap <= 2 * margin:
+            continue
+        score = abs(i - target) - min(gap, 0.05) * 10  # near the quantile, prefer wide gaps
+        if best_score is None or score < best_score:
+            best, best_score = (v[i] + v[i + 1]) / 2.0, score
+    if best is None:
+        return float(v[target]) + margin * 1.5
+    return float(best)
+
+
+def calibrate_thresholds(conf: np.ndarray, margin: float = 2e-3) -> List[float]:
+    """conf[n, E]: max softmax prob of each of E exits (the last is final) per candidate.
+    Thresholds for exits 0..E-2 chosen one after another so that roughly an equal share of the
+    candidates still running at exit i stops there."""
+    n, e = conf.shape
+    alive = np.ones(n, dtype=bool)
+    thr: List[float] = []
+    for i in range(e - 1):
+        vals = conf[alive, i]
+        share = 1.0 / (e - i)
+        t = _best_cut(vals, 1.0 - share, margin)
+        thr.append(t)
+        alive &= conf[:, i] < t
+    return thr
+
+
+def exit_of(conf_row: np.ndarray, thresholds: Sequence[float], margin: float = 1e-3) -> Tuple[int, bool]:
+    """(exit index, stable) for one candidate: stable when no evaluated exit is within margin."""
+    stable = True
+    for i, t in enumerate(thresholds):
+        if abs(float(conf_row[i]) - t) < margin:
+            stable = False
+        if conf_row[i] >= t:
+            return i, stable
+    return len(thresholds), stable
+
+
+def select_cases(labels: Sequence[str], n: int, stable: Optional[Sequence[bool]] = None,
+                 order: Optional[Sequence[str]] = None) -> List[int]:
+    """Indices of n candidates (stable ones only) covering every label: round-robin over the labels
+    (in `order`, or sorted), taking candidates in index order."""
+    by: dict = {}
+    for i, lab in enumerate(labels):
+        if stable is not None and not stable[i]:
+            continue
+        by.setdefault(lab, []).append(i)
+    keys = list(order) if order is not None else sorted(by)
+    keys = [k for k in keys if k in by]
+    res: List[int] = []
+    pos = {k: 0 for k in keys}
+    while len(res) < n and keys:
+        progressed = False
+        for k in keys:
+            if len(res) >= n:
+                break
+            if pos[k] < len(by[k]):
+                res.append(by[k][pos[k]])
+                pos[k] += 1
+                progressed = True
+        if not progressed:
+            break
+    return res
+
+
+def sequential_calibrate_sdn(model: SDN, candidates: Sequence[Tensor], margin: float = 2e-3):
+    """Sets model.heads[i].threshold (i < n_exits-1) from the candidates' exit confidences.
+    Returns (exits, stable) per candidate under the new thresholds."""
+    conf = np.stack([model.exit_confidences(x).numpy() for x in candidates]).astype(np.float64)
+    thr = calibrate_thresholds(conf, margin)
+    for h, t in zip(model.heads, thr):
+        h.threshold = float(t)
+    exits, stable = [], []
+    for row in conf:
+        e, s = exit_of(row, thr, margin / 2)
+        exits.append(e)
+        stable.append(s)
+    return exits, stable
