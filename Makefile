@@ -10,7 +10,8 @@ WERROR ?= OFF
 endif
 PY := /usr/bin/python3
 
-.PHONY: all build asan check check-asan test demo setup clean help
+.PHONY: all build asan check check-asan test demo suite setup clean help
+SUITE ?= small
 all: build
 
 help:
@@ -18,6 +19,7 @@ help:
 	@echo "make demo       build, then run the bundled early-exit model on inputs taking each path"
 	@echo "make check      build, then run every test (unit, ONNX conformance, bad inputs, PyTorch models),"
 	@echo "                then the same tests under AddressSanitizer + UndefinedBehaviorSanitizer"
+	@echo "make suite      run the dynamic-network suite (SUITE=small, or SUITE=full for the paper sizes)"
 	@echo "make check-asan only the sanitizer build and its tests"
 	@echo "make clean      remove the build folders"
 
@@ -54,6 +56,10 @@ check: setup build
 
 demo: build
 	@bash scripts/demo.sh $(BUILD)/dycl
+
+# The dynamic-network suite: generates what is missing, runs dycl on every case, prints the table.
+suite: setup build
+	@$(PY) models/suite/suite.py run --dycl $(BUILD)/dycl --config $(SUITE) --out $(BUILD)/suite
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)

@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "dycl/dycl.h"
+#include "tools/commands.h"
 
 #define EXIT_MODEL_ERROR 1
 #define EXIT_USAGE 2
@@ -22,6 +23,8 @@ static const char* MAIN_HELP =
     "  run MODEL [INPUT ...] [-o DIR]     run a model on inputs (.pb or .npy files)\n"
     "  bench MODEL [INPUT ...]            measure the latency of a run\n"
     "  inspect MODEL [--dot FILE]         print the host tree and the sub-networks\n"
+    "  compile MODEL -o PKG [--name NAME] emit a self-contained C package\n"
+    "  split MODEL -o DIR                 write each sub-network as a static ONNX model\n"
     "\n"
     "`dycl <command> --help` describes a command. Exit codes: 0 success, 1 model or input error,\n"
     "2 usage error.\n";
@@ -52,7 +55,7 @@ static const char* BENCH_HELP =
     "options:\n"
     "  --iters N      timed runs (default 20)\n"
     "  --warmup N     untimed runs first (default 3)\n"
-    "  --threads N    threads the backend may use (default: all cores)\n"
+    "  --threads N    threads the backend may use (the ref backend runs on one)\n"
     "  --backend NAME execution backend (default: ref)\n"
     "  -h, --help     show this help\n";
 
@@ -315,6 +318,8 @@ int main(int argc, char** argv) {
   if (strcmp(cmd, "run") == 0) return cmd_run_or_bench(argc - 2, argv + 2, false);
   if (strcmp(cmd, "bench") == 0) return cmd_run_or_bench(argc - 2, argv + 2, true);
   if (strcmp(cmd, "inspect") == 0) return cmd_inspect(argc - 2, argv + 2);
+  if (strcmp(cmd, "compile") == 0) return dycl_cmd_compile(argc - 2, argv + 2);
+  if (strcmp(cmd, "split") == 0) return dycl_cmd_split(argc - 2, argv + 2);
   fprintf(stderr, "dycl: usage error: unknown command '%s'\n\n%s", cmd, MAIN_HELP);
   return EXIT_USAGE;
 }

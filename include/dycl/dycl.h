@@ -169,6 +169,23 @@ void dycl_model_inspect(const dycl_model_t* model, FILE* f);
 /* Writes the program as a Graphviz graph. */
 dycl_status_t dycl_model_write_dot(const dycl_model_t* model, FILE* f);
 
+/* Writes each sub-network as a static ONNX model, DIR/subnet_<k>.onnx (no If/Loop/Scan; shapes fixed
+ * where known), and DIR/program.json: the host tree and which values flow between sub-networks.
+ * DIR is created when missing. */
+dycl_status_t dycl_model_split(const dycl_model_t* model, const char* dir);
+
+typedef struct dycl_compile_options {
+  const char* name;    /* package and symbol prefix (default: from the model file name) */
+  const char* backend; /* "ref" (default) */
+  const char* command_line; /* recorded in the provenance header (may be NULL) */
+  int quiet;           /* no progress on stderr */
+} dycl_compile_options_t;
+
+/* Emits a self-contained C package into DIR: NAME.h (API), NAME.c (host module), the sub-networks,
+ * the weights, the kernels it needs, a Makefile building libNAME.a and a runner `run`. */
+dycl_status_t dycl_model_compile(const dycl_model_t* model, const dycl_compile_options_t* options,
+                                 const char* dir);
+
 /* ---------------------------------------------------------------- session */
 
 /* The state of one execution of a model. Not thread-safe; create one per thread. */

@@ -2,6 +2,8 @@
 
 Everything here is plain PyTorch 1.13 that torch.jit.script compiles and torch.onnx.export
 exports with control flow kept. The API is stable: other model files depend on it.
+Import it as `from common import ...` (suite.py puts models/suite/ on sys.path; a model file run
+on its own can do `sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))` first).
 
 Layers
   conv_bn(cin, cout, k=3, stride=1, groups=1, relu=True)   Conv2d(no bias) + BatchNorm2d (+ ReLU)
@@ -10,6 +12,10 @@ Layers
   ExitHead(channels, classes, in_size, pool_to=4, threshold=0.5)
                                        SDN internal classifier: mixed max/avg pooling to pool_to^2,
                                        then a linear layer; carries its exit threshold
+  FinalHead()                          identity head of an SDN's last segment
+  build_sdn(units, tail, make_head, exit_after)
+                                       SDN from a chain of units: segment boundaries after the
+                                       unit indices exit_after, tail (final classifier) appended
   SDN(segments, heads)                 early-exit network: run segment i, then head i; return at the
                                        first head whose max softmax prob >= its threshold; the
                                        last head (the final classifier) always returns.
@@ -19,14 +25,18 @@ Initialisation / calibration / inputs (eager-only helpers, never scripted)
   init_weights(module, seed=None)      kaiming conv/linear weights, non-trivial BN statistics,
                                        residual branches damped so deep nets stay in range
   count_macs(module, *inputs)          multiply-accumulates per leaf Conv2d/Linear (forward hooks)
+  unit_costs(units, x)                 MACs of each unit of a sequential chain
   place_exits(costs, fractions)        indices of the units after which cumulative cost first
                                        reaches each fraction (SDN: 15%, 30%, ..., 90%)
   run_eager(model, inputs)             tuple of output tensors under no_grad
   image_candidates(seed, n, shape)     varied CIFAR-like float images (scales, colour offsets,
                                        smooth patterns, noise)
-  calibrate_thresholds(conf, n_exits, margin)
+  calibrate_thresholds(conf, margin)
                                        per-exit thresholds that spread candidates over all exits
   exit_of(conf_row, thresholds, margin) -> (exit index, stable) for one candidate
+  perturbed(inputs, k, rel=1e-4)       copy of the inputs with float tensors moved ~rel (seeded)
+  path_is_stable(model, inputs, label_fn, n=3, rel=1e-4)
+                                       True when n perturbed copies give the same path label
   select_cases(labels, n, stable=None) indices of n candidates covering every label round-robin
   sequential_calibrate_sdn(model, candidates, margin)
                                        calibrates an SDN's head thresholds in place; returns the
@@ -354,6 +364,28 @@ def exit_of(conf_row: np.ndarray, thresholds: Sequence[float], margin: float = 1
         if conf_row[i] >= t:
             return i, stable
     return len(thresholds), stable
+
+
+def perturbed(inputs: Sequence[Tensor], k: int, rel: float = 1e-4) -> Tuple[Tensor, ...]:
+    """The inputs with float tensors moved by about rel * (1 + |x|) (seeded by k)."""
+    g = torch.Generator().manual_seed(1000 + k)
+    res = []
+    for a in inputs:
+        if a.is_floating_point() and a.numel():
+            noise = torch.rand(a.shape, generator=g, dtype=a.dtype) * 2.0 - 1.0
+            a = a + noise * rel * (1.0 + a.abs())
+        res.append(a)
+    return tuple(res)
+
+
+def path_is_stable(model: nn.Module, inputs: Sequence[Tensor], label_fn, n: int = 3,
+                   rel: float = 1e-4) -> bool:
+    """True when n perturbed copies of the inputs give the same label_fn(outputs) as the inputs."""
+    want = label_fn(run_eager(model, inputs))
+    for k in range(n):
+        if label_fn(run_eager(model, perturbed(inputs, k, rel))) != want:
+            return False
+    return True
 
 
 def select_cases(labels: Sequence[str], n: int, stable: Optional[Sequence[bool]] = None,

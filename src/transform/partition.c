@@ -136,19 +136,22 @@ static dycl_status_t make_subnet(part_t* P, dycl_graph_t* g, int first, int last
   }
   int out_stamp = ++P->stamp;
   for (int o = 0; o < sn->n_out; o++) P->mark[sn->out[o]] = out_stamp;
-  int r = 0;
-  for (int k = 0; k < n; k++) {
-    sn->release_start[k] = r;
-    for (int kk = first; kk < last; kk++) {
-      const dycl_node_t* nd = g->nodes[kk];
-      for (int j = 0; j < nd->n_out; j++) {
-        int id = nd->out[j];
-        if (id < 0 || P->mark[id] == out_stamp) continue;
-        if (P->last_use[id] == k) sn->release_ids[r++] = id;
-      }
+  /* bucket the internal values by the node after which they die */
+  for (int k = first; k < last; k++)
+    for (int j = 0; j < g->nodes[k]->n_out; j++) {
+      int id = g->nodes[k]->out[j];
+      if (id >= 0 && P->mark[id] != out_stamp) sn->release_start[P->last_use[id] + 1]++;
     }
-  }
-  sn->release_start[n] = r;
+  for (int k = 0; k < n; k++) sn->release_start[k + 1] += sn->release_start[k];
+  int* fill = dycl_arena_calloc(P->A, (size_t)n + 1, sizeof(int));
+  if (!fill) return dycl_error_nomem();
+  for (int k = first; k < last; k++)
+    for (int j = 0; j < g->nodes[k]->n_out; j++) {
+      int id = g->nodes[k]->out[j];
+      if (id < 0 || P->mark[id] == out_stamp) continue;
+      int at = P->last_use[id];
+      sn->release_ids[sn->release_start[at] + fill[at]++] = id;
+    }
   DYCL_RETURN_IF_ERROR(add_subnet(P, sn));
   *out = sn;
   return NULL;
