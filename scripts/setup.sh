@@ -3,7 +3,7 @@
 # Usage: scripts/setup.sh [build|test|all]   (default: all)
 set -eu
 what=${1:-all}
-build_pkgs="cmake make gcc clang protobuf-c-compiler libprotobuf-c-dev libonnx-dev"
+build_pkgs="cmake make gcc clang protobuf-c-compiler libprotobuf-c-dev libonnx-dev libdnnl-dev"
 test_pkgs="python3-onnx python3-numpy python3-torch"
 case "$what" in
   build) pkgs="$build_pkgs" ;;

@@ -1,10 +1,199 @@
-/* dycl compile — placeholder until the command lands; reports that it is not available. */
+/* dycl compile — emits a self-contained C package for a model, optionally builds it, and reports how
+ * long each phase took. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
 
+#include "exec/model.h"
+#include "onnx/onnx_io.h"
 #include "tools/commands.h"
 
-int dycl_cmd_compile(int argc, char** argv) {
-  (void)argc, (void)argv;
-  fprintf(stderr, "dycl: error: 'compile' is not implemented yet\n");
+static const char* COMPILE_HELP =
+    "usage: dycl compile MODEL -o PKG [--name NAME] [--backend ref] [--build] [--quiet]\n"
+    "\n"
+    "Writes a self-contained C package for MODEL into the folder PKG (created if missing):\n"
+    "  PKG/NAME.h            the API: create an instance, run it, read the outputs\n"
+    "  PKG/NAME.c            the host module: the model's If/Loop/Scan as C control flow\n"
+    "  PKG/NAME_subnets.c    the sub-networks: their kernel calls\n"
+    "  PKG/NAME_weights.c    the weights, when small (else PKG/NAME.weights, read at run time)\n"
+    "  PKG/runtime/          the dycl runtime sources the model needs\n"
+    "  PKG/Makefile          `make -C PKG` builds PKG/libNAME.a and PKG/run, a runner taking the\n"
+    "                        arguments of `dycl run` (INPUT ... -o DIR)\n"
+    "\n"
+    "options:\n"
+    "  -o PKG         the package folder (required)\n"
+    "  --name NAME    package name and symbol prefix, a C identifier (default: from MODEL's file name)\n"
+    "  --backend ref  the kernels to use (only ref)\n"
+    "  --build        also run `make -C PKG`\n"
+    "  --quiet        no progress report (also when stderr is not a terminal)\n"
+    "  -h, --help     show this help\n";
+
+static int usage(const char* fmt, const char* arg) {
+  fprintf(stderr, "dycl: usage error: ");
+  fprintf(stderr, fmt, arg);
+  fprintf(stderr, "\n\n%s", COMPILE_HELP);
+  return 2;
+}
+
+static int fail(dycl_status_t s) {
+  fprintf(stderr, "dycl: error: %s\n", dycl_status_message(s));
+  dycl_status_free(s);
   return 1;
+}
+
+static double now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void report(bool quiet, const char* phase, double seconds, const char* detail) {
+  if (quiet) return;
+  if (seconds < 1) fprintf(stderr, "dycl compile: %-9s %8.1f ms  %s\n", phase, seconds * 1e3, detail);
+  else fprintf(stderr, "dycl compile: %-9s %8.2f s   %s\n", phase, seconds, detail);
+}
+
+/* The command line, quoted where needed, for the provenance header. */
+static char* join_command(int argc, char** argv) {
+  size_t n = 32;
+  for (int i = 0; i < argc; i++) n += strlen(argv[i]) * 2 + 3;
+  char* s = malloc(n);
+  if (!s) return NULL;
+  size_t k = (size_t)snprintf(s, n, "dycl compile");
+  for (int i = 0; i < argc; i++) {
+    bool plain = *argv[i] != 0;
+    for (const char* p = argv[i]; *p; p++)
+      if (!(('a' <= *p && *p <= 'z') || ('A' <= *p && *p <= 'Z') || ('0' <= *p && *p <= '9') || strchr("-_./=+,:", *p)))
+        plain = false;
+    if (plain) {
+      k += (size_t)snprintf(s + k, n - k, " %s", argv[i]);
+    } else {
+      s[k++] = ' ';
+      s[k++] = '\'';
+      for (const char* p = argv[i]; *p; p++) {
+        if (*p == '\'') {
+          s[k++] = '\'';
+          s[k++] = '\\';
+          s[k++] = '\'';
+        }
+        s[k++] = *p;
+      }
+      s[k++] = '\'';
+      s[k] = 0;
+    }
+  }
+  return s;
+}
+
+/* Runs `make -C dir -jN` with its output on stderr (unless quiet); returns its exit status. */
+static int run_make(const char* dir, bool quiet) {
+  long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+  char jobs[32];
+  snprintf(jobs, sizeof jobs, "-j%ld", cpus > 0 ? cpus : 1);
+  fflush(stdout);
+  fflush(stderr);
+  pid_t pid = fork();
+  if (pid < 0) return -1;
+  if (pid == 0) {
+    if (quiet) {
+      FILE* f = freopen("/dev/null", "w", stdout);
+      (void)f;
+    } else {
+      dup2(2, 1);
+    }
+    execlp("make", "make", "--no-print-directory", "-C", dir, jobs, (char*)NULL);
+    fprintf(stderr, "dycl: error: cannot run make: %s\n", strerror(errno));
+    _exit(127);
+  }
+  int st;
+  while (waitpid(pid, &st, 0) < 0)
+    if (errno != EINTR) return -1;
+  return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+}
+
+int dycl_cmd_compile(int argc, char** argv) {
+  const char *model_path = NULL, *out = NULL, *name = NULL, *backend = "ref";
+  bool build = false, quiet = !isatty(2);
+  for (int i = 0; i < argc; i++) {
+    const char* s = argv[i];
+    const char* next = i + 1 < argc ? argv[i + 1] : NULL;
+    if (strcmp(s, "-h") == 0 || strcmp(s, "--help") == 0) {
+      fputs(COMPILE_HELP, stdout);
+      return 0;
+    } else if (strcmp(s, "-o") == 0 || strcmp(s, "--name") == 0 || strcmp(s, "--backend") == 0) {
+      if (!next) return usage("%s needs a value", s);
+      if (s[1] == 'o') out = next;
+      else if (s[2] == 'n') name = next;
+      else backend = next;
+      i++;
+    } else if (strcmp(s, "--build") == 0) {
+      build = true;
+    } else if (strcmp(s, "--quiet") == 0 || strcmp(s, "-q") == 0) {
+      quiet = true;
+    } else if (s[0] == '-' && s[1]) {
+      return usage("unknown option '%s'", s);
+    } else if (!model_path) {
+      model_path = s;
+    } else {
+      return usage("unexpected argument '%s'", s);
+    }
+  }
+  if (!model_path) return usage("missing MODEL%s", "");
+  if (!out) return usage("missing -o PKG%s", "");
+  if (strcmp(backend, "ref") != 0)
+    return fail(dycl_status_create(DYCL_CODE_UNSUPPORTED, "dycl compile emits ref kernels only (--backend ref), not '%s'",
+                                   backend));
+
+  /* The steps of dycl_model_load (src/exec/model.c), each timed. */
+  dycl_options_t opts;
+  dycl_options_init(&opts);
+  const dycl_allocator_t* alloc = dycl_alloc_or_default(opts.allocator);
+  dycl_model_t* m = dycl_calloc(alloc, 1, sizeof *m);
+  if (!m) return fail(dycl_status_create(DYCL_CODE_NO_MEMORY, "out of memory"));
+  m->alloc = alloc;
+  m->options = opts;
+  m->backend = dycl_backend_ref();
+  char detail[512];
+  double t0 = now_s();
+  dycl_status_t s = dycl_onnx_load(model_path, &opts, &m->ir);
+  double t1 = now_s();
+  if (!s) {
+    snprintf(detail, sizeof detail, "%s: %d nodes in %d graphs, opset %d", model_path, m->ir->n_nodes, m->ir->n_graphs,
+             m->ir->opset);
+    report(quiet, "load", t1 - t0, detail);
+    s = dycl_partition(m->ir, &m->program);
+  }
+  for (int i = 0; !s && i < m->program->n_subnets; i++) s = m->backend->prepare(m->program, m->program->subnets[i]);
+  double t2 = now_s();
+  if (!s) {
+    snprintf(detail, sizeof detail, "%d sub-networks", m->program->n_subnets);
+    report(quiet, "partition", t2 - t1, detail);
+  }
+  char* cmdline = join_command(argc, argv);
+  if (!s) {
+    dycl_compile_options_t co = {name, backend, cmdline, quiet};
+    s = dycl_model_compile(m, &co, out);
+  }
+  double t3 = now_s();
+  free(cmdline);
+  dycl_model_destroy(m);
+  if (s) return fail(s);
+  snprintf(detail, sizeof detail, "%s/", out);
+  report(quiet, "emit", t3 - t2, detail);
+  if (build) {
+    int rc = run_make(out, quiet);
+    double t4 = now_s();
+    if (rc != 0) return fail(dycl_status_create(DYCL_CODE_IO, "`make -C %s` failed (exit status %d)", out, rc));
+    report(quiet, "make", t4 - t3, "the C compiler (make -C PKG)");
+    report(quiet, "total", t4 - t0, "");
+  } else {
+    report(quiet, "total", t3 - t0, "");
+  }
+  return 0;
 }

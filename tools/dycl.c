@@ -97,6 +97,7 @@ typedef struct args {
   int n_inputs;
   const char* out_dir;
   const char* dot;
+  const char* record_dir; /* hidden: --record-subnets DIR */
   dycl_options_t opts;
   int64_t iters, warmup;
   bool stats;
@@ -125,6 +126,9 @@ static int parse_args(int argc, char** argv, const char* help, const char* cmd, 
     } else if ((is_run || is_bench) && strcmp(s, "--backend") == 0) {
       if (!next) return usage_error(help, "%s needs a name", s);
       a->opts.backend = argv[++i];
+    } else if (is_run && strcmp(s, "--record-subnets") == 0) {
+      if (!next) return usage_error(help, "%s needs a folder", s);
+      a->record_dir = argv[++i];
     } else if (is_run && strcmp(s, "--stats") == 0) {
       a->stats = true;
     } else if (strcmp(s, "--max-iterations") == 0 || strcmp(s, "--max-tensor-bytes") == 0 ||
@@ -169,6 +173,67 @@ static dycl_status_t load_inputs(const dycl_model_t* m, const args_t* a, dycl_va
   return NULL;
 }
 
+/* --record-subnets DIR (a debugging aid, not in the help): every sub-network call's inputs and
+ * outputs, as DIR/subnet_<k>/call_<n>/input_<i>.pb and output_<j>.pb, plus kinds.json telling which
+ * files hold sequences or optionals. */
+typedef struct recorder {
+  const char* dir;
+  int64_t* calls; /* per sub-network index */
+  int64_t cap;
+} recorder_t;
+
+static dycl_status_t make_dirs(char* path) {
+  for (char* p = path + 1;; p++) {
+    if (*p != '/' && *p) continue;
+    char c = *p;
+    *p = 0;
+    int rc = mkdir(path, 0777);
+    *p = c;
+    if (rc != 0 && errno != EEXIST) return dycl_status_create(DYCL_CODE_IO, "cannot create folder '%s': %s", path, strerror(errno));
+    if (!c) return NULL;
+  }
+}
+
+static const char* value_kind_name(const dycl_value_t* v) {
+  dycl_value_kind_t k = dycl_value_kind(v);
+  return k == DYCL_VALUE_SEQUENCE ? "sequence" : k == DYCL_VALUE_OPTIONAL ? "optional" : "tensor";
+}
+
+static dycl_status_t record_subnet(void* user, int subnet, const dycl_value_t* const* ins, int n_in,
+                                   const dycl_value_t* const* outs, int n_out) {
+  recorder_t* r = user;
+  if (subnet < 0) return dycl_status_create(DYCL_CODE_INTERNAL, "bad sub-network index %d", subnet);
+  if (subnet >= r->cap) {
+    int64_t cap = subnet + 16;
+    int64_t* c = realloc(r->calls, (size_t)cap * sizeof *c);
+    if (!c) return dycl_status_create(DYCL_CODE_NO_MEMORY, "out of memory");
+    for (int64_t i = r->cap; i < cap; i++) c[i] = 0;
+    r->calls = c;
+    r->cap = cap;
+  }
+  char dir[4096], path[4200];
+  snprintf(dir, sizeof dir, "%s/subnet_%d/call_%" PRId64, r->dir, subnet, r->calls[subnet]++);
+  dycl_status_t s = make_dirs(dir);
+  for (int i = 0; i < n_in + n_out && !s; i++) {
+    bool in = i < n_in;
+    snprintf(path, sizeof path, "%s/%s_%d.pb", dir, in ? "input" : "output", in ? i : i - n_in);
+    char name[32];
+    snprintf(name, sizeof name, "%s_%d", in ? "input" : "output", in ? i : i - n_in);
+    s = dycl_value_save_file(in ? ins[i] : outs[i - n_in], name, path);
+  }
+  if (s) return s;
+  snprintf(path, sizeof path, "%s/kinds.json", dir);
+  FILE* f = fopen(path, "w");
+  if (!f) return dycl_status_create(DYCL_CODE_IO, "cannot write '%s'", path);
+  fprintf(f, "{\"inputs\": [");
+  for (int i = 0; i < n_in; i++) fprintf(f, "%s\"%s\"", i ? ", " : "", value_kind_name(ins[i]));
+  fprintf(f, "], \"outputs\": [");
+  for (int j = 0; j < n_out; j++) fprintf(f, "%s\"%s\"", j ? ", " : "", value_kind_name(outs[j]));
+  fprintf(f, "]}\n");
+  if (fclose(f) != 0) return dycl_status_create(DYCL_CODE_IO, "cannot write '%s'", path);
+  return NULL;
+}
+
 static double now_us(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -193,6 +258,7 @@ static int cmd_run_or_bench(int argc, char** argv, bool bench) {
   dycl_value_t** ins = NULL;
   dycl_value_t** outs = NULL;
   double* times = NULL;
+  recorder_t rec = {a->record_dir, NULL, 0};
   dycl_status_t s = dycl_model_load(a->model, &a->opts, &m);
   if (s) goto out;
   int n_in = dycl_model_num_inputs(m), n_out = dycl_model_num_outputs(m);
@@ -206,6 +272,7 @@ static int cmd_run_or_bench(int argc, char** argv, bool bench) {
   if (s) goto out;
   s = dycl_session_create(m, &sess);
   if (s) goto out;
+  if (a->record_dir) dycl_session_set_recorder(sess, record_subnet, &rec);
   if (!bench) {
     double t0 = now_us();
     s = dycl_session_run(sess, ins, n_in, outs, n_out);
@@ -267,6 +334,7 @@ out:
   free(ins);
   free(outs);
   free(times);
+  free(rec.calls);
   dycl_session_destroy(sess);
   dycl_model_destroy(m);
   free(a);

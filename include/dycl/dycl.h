@@ -206,6 +206,14 @@ typedef struct dycl_run_stats {
 } dycl_run_stats_t;
 void dycl_session_stats(const dycl_session_t* session, dycl_run_stats_t* stats);
 
+/* Debugging hook: called by dycl_session_run after each sub-network call with the sub-network's index
+ * k (the DIR/subnet_<k>.onnx of dycl_model_split) and the values it read and wrote, borrowed for the
+ * call, in the order of that file's graph inputs and outputs. A status it returns stops the run and
+ * is returned by dycl_session_run. A NULL callback removes the recorder. */
+typedef dycl_status_t (*dycl_subnet_recorder_fn)(void* user, int subnet, const dycl_value_t* const* inputs,
+                                                 int num_inputs, const dycl_value_t* const* outputs, int num_outputs);
+void dycl_session_set_recorder(dycl_session_t* session, dycl_subnet_recorder_fn callback, void* user);
+
 #ifdef __cplusplus
 }
 #endif

@@ -243,13 +243,29 @@ def init_encoder(encoder: nn.Module, calib_images: Tensor) -> None:
         bn.momentum = 0.1
 
 
-def init_decoder(dec: AttentionDecoder, logit_std: float = 3.0) -> None:
-    """Default Linear init everywhere except the embedding (std 1) and the vocabulary projection,
-    scaled so that the logits have a std of about logit_std (far fewer near-ties)."""
+def init_decoder(dec: AttentionDecoder) -> None:
+    """Random decoder weights scaled so that the decode dynamics depend on the image and evolve
+    over many steps instead of settling on a fixed point after a few:
+    Linear weights N(0, 1.5^2 / fan_in) (recurrent ones too), biases N(0, 0.1^2), attention
+    scores and the L_z path with larger gains (3 and 2: sharper, moving attention; the context
+    reaches the logits), embeddings N(0, 1), an LSTM forget-gate bias of +3 and input-gate bias of
+    -1 (a slowly integrating memory, so the <end> margin drifts over the decode), and the
+    vocabulary projection scaled to logits of std ~3 (far fewer near-ties)."""
+    for m in dec.modules():
+        if isinstance(m, nn.Linear):
+            nn.init.normal_(m.weight, 0.0, 1.5 / m.in_features ** 0.5)
+            if m.bias is not None:
+                nn.init.normal_(m.bias, 0.0, 0.1)
     nn.init.normal_(dec.embed.weight, 0.0, 1.0)
+    nn.init.normal_(dec.att_out.weight, 0.0, 3.0 / dec.att_out.in_features ** 0.5)
+    nn.init.normal_(dec.out_z.weight, 0.0, 2.0 / dec.out_z.in_features ** 0.5)
     e = dec.out_vocab.in_features
-    nn.init.normal_(dec.out_vocab.weight, 0.0, logit_std / (1.5 * e ** 0.5))
+    nn.init.normal_(dec.out_vocab.weight, 0.0, 2.0 / e ** 0.5)
     nn.init.normal_(dec.out_vocab.bias, 0.0, 0.5)
+    d = dec.lstm_hh.in_features
+    with torch.no_grad():
+        dec.lstm_ih.bias[:d] -= 1.0        # input gate
+        dec.lstm_ih.bias[d:2 * d] += 3.0   # forget gate
 
 
 def decode_margins(dec: AttentionDecoder, feats: Tensor) -> Tuple[np.ndarray, np.ndarray]:
@@ -347,37 +363,38 @@ def build_caption_model(encoder: nn.Module, feat_dim: int, vocab: int, emb_dim: 
 
 def select_inputs(model: CaptionModel, image_size: int, n: int, pool: int) -> List[Tuple[Tensor]]:
     """n pool images whose decodes are robust, covering every length bucket, then as many
-    distinct lengths as possible; each checked against the real forward."""
-    seeds = list(range(max(pool, 4 * n)))
-    feats = pool_features(model, seeds, image_size)
+    distinct lengths as possible (the pool grows when it has fewer than n robust images); each
+    choice is checked against the decoder's forward on the same features."""
     cands: Dict[int, List[Tuple[int, int]]] = {}  # bucket -> [(length, seed)]
-    for s in seeds:
-        n_tok, ended, robust = length_at(*decode_margins(model.decoder, feats[s]), 0.0)
-        if robust:
-            cands.setdefault(_bucket_index(n_tok, ended), []).append((n_tok, s))
-    chosen: List[int] = []
+    size = 0
+    while sum(len(v) for v in cands.values()) < n:
+        seeds = list(range(size, max(pool, size + n)))
+        size = seeds[-1] + 1
+        feats = pool_features(model, seeds, image_size)
+        for s in seeds:
+            n_tok, ended, robust = length_at(*decode_margins(model.decoder, feats[s]), 0.0)
+            if robust:
+                cands.setdefault(_bucket_index(n_tok, ended), []).append((n_tok, s))
+        if size > 20 * max(pool, n):
+            raise RuntimeError(f"caption: too few robust inputs in a pool of {size}")
+    chosen: List[Tuple[int, int]] = []
     seen_len = set()
     # round-robin over buckets; inside a bucket prefer a length not chosen yet
-    while len(chosen) < n and any(cands.values()):
+    while len(chosen) < n:
         for b in range(len(BUCKETS) + 1):
             lst = cands.get(b, [])
             if not lst or len(chosen) >= n:
                 continue
             pick = next((x for x in lst if x[0] not in seen_len), lst[0])
             lst.remove(pick)
-            chosen.append(pick[1])
+            chosen.append(pick)
             seen_len.add(pick[0])
-    if len(chosen) < n:
-        raise RuntimeError(f"caption: only {len(chosen)} robust inputs in a pool of {len(seeds)}")
     res = []
     with torch.no_grad():
-        for s in chosen:
-            img = make_image(s, image_size)
-            tokens, _, count = model(img)
-            m, gap = decode_margins(model.decoder, feats[s])
-            n_tok, ended, _ = length_at(m, gap, 0.0)
-            if int(count) != n_tok or (int(tokens[-1]) == END) != ended:
+        for n_tok, s in chosen:
+            tokens, _, count = model.decoder(feats[s])
+            if int(count) != n_tok:
                 raise RuntimeError(f"caption: seed {s}: forward decoded {int(count)} tokens, "
                                    f"calibration predicted {n_tok}")
-            res.append((img,))
+            res.append((make_image(s, image_size),))
     return res

@@ -16,8 +16,10 @@ from typing import List, Tuple
 
 import torch
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import caption_common as C  # noqa: E402
+_HERE = os.path.dirname(os.path.abspath(__file__))
+if _HERE not in sys.path:
+    sys.path.insert(0, _HERE)
+import caption_common as C  # noqa: E402  (the decoder shared with the other captioning model)
 
 NAME = "caption_resnext"
 TITLE = "Captioning: ResNeXt + attention LSTM"

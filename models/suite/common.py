@@ -178,6 +178,16 @@ class SDN(nn.Module):
                 res.append(F.softmax(head(x), dim=1).max())
         return torch.stack(res)
 
+    @torch.jit.unused
+    def exit_logits(self, x: Tensor) -> List[Tensor]:
+        """Logits of every head (eager only; no early return)."""
+        res = []
+        with torch.no_grad():
+            for seg, head in zip(self.segments, self.heads):
+                x = seg(x)
+                res.append(head(x))
+        return res
+
 
 # --------------------------------------------------------------------------------------------
 # Initialisation
@@ -415,10 +425,26 @@ def select_cases(labels: Sequence[str], n: int, stable: Optional[Sequence[bool]]
     return res
 
 
-def sequential_calibrate_sdn(model: SDN, candidates: Sequence[Tensor], margin: float = 2e-3):
-    """Sets model.heads[i].threshold (i < n_exits-1) from the candidates' exit confidences.
-    Returns (exits, stable) per candidate under the new thresholds."""
-    conf = np.stack([model.exit_confidences(x).numpy() for x in candidates]).astype(np.float64)
+def sequential_calibrate_sdn(model: SDN, candidates: Sequence[Tensor], margin: float = 2e-3,
+                             logit_std: float = 2.0):
+    """Rescales each internal classifier's linear layer so that its logits have standard deviation
+    logit_std over the candidates (random heads would otherwise be nearly uniform or saturated),
+    then sets model.heads[i].threshold (i < n_exits-1) from the candidates' exit confidences.
+    Returns (exits, stable) per candidate under the new thresholds (one forward per candidate)."""
+    per_head = [model.exit_logits(x) for x in candidates]
+    n_ic = model.n_exits - 1
+    scales = [1.0] * model.n_exits
+    if logit_std:
+        with torch.no_grad():
+            for i, h in enumerate(list(model.heads)[:n_ic]):
+                if isinstance(h, ExitHead):
+                    sd = float(torch.cat([p[i].flatten() for p in per_head]).std())
+                    if sd > 0:
+                        scales[i] = logit_std / sd
+                        h.fc.weight.mul_(scales[i])
+                        h.fc.bias.mul_(scales[i])
+    conf = np.array([[float(F.softmax(p[i] * scales[i], dim=1).max()) for i in range(model.n_exits)]
+                     for p in per_head], dtype=np.float64)
     thr = calibrate_thresholds(conf, margin)
     for h, t in zip(model.heads, thr):
         h.threshold = float(t)
@@ -427,4 +453,87 @@ def sequential_calibrate_sdn(model: SDN, candidates: Sequence[Tensor], margin: f
         e, s = exit_of(row, thr, margin / 2)
         exits.append(e)
         stable.append(s)
+    _SDN_CACHE[id(model)] = (list(candidates), exits, stable, thr, margin / 2)
     return exits, stable
+
+
+_SDN_CACHE: dict = {}  # id(model) -> (candidates, exits, stable, thresholds, margin) of its calibration
+
+
+# --------------------------------------------------------------------------------------------
+# SDN helpers (shared by the sdn_* models; usable by any early-exit model built with SDN)
+# --------------------------------------------------------------------------------------------
+
+
+def unit_shapes(units: Sequence[nn.Module], x: Tensor) -> List[Tuple[int, ...]]:
+    """Output shape of each unit of a sequential chain."""
+    shapes = []
+    with torch.no_grad():
+        for u in units:
+            x = u(x)
+            shapes.append(tuple(x.shape))
+    return shapes
+
+
+def make_sdn(units: Sequence[nn.Module], tail: nn.Module, classes: int, seed: int,
+             shape=(1, 3, 32, 32), fractions=SDN_FRACTIONS, pool_to: int = 4) -> SDN:
+    """An SDN over a backbone chain: one ExitHead after the unit where the cumulative MACs first
+    reach each fraction of the backbone's total (Kaya et al. place ICs at ~15..90% of the cost),
+    seeded init_weights. Thresholds are still uncalibrated (see sdn_calibrate)."""
+    torch.manual_seed(seed)
+    x = torch.zeros(shape)
+    chain = nn.Sequential(*units, tail)
+    init_weights(chain, seed)
+    costs = unit_costs(list(units) + [tail], x)
+    costs = costs[:-2] + [costs[-2] + costs[-1]]  # the tail belongs to the last unit
+    exits = place_exits(costs, fractions)
+    shapes = unit_shapes(units, x)
+
+    def head(j, i):
+        c, s = shapes[i][1], shapes[i][2]
+        return ExitHead(c, classes, s, pool_to)
+    torch.manual_seed(seed + 1)
+    model = build_sdn(units, tail, head, exits)
+    with torch.no_grad():  # heads: fresh weights at the same scale as the rest
+        for h in model.heads:
+            init_weights(h)
+            if isinstance(h, ExitHead):
+                h.alpha.uniform_(0.2, 0.8)
+    model.exit_after = exits  # type: ignore[attr-defined]
+    model.eval()
+    return model
+
+
+def sdn_calibrate(model: SDN, seed: int, n_candidates: int, shape=(1, 3, 32, 32),
+                  margin: float = 2e-3):
+    """Calibrates the thresholds on image_candidates(seed, n_candidates) so that the candidates
+    spread over all exits."""
+    return sequential_calibrate_sdn(model, image_candidates(seed, n_candidates, shape), margin)
+
+
+def sdn_cases(model: SDN, seed: int, n_candidates: int, n: int, shape=(1, 3, 32, 32),
+              margin: float = 1e-3) -> List[Tuple[Tensor]]:
+    """n stable cases from image_candidates(seed, n_candidates) covering every exit round-robin
+    (the exit confidences of a kept case are at least margin away from every threshold it meets).
+    Reuses the calibration's forward passes when the model was calibrated in this process."""
+    thr = [float(h.threshold) for h in list(model.heads)[:-1]]
+    cached = _SDN_CACHE.get(id(model))
+    if cached is not None and cached[3] == thr and len(cached[0]) == n_candidates and cached[4] >= margin:
+        cands, labels, stable = cached[0], cached[1], cached[2]
+    else:
+        cands = image_candidates(seed, n_candidates, shape)
+        labels, stable = [], []
+        for x in cands:
+            e, s = exit_of(model.exit_confidences(x).numpy(), thr, margin)
+            labels.append(e)
+            stable.append(s)
+    idx = select_cases(labels, n, stable, order=list(range(model.n_exits)))
+    return [(cands[i],) for i in idx]
+
+
+def sdn_path_label(outputs) -> str:
+    return f"exit {int(outputs[-1])}"
+
+
+def sdn_all_paths(n_exits: int) -> List[str]:
+    return [f"exit {k}" for k in range(n_exits)]

@@ -39,7 +39,7 @@ COVERAGE = "all 6 exits"
 
 CLASSES = 10
 MARGIN = 1e-3  # a confidence checked must be at least this far from its threshold
-POOL = {"small": 480, "full": 480}  # calibration / candidate pool size
+POOL = {"small": 480, "full": 300}  # calibration / candidate pool size
 
 CONFIGS = {
     # scales: input downsampling factor per sub-network (coarse to fine); chans: channels of the
@@ -229,9 +229,17 @@ def _image(seed: int) -> Tensor:
     return (a * low + b * noise).contiguous()
 
 
+_LAST_POOL: list = []  # [(model, config, images, confidences)]: build's pool, reused by make_inputs
+
+
 def _pool(model: RANet, config: str):
+    for m, c, imgs, confs in _LAST_POOL:
+        if m is model and c == config:
+            return imgs, confs
     imgs = [_image(i) for i in range(POOL[config])]
-    return imgs, [model.confidences(x) for x in imgs]
+    confs = [model.confidences(x) for x in imgs]
+    _LAST_POOL[:] = [(model, config, imgs, confs)]
+    return imgs, confs
 
 
 def build(config: str) -> nn.Module:

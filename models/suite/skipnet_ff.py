@@ -5,11 +5,13 @@ ResNet-38 for CIFAR: a 3x3 stem conv, then three stages of 6 basic residual bloc
 linear classifier. Every one of the 18 blocks has its own small feed-forward gate (the paper's
 FFGate-II: a 3x3 conv with stride 2 + batch norm + ReLU, global average pool, a linear layer to one
 logit, sigmoid) reading the block's input. At inference the gate is a hard threshold: the block runs
-iff its gate probability is > 0.5; a skipped block passes its input on through its shortcut (identity,
-or the 1x1 strided conv + batch norm of a downsampling block), as in SkipNet.
+iff its gate probability is > 0.5; a skipped block passes its input on through its shortcut
+(identity, or the 1x1 strided conv + batch norm of a downsampling block), as in SkipNet.
 
 Outputs: logits (1x10), gate_probs (18 gate probabilities, one per block, all computed) and path
 (int64 [18], 1 where the block ran, 0 where it was skipped; set inside the If branches).
+Configs: `full` as above (gate convs with 10 channels; ~87 MMACs with every block run); `small` the
+same 18 gated blocks at 4/8/8 channels, gate convs with 4 (~4 MMACs).
 
 The weights are random (seeded); the gates are calibrated on seeded images whose "difficulty"
 (contrast) varies: each gate's linear layer gets a component fitted to that difficulty score (as a
@@ -30,7 +32,8 @@ Tensor = torch.Tensor
 
 NAME = "skipnet_ff"
 TITLE = "SkipNet ResNet-38, feed-forward gates"
-DYNAMIC = "block skipping: a conv/pool/linear gate per block, block runs iff its prob > 0.5 (18 gated blocks)"
+DYNAMIC = ("block skipping: a conv/pool/linear gate per block, block runs iff its prob > 0.5 "
+           "(18 gated blocks)")
 ORIGIN = ("Wang et al., SkipNet: Learning Dynamic Routing in Convolutional Networks (ECCV 2018), "
           "FFGate-II; ResNet-38 for CIFAR (He et al. 2016)")
 OPSET = 17
@@ -194,7 +197,8 @@ class SkipNetFF(nn.Module):
                 fc = f - f.mean(0, keepdim=True)
                 scale = fc.std(0, keepdim=True) + 1e-6
                 a = torch.cat([fc / scale, torch.ones(len(f), 1)], 1)
-                sol = torch.linalg.lstsq(a, target.view(-1, 1) * 4.0).solution[:-1, 0] / scale[0]
+                sol = torch.linalg.lstsq(a.double(), target.view(-1, 1).double() * 4.0).solution
+                sol = sol[:-1, 0].float() / scale[0]
                 noise = torch.randn(sol.shape, generator=g) * sol.abs().mean() * 0.15
                 gate.fc.weight.copy_((sol + noise).view(1, -1))
                 z = f @ gate.fc.weight[0]
@@ -245,7 +249,8 @@ def make_inputs(model: nn.Module, config: str, n: int) -> List[Tuple[Tensor, ...
         for i in picks:  # check the single-image forward (the reference) too
             with torch.no_grad():
                 p = model(cands[i])[1]
-            if float((p - 0.5).abs().min()) <= GATE_MARGIN or not torch.equal(p > 0.5, probs[i] > 0.5):
+            same = torch.equal(p > 0.5, probs[i] > 0.5)
+            if float((p - 0.5).abs().min()) <= GATE_MARGIN or not same:
                 bad.append(i)
         if not bad:
             return [(cands[i],) for i in picks]

@@ -103,12 +103,17 @@ def _local_deps(stem, seen=None):
     return seen
 
 
-def stamp_of(name, config):
+def stamp_of(name, config, framework=True):
+    """The generation stamp; framework=False leaves out suite.py (used to decide whether an older
+    result of the model still describes its current code, for the docs table)."""
     import numpy
     import onnx
     import torch
     h = hashlib.sha256()
-    for stem in sorted(_local_deps(name) | {"suite", "common"}):
+    files = _local_deps(name) | {"common"}
+    if framework:
+        files.add("suite")
+    for stem in sorted(files):
         p = os.path.join(HERE, stem + ".py")
         h.update(stem.encode() + b"\0")
         try:
@@ -209,14 +214,16 @@ def _varying_axes(names, shapes_per_case):
 def generate_one(name, config, out, threads):
     """Generates OUT/<config>/<name>/ (see the module doc). Raises on failure."""
     import warnings
-    import numpy as np
     import onnx
     import torch
 
     torch.set_num_threads(max(1, threads))
     t_start = time.monotonic()
     times = {}
-    d = model_dir(out, config, name)
+    final_dir = model_dir(out, config, name)
+    # written into a fresh folder that replaces the old one at the end (readers running at the
+    # same time see the old or the new data, not a half-written folder)
+    d = f"{final_dir}.tmp{os.getpid()}"
     if os.path.isdir(d):
         shutil.rmtree(d)
     os.makedirs(d)
@@ -284,7 +291,7 @@ def generate_one(name, config, out, threads):
                 script_mismatch.append(k)
     dyn = _varying_axes(in_names, [[tuple(a.shape) for a in c] for c in cases])
     dyn.update(_varying_axes(out_names, [[tuple(a.shape) for a in o] for o in refs]))
-    for k2, v in getattr(mod, "DYNAMIC_AXES", {}).items():
+    for k2, v in (getattr(mod, "DYNAMIC_AXES", None) or {}).items():
         dyn.setdefault(k2, {}).update({int(a): n for a, n in v.items()})
     t = time.monotonic()
     mpath = os.path.join(d, "model.onnx")
@@ -389,7 +396,17 @@ def generate_one(name, config, out, threads):
         json.dump(meta, f, indent=1)
     with open(os.path.join(d, "stamp"), "w") as f:
         f.write(stamp + "\n")
+    _replace_dir(d, final_dir)
     return meta
+
+
+def _replace_dir(new, final):
+    """Moves folder new to final, replacing what was there."""
+    trash = f"{final}.old{os.getpid()}"
+    if os.path.isdir(final):
+        os.rename(final, trash)
+    os.rename(new, final)
+    shutil.rmtree(trash, ignore_errors=True)
 
 
 def _child_generate(args):
@@ -398,16 +415,15 @@ def _child_generate(args):
         meta = generate_one(args.model, args.config, args.out, args.threads)
     except Exception as e:  # noqa: BLE001
         traceback.print_exc()
-        d = model_dir(args.out, args.config, args.model)
+        final = model_dir(args.out, args.config, args.model)
+        shutil.rmtree(f"{final}.tmp{os.getpid()}", ignore_errors=True)
+        d = f"{final}.err{os.getpid()}"
         os.makedirs(d, exist_ok=True)
         first = str(e).strip().splitlines()[0] if str(e).strip() else ""
         with open(os.path.join(d, "meta.json"), "w") as f:
             json.dump({"name": args.model, "config": args.config,
                        "error": f"{type(e).__name__}: {first}"[:500]}, f, indent=1)
-        try:
-            os.remove(os.path.join(d, "stamp"))
-        except OSError:
-            pass
+        _replace_dir(d, final)
         return 1
     print(f"generated {args.model} ({meta['cases']} cases) in {meta['generate_seconds']:.1f} s")
     return 0
@@ -425,7 +441,7 @@ def ensure_generated(names, config, out, jobs, force=False, timeout=3000):
 
         def one(n):
             d = model_dir(out, config, n)
-            os.makedirs(d, exist_ok=True)
+            os.makedirs(os.path.join(out, config), exist_ok=True)
             argv = [sys.executable, os.path.abspath(__file__), "_generate-one", "--model", n,
                     "--config", config, "--out", out, "--threads", str(threads)]
             t0 = time.monotonic()
@@ -439,6 +455,7 @@ def ensure_generated(names, config, out, jobs, force=False, timeout=3000):
                     os.killpg(p.pid, signal.SIGKILL)
                     p.wait()
                     rc = None
+                    shutil.rmtree(f"{d}.tmp{p.pid}", ignore_errors=True)
             secs = time.monotonic() - t0
             if os.path.isdir(d):
                 shutil.copyfile(logp, os.path.join(d, "generate.log"))
@@ -456,6 +473,7 @@ def ensure_generated(names, config, out, jobs, force=False, timeout=3000):
                     log(f"  FAILED to generate {n} ({secs:.1f} s): {why}")
                     if rc is None:
                         d = model_dir(out, config, n)
+                        os.makedirs(d, exist_ok=True)
                         with open(os.path.join(d, "meta.json"), "w") as f:
                             json.dump({"name": n, "config": config,
                                        "error": f"generation timed out after {timeout} s"}, f)
@@ -491,8 +509,11 @@ def run_case(dycl, d, k, n_in, n_out, timeout, odir):
     argv = [dycl, "run", os.path.join(d, "model.onnx")]
     argv += [os.path.join(cd, f"input_{i}.pb") for i in range(n_in)] + ["-o", odir]
     t0 = time.monotonic()
-    p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, start_new_session=True)
+    try:
+        p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, start_new_session=True)
+    except OSError as e:  # e.g. the binary is being rebuilt
+        return {"ok": False, "msg": f"cannot start dycl: {e}", "secs": 0.0, "got": None, "err": None}
     try:
         _, err = p.communicate(timeout=timeout)
         rc = p.returncode
@@ -755,6 +776,12 @@ def cmd_run(args, names):
                 f"{m['scripted_mismatch']}")
         rows.append(r)
 
+    for r in rows:  # remembered for the docs table of later runs over other models
+        try:
+            with open(os.path.join(model_dir(out, args.config, r["name"]), "result.json"), "w") as f:
+                json.dump(dict(r, model_stamp=stamp_of(r["name"], args.config, framework=False)), f, indent=1)
+        except OSError:
+            pass
     table = results_markdown(args.config, rows)
     log("")
     log(table)
@@ -773,8 +800,27 @@ def cmd_run(args, names):
             log(f"| {r['name']} | {gs} | {r['cases']} | {r['secs']:.2f} | "
                 f"{1e3 * r['secs'] / max(1, r['cases']):.0f} | {1e3 * r['max_secs']:.0f} |")
     if not args.no_docs:
-        if update_docs(os.path.abspath(args.docs), args.config, table, models_markdown(discover())):
-            log(f"suite: updated {os.path.relpath(os.path.abspath(args.docs), ROOT)}")
+        # the docs table: this run's rows plus the current results of the models not run now
+        all_names = discover()
+        ran = {r["name"]: r for r in rows}
+        doc_rows = []
+        for n in all_names:
+            if n in ran:
+                doc_rows.append(ran[n])
+                continue
+            try:
+                with open(os.path.join(model_dir(out, args.config, n), "result.json")) as f:
+                    old = json.load(f)
+                if old.get("model_stamp") and old["model_stamp"] == stamp_of(n, args.config, framework=False):
+                    doc_rows.append(old)
+            except (OSError, ValueError):
+                pass
+        table = results_markdown(args.config, doc_rows)
+        try:
+            if update_docs(os.path.abspath(args.docs), args.config, table, models_markdown(all_names)):
+                log(f"suite: updated {os.path.relpath(os.path.abspath(args.docs), ROOT)}")
+        except OSError as e:
+            log(f"suite: note: could not write {args.docs}: {e}")
     if bad_models and not failed:
         log(f"suite: models with missing paths or failed generation: {', '.join(sorted(set(bad_models)))}")
     log(f"suite: {passed} passed, {failed} failed")
@@ -835,9 +881,8 @@ def main(argv=None):
     if args.cmd == "_generate-one":
         return _child_generate(args)
     try:
-        import numpy  # noqa: F401
-        import onnx  # noqa: F401
-        import torch  # noqa: F401
+        for dep in ("numpy", "onnx", "torch"):
+            importlib.import_module(dep)
     except ImportError as e:
         log(f"suite: {e} (run with Debian's /usr/bin/python3: PyTorch, onnx, numpy)")
         log("suite: 0 passed, 0 failed")

@@ -489,6 +489,17 @@ static dycl_status_t exec_seqmap(dycl_session_t* S, const dycl_step_t* st) {
   return s;
 }
 
+/* Hands a finished sub-network call's inputs and outputs to the session's recorder. */
+static dycl_status_t record_call(dycl_session_t* S, const dycl_subnet_t* sn) {
+  const dycl_value_t** vals = calloc((size_t)sn->n_in + (size_t)sn->n_out + 1, sizeof *vals);
+  if (!vals) return dycl_error_nomem();
+  for (int i = 0; i < sn->n_in; i++) vals[i] = S->slots[sn->in[i]];
+  for (int j = 0; j < sn->n_out; j++) vals[sn->n_in + j] = S->slots[sn->out[j]];
+  dycl_status_t s = S->recorder(S->recorder_user, sn->id, vals, sn->n_in, vals + sn->n_in, sn->n_out);
+  free(vals);
+  return s;
+}
+
 static dycl_status_t run_block(dycl_session_t* S, const dycl_block_t* b) {
   const dycl_model_t* m = S->model;
   for (int i = 0; i < b->n_steps; i++) {
@@ -499,6 +510,7 @@ static dycl_status_t run_block(dycl_session_t* S, const dycl_block_t* b) {
         for (int o = 0; o < st->subnet->n_out; o++) slot_set(S, st->subnet->out[o], NULL);
         S->stats.subnet_calls++;
         s = m->backend->run(m->program, st->subnet, S->slots, &S->kctx);
+        if (!s && S->recorder) s = record_call(S, st->subnet);
         break;
       case DYCL_STEP_IF: s = exec_if(S, st); break;
       case DYCL_STEP_LOOP: s = exec_loop(S, st); break;
@@ -548,6 +560,11 @@ void dycl_session_destroy(dycl_session_t* S) {
 }
 
 void dycl_session_stats(const dycl_session_t* S, dycl_run_stats_t* stats) { *stats = S->stats; }
+
+void dycl_session_set_recorder(dycl_session_t* S, dycl_subnet_recorder_fn callback, void* user) {
+  S->recorder = callback;
+  S->recorder_user = user;
+}
 
 static const char* kind_name(dycl_value_kind_t k) {
   return k == DYCL_VALUE_SEQUENCE ? "a sequence" : k == DYCL_VALUE_OPTIONAL ? "an optional" : "a tensor";

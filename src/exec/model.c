@@ -16,7 +16,9 @@ dycl_status_t dycl_model_load(const char* path, const dycl_options_t* options, d
   else dycl_options_init(&opts);
   const dycl_allocator_t* alloc = dycl_alloc_or_default(opts.allocator);
   const dycl_backend_t* be = dycl_backend_find(opts.backend);
-  if (!be) return dycl_error(DYCL_CODE_UNSUPPORTED, "unknown backend '%s' (available: ref)", opts.backend);
+  if (!be)
+    return dycl_error(DYCL_CODE_UNSUPPORTED, "unknown backend '%s' (available: ref%s)", opts.backend,
+                      dycl_backend_find("cpu") ? ", cpu" : "; cpu was not built: libdnnl-dev was missing");
   dycl_model_t* m = dycl_calloc(alloc, 1, sizeof *m);
   if (!m) return dycl_error_nomem();
   m->alloc = alloc;

@@ -20,6 +20,8 @@ struct dycl_session {
   dycl_run_stats_t stats;
   int64_t max_iterations;
   int64_t* sym_vals; /* value of each symbolic dim, bound from the inputs of the current run; -1 unbound */
+  dycl_subnet_recorder_fn recorder; /* dycl_session_set_recorder: called after each sub-network call */
+  void* recorder_user;
 };
 
 #endif

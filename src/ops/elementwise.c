@@ -1,5 +1,6 @@
-/* Elementwise operators, part 1: the load/store helpers shared by the elementwise, reduce and
- * quant families (dycl_ew_*), unary math and activations, IsNaN/IsInf/Not and Clip.
+/* Elementwise operators, part 1: the helpers shared by the elementwise, reduce and quant families
+ * (dycl_ew_*, declared in ops/elementwise_internal.h), unary math and activations, IsNaN/IsInf/Not
+ * and Clip.
  *
  * Kernels work on blocks of EW_BLOCK elements: a block is loaded into a double (floating types)
  * or int64 (integer and bool types) buffer with one switch on the dtype, computed with one switch
@@ -10,9 +11,8 @@
 #include <math.h>
 #include <string.h>
 
+#include "ops/elementwise_internal.h"
 #include "ops/op.h"
-
-#define EW_BLOCK 512
 
 /* ------------------------------------------------------ shared helpers */
 
@@ -297,67 +297,73 @@ dycl_status_t dycl_ew_check_attrs(const dycl_node_t* node) {
 #define BF16 DYCL_DTYPE_BFLOAT16
 #define F32 DYCL_DTYPE_FLOAT32
 #define F64 DYCL_DTYPE_FLOAT64
-static const dycl_dtype_t k_float[] = {F16, BF16, F32, F64, 0};
-static const dycl_dtype_t k_numeric[] = {F16, BF16, F32, F64, DYCL_DTYPE_INT8, DYCL_DTYPE_INT16, DYCL_DTYPE_INT32,
-                                         DYCL_DTYPE_INT64, DYCL_DTYPE_UINT8, DYCL_DTYPE_UINT16, DYCL_DTYPE_UINT32,
-                                         DYCL_DTYPE_UINT64, 0};
+const dycl_dtype_t dycl_ew_numeric_types[] = {F16, BF16, F32, F64, DYCL_DTYPE_INT8, DYCL_DTYPE_INT16, DYCL_DTYPE_INT32,
+                                              DYCL_DTYPE_INT64, DYCL_DTYPE_UINT8, DYCL_DTYPE_UINT16, DYCL_DTYPE_UINT32,
+                                              DYCL_DTYPE_UINT64, 0};
 static const dycl_dtype_t k_signed[] = {F16, BF16, F32, F64, DYCL_DTYPE_INT8, DYCL_DTYPE_INT16, DYCL_DTYPE_INT32,
                                         DYCL_DTYPE_INT64, 0};
-static const dycl_dtype_t k_bool[] = {DYCL_DTYPE_BOOL, 0};
 
 /* ------------------------------------------------------ inference */
 
+dycl_dtype_t dycl_ew_in_dtype(dycl_infer_ctx_t* ctx, const dycl_node_t* node, int i) {
+  const dycl_type_t* t = dycl_infer_in(ctx, node, i);
+  return t && t->known ? t->dtype : DYCL_DTYPE_UNDEFINED;
+}
+
+dycl_status_t dycl_ew_infer_input0(dycl_infer_ctx_t* ctx, const dycl_node_t* node, const dycl_dtype_t* allowed,
+                                   dycl_type_t* t) {
+  DYCL_RETURN_IF_ERROR(dycl_ew_check_attrs(node));
+  if (allowed) DYCL_RETURN_IF_ERROR(dycl_infer_check_dtype(ctx, node, 0, allowed));
+  const dycl_type_t* x = dycl_infer_in(ctx, node, 0);
+  if (x && x->known && x->kind != DYCL_VALUE_TENSOR)
+    return dycl_node_error(node, DYCL_CODE_INVALID_MODEL, "input 0 must be a tensor");
+  *t = (x && x->known) ? *x : dycl_type_tensor(DYCL_DTYPE_UNDEFINED, -1);
+  t->known = true;
+  t->kind = DYCL_VALUE_TENSOR;
+  return NULL;
+}
+
 /* The output type of a shape-preserving op: input 0's shape, the given dtype. */
 static dycl_status_t set_like_input0(dycl_infer_ctx_t* ctx, const dycl_node_t* node, dycl_dtype_t dtype) {
-  DYCL_RETURN_IF_ERROR(dycl_ew_check_attrs(node));
-  const dycl_type_t* t = dycl_infer_in(ctx, node, 0);
-  if (t && t->known && t->kind != DYCL_VALUE_TENSOR)
-    return dycl_node_error(node, DYCL_CODE_INVALID_MODEL, "input 0 must be a tensor");
-  dycl_type_t u = (t && t->known) ? *t : dycl_type_tensor(DYCL_DTYPE_UNDEFINED, -1);
-  u.known = true;
-  u.kind = DYCL_VALUE_TENSOR;
+  dycl_type_t u;
+  DYCL_RETURN_IF_ERROR(dycl_ew_infer_input0(ctx, node, NULL, &u));
   u.dtype = dtype;
   for (int j = 0; j < node->n_out; j++) DYCL_RETURN_IF_ERROR(dycl_infer_set(ctx, node, j, &u));
   return NULL;
 }
 
-static dycl_dtype_t in_dtype(dycl_infer_ctx_t* ctx, const dycl_node_t* node, int i) {
-  const dycl_type_t* t = dycl_infer_in(ctx, node, i);
-  return t && t->known ? t->dtype : DYCL_DTYPE_UNDEFINED;
-}
-
 static dycl_status_t infer_unary_of(dycl_infer_ctx_t* ctx, const dycl_node_t* node, const dycl_dtype_t* allowed) {
   DYCL_RETURN_IF_ERROR(dycl_infer_check_dtype(ctx, node, 0, allowed));
-  return set_like_input0(ctx, node, in_dtype(ctx, node, 0));
+  return set_like_input0(ctx, node, dycl_ew_in_dtype(ctx, node, 0));
 }
 
 dycl_status_t dycl_infer_ew_float_unary(dycl_infer_ctx_t* ctx, const dycl_node_t* node) {
-  return infer_unary_of(ctx, node, k_float);
+  return infer_unary_of(ctx, node, dycl_dtypes_float);
 }
 dycl_status_t dycl_infer_ew_numeric_unary(dycl_infer_ctx_t* ctx, const dycl_node_t* node) {
-  return infer_unary_of(ctx, node, k_numeric);
+  return infer_unary_of(ctx, node, dycl_ew_numeric_types);
 }
 dycl_status_t dycl_infer_ew_signed_unary(dycl_infer_ctx_t* ctx, const dycl_node_t* node) {
   return infer_unary_of(ctx, node, k_signed);
 }
 dycl_status_t dycl_infer_ew_bool_unary(dycl_infer_ctx_t* ctx, const dycl_node_t* node) {
-  return infer_unary_of(ctx, node, k_bool);
+  return infer_unary_of(ctx, node, dycl_dtypes_bool);
 }
 /* IsNaN, IsInf: floating input, bool output of the same shape. */
 dycl_status_t dycl_infer_ew_float_test(dycl_infer_ctx_t* ctx, const dycl_node_t* node) {
-  DYCL_RETURN_IF_ERROR(dycl_infer_check_dtype(ctx, node, 0, k_float));
+  DYCL_RETURN_IF_ERROR(dycl_infer_check_dtype(ctx, node, 0, dycl_dtypes_float));
   return set_like_input0(ctx, node, DYCL_DTYPE_BOOL);
 }
 
 dycl_status_t dycl_infer_Clip(dycl_infer_ctx_t* ctx, const dycl_node_t* node) {
-  DYCL_RETURN_IF_ERROR(dycl_infer_check_dtype(ctx, node, 0, k_numeric));
+  DYCL_RETURN_IF_ERROR(dycl_infer_check_dtype(ctx, node, 0, dycl_ew_numeric_types));
   for (int i = 1; i < node->n_in && i < 3; i++) {
     DYCL_RETURN_IF_ERROR(dycl_infer_check_same_dtype(ctx, node, 0, i));
     const dycl_type_t* t = dycl_infer_in(ctx, node, i);
     if (t && t->known && t->rank > 1)
       return dycl_node_error(node, DYCL_CODE_INVALID_MODEL, "input %d (%s) must be a scalar", i, i == 1 ? "min" : "max");
   }
-  return set_like_input0(ctx, node, in_dtype(ctx, node, 0));
+  return set_like_input0(ctx, node, dycl_ew_in_dtype(ctx, node, 0));
 }
 
 /* ------------------------------------------------------ unary kernels */
@@ -525,7 +531,7 @@ EW_UNARY(Shrink, U_SHRINK, dycl_attr_float(node, "lambd", 0.5), dycl_attr_float(
 dycl_status_t dycl_infer_Celu(dycl_infer_ctx_t* ctx, const dycl_node_t* node) {
   if (dycl_attr_float(node, "alpha", 1.0) == 0)
     return dycl_node_error(node, DYCL_CODE_INVALID_MODEL, "alpha must not be 0");
-  return infer_unary_of(ctx, node, k_float);
+  return infer_unary_of(ctx, node, dycl_dtypes_float);
 }
 
 /* ------------------------------------------------------ IsNaN, IsInf, Not */

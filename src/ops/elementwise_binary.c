@@ -9,17 +9,10 @@
 #include <math.h>
 #include <string.h>
 
+#include "ops/elementwise_internal.h"
 #include "ops/op.h"
 
-#define EW_BLOCK 512
 #define EW_MAX_IN 3
-
-/* Defined in elementwise.c. */
-dycl_status_t dycl_ew_check_attrs(const dycl_node_t* node);
-void dycl_ew_load_f64(const dycl_value_t* t, int64_t off, int64_t stride, int64_t n, double* buf);
-void dycl_ew_load_i64(const dycl_value_t* t, int64_t off, int64_t stride, int64_t n, int64_t* buf);
-void dycl_ew_store_f64(dycl_value_t* t, int64_t off, int64_t n, const double* buf);
-void dycl_ew_store_i64(dycl_value_t* t, int64_t off, int64_t n, const int64_t* buf, bool is_unsigned);
 
 /* ------------------------------------------------------ broadcasting */
 
@@ -327,23 +320,18 @@ static bool dtype_in(dycl_dtype_t t, const dycl_dtype_t* set) {
 #define BF16 DYCL_DTYPE_BFLOAT16
 #define F32 DYCL_DTYPE_FLOAT32
 #define F64 DYCL_DTYPE_FLOAT64
-static const dycl_dtype_t k_numeric[] = {F16, BF16, F32, F64, DYCL_DTYPE_INT8, DYCL_DTYPE_INT16, DYCL_DTYPE_INT32,
-                                         DYCL_DTYPE_INT64, DYCL_DTYPE_UINT8, DYCL_DTYPE_UINT16, DYCL_DTYPE_UINT32,
-                                         DYCL_DTYPE_UINT64, 0};
 static const dycl_dtype_t k_numeric_bool[] = {F16, BF16, F32, F64, DYCL_DTYPE_INT8, DYCL_DTYPE_INT16,
                                               DYCL_DTYPE_INT32, DYCL_DTYPE_INT64, DYCL_DTYPE_UINT8,
                                               DYCL_DTYPE_UINT16, DYCL_DTYPE_UINT32, DYCL_DTYPE_UINT64,
                                               DYCL_DTYPE_BOOL, 0};
-static const dycl_dtype_t k_float[] = {F16, BF16, F32, F64, 0};
-static const dycl_dtype_t k_bool[] = {DYCL_DTYPE_BOOL, 0};
 static const dycl_dtype_t k_uint[] = {DYCL_DTYPE_UINT8, DYCL_DTYPE_UINT16, DYCL_DTYPE_UINT32, DYCL_DTYPE_UINT64, 0};
 
 static const dycl_dtype_t* bop_dtypes(bop_t op) {
   switch (op) {
-    case B_AND: case B_OR: case B_XOR: return k_bool;
+    case B_AND: case B_OR: case B_XOR: return dycl_dtypes_bool;
     case B_SHL: case B_SHR: return k_uint;
     case B_EQ: return k_numeric_bool;
-    default: return k_numeric;
+    default: return dycl_ew_numeric_types;
   }
 }
 
@@ -354,7 +342,7 @@ static dycl_status_t run_binary(dycl_kctx_t* ctx, const dycl_node_t* node, dycl_
   const dycl_value_t* a = in[0];
   const dycl_value_t* b = in[1];
   const dycl_dtype_t* allowed = bop_dtypes(op);
-  if (!dtype_in(a->dtype, allowed) || !dtype_in(b->dtype, op == B_POW ? k_numeric : allowed))
+  if (!dtype_in(a->dtype, allowed) || !dtype_in(b->dtype, op == B_POW ? dycl_ew_numeric_types : allowed))
     return dycl_node_error(node, DYCL_CODE_RUNTIME, "element types %s and %s are not supported",
                            dycl_dtype_name(a->dtype), dycl_dtype_name(b->dtype));
   if (op != B_POW && a->dtype != b->dtype)
@@ -424,7 +412,7 @@ static dycl_status_t run_variadic(dycl_kctx_t* ctx, const dycl_node_t* node, dyc
   }
   if (n == 0) return dycl_node_error(node, DYCL_CODE_INVALID_MODEL, "needs at least one input");
   dycl_dtype_t dt = ts[0]->dtype;
-  if (!dtype_in(dt, (op == B_ADD) ? k_float : k_numeric))
+  if (!dtype_in(dt, (op == B_ADD) ? dycl_dtypes_float : dycl_ew_numeric_types))
     return dycl_node_error(node, DYCL_CODE_RUNTIME, "element type %s is not supported", dycl_dtype_name(dt));
   for (int i = 1; i < n; i++)
     if (ts[i]->dtype != dt)
@@ -597,11 +585,6 @@ static dycl_status_t infer_bcast(dycl_infer_ctx_t* ctx, const dycl_node_t* node,
   return NULL;
 }
 
-static dycl_dtype_t in_dtype(dycl_infer_ctx_t* ctx, const dycl_node_t* node, int i) {
-  const dycl_type_t* t = dycl_infer_in(ctx, node, i);
-  return t && t->known ? t->dtype : DYCL_DTYPE_UNDEFINED;
-}
-
 /* All present inputs share one dtype from `allowed`; returns it (UNDEFINED when unknown). */
 static dycl_status_t check_inputs(dycl_infer_ctx_t* ctx, const dycl_node_t* node, int first, int n,
                                   const dycl_dtype_t* allowed, dycl_dtype_t* dtype) {
@@ -612,29 +595,30 @@ static dycl_status_t check_inputs(dycl_infer_ctx_t* ctx, const dycl_node_t* node
     DYCL_RETURN_IF_ERROR(dycl_infer_check_dtype(ctx, node, i, allowed));
     if (ref >= 0) DYCL_RETURN_IF_ERROR(dycl_infer_check_same_dtype(ctx, node, ref, i));
     else ref = i;
-    if (!*dtype) *dtype = in_dtype(ctx, node, i);
+    if (!*dtype) *dtype = dycl_ew_in_dtype(ctx, node, i);
   }
   return NULL;
 }
 
 dycl_status_t dycl_infer_ew_arith(dycl_infer_ctx_t* ctx, const dycl_node_t* node) {
   dycl_dtype_t dt;
-  DYCL_RETURN_IF_ERROR(check_inputs(ctx, node, 0, node->n_in, k_numeric, &dt));
+  DYCL_RETURN_IF_ERROR(check_inputs(ctx, node, 0, node->n_in, dycl_ew_numeric_types, &dt));
   return infer_bcast(ctx, node, 0, node->n_in, dt);
 }
 dycl_status_t dycl_infer_ew_float_nary(dycl_infer_ctx_t* ctx, const dycl_node_t* node) {
   dycl_dtype_t dt;
-  DYCL_RETURN_IF_ERROR(check_inputs(ctx, node, 0, node->n_in, k_float, &dt));
+  DYCL_RETURN_IF_ERROR(check_inputs(ctx, node, 0, node->n_in, dycl_dtypes_float, &dt));
   return infer_bcast(ctx, node, 0, node->n_in, dt);
 }
 dycl_status_t dycl_infer_ew_compare(dycl_infer_ctx_t* ctx, const dycl_node_t* node) {
   dycl_dtype_t dt;
-  DYCL_RETURN_IF_ERROR(check_inputs(ctx, node, 0, 2, strcmp(node->op_type, "Equal") == 0 ? k_numeric_bool : k_numeric, &dt));
+  const dycl_dtype_t* allowed = strcmp(node->op_type, "Equal") == 0 ? k_numeric_bool : dycl_ew_numeric_types;
+  DYCL_RETURN_IF_ERROR(check_inputs(ctx, node, 0, 2, allowed, &dt));
   return infer_bcast(ctx, node, 0, 2, DYCL_DTYPE_BOOL);
 }
 dycl_status_t dycl_infer_ew_logic(dycl_infer_ctx_t* ctx, const dycl_node_t* node) {
   dycl_dtype_t dt;
-  DYCL_RETURN_IF_ERROR(check_inputs(ctx, node, 0, 2, k_bool, &dt));
+  DYCL_RETURN_IF_ERROR(check_inputs(ctx, node, 0, 2, dycl_dtypes_bool, &dt));
   return infer_bcast(ctx, node, 0, 2, DYCL_DTYPE_BOOL);
 }
 dycl_status_t dycl_infer_BitShift(dycl_infer_ctx_t* ctx, const dycl_node_t* node) {
@@ -646,14 +630,14 @@ dycl_status_t dycl_infer_BitShift(dycl_infer_ctx_t* ctx, const dycl_node_t* node
   return infer_bcast(ctx, node, 0, 2, dt);
 }
 dycl_status_t dycl_infer_Pow(dycl_infer_ctx_t* ctx, const dycl_node_t* node) {
-  DYCL_RETURN_IF_ERROR(dycl_infer_check_dtype(ctx, node, 0, k_numeric));
-  DYCL_RETURN_IF_ERROR(dycl_infer_check_dtype(ctx, node, 1, k_numeric));
-  return infer_bcast(ctx, node, 0, 2, in_dtype(ctx, node, 0));
+  DYCL_RETURN_IF_ERROR(dycl_infer_check_dtype(ctx, node, 0, dycl_ew_numeric_types));
+  DYCL_RETURN_IF_ERROR(dycl_infer_check_dtype(ctx, node, 1, dycl_ew_numeric_types));
+  return infer_bcast(ctx, node, 0, 2, dycl_ew_in_dtype(ctx, node, 0));
 }
 dycl_status_t dycl_infer_Where(dycl_infer_ctx_t* ctx, const dycl_node_t* node) {
-  DYCL_RETURN_IF_ERROR(dycl_infer_check_dtype(ctx, node, 0, k_bool));
+  DYCL_RETURN_IF_ERROR(dycl_infer_check_dtype(ctx, node, 0, dycl_dtypes_bool));
   DYCL_RETURN_IF_ERROR(dycl_infer_check_same_dtype(ctx, node, 1, 2));
-  dycl_dtype_t dt = in_dtype(ctx, node, 1);
-  if (!dt) dt = in_dtype(ctx, node, 2);
+  dycl_dtype_t dt = dycl_ew_in_dtype(ctx, node, 1);
+  if (!dt) dt = dycl_ew_in_dtype(ctx, node, 2);
   return infer_bcast(ctx, node, 0, 3, dt);
 }

@@ -18,18 +18,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ops/elementwise_internal.h"
 #include "ops/op.h"
-
-#define EW_BLOCK 512
-
-/* Defined in elementwise.c. */
-dycl_status_t dycl_ew_check_attrs(const dycl_node_t* node);
-uint16_t dycl_ew_f64_to_f16(double x);
-uint16_t dycl_ew_f64_to_bf16(double x);
-void dycl_ew_load_f64(const dycl_value_t* t, int64_t off, int64_t stride, int64_t n, double* buf);
-void dycl_ew_load_i64(const dycl_value_t* t, int64_t off, int64_t stride, int64_t n, int64_t* buf);
-void dycl_ew_store_f64(dycl_value_t* t, int64_t off, int64_t n, const double* buf);
-void dycl_ew_store_i64(dycl_value_t* t, int64_t off, int64_t n, const int64_t* buf, bool is_unsigned);
 
 /* ------------------------------------------------------ numbers → text */
 
@@ -147,12 +137,6 @@ static dycl_status_t to_string(const dycl_value_t* x, dycl_value_t* y) {
 
 /* ------------------------------------------------------ text → numbers */
 
-static bool ieq(const char* a, const char* b) {
-  for (; *a && *b; a++, b++)
-    if (tolower((unsigned char)*a) != tolower((unsigned char)*b)) return false;
-  return *a == *b;
-}
-
 static const char* skip_space(const char* s) {
   while (isspace((unsigned char)*s)) s++;
   return s;
@@ -163,12 +147,13 @@ static void from_string(const dycl_value_t* x, dycl_value_t* y) {
     const char* s0 = ((char* const*)x->data)[i];
     const char* s = skip_space(s0 ? s0 : "");
     double d;
-    if (ieq(s, "true")) d = 1;
-    else if (ieq(s, "false")) d = 0;
+    if (dycl_kernel_name_eq(s, "true")) d = 1;
+    else if (dycl_kernel_name_eq(s, "false")) d = 0;
     else d = strtod(s, NULL); /* handles INF, +INF, -INF, NaN in any case */
     if (dycl_dtype_is_float(y->dtype)) {
       if (y->dtype == DYCL_DTYPE_FLOAT32) {
-        ((float*)y->data)[i] = (ieq(s, "true") || ieq(s, "false")) ? (float)d : strtof(s, NULL);
+        bool word = dycl_kernel_name_eq(s, "true") || dycl_kernel_name_eq(s, "false");
+        ((float*)y->data)[i] = word ? (float)d : strtof(s, NULL);
       } else {
         dycl_ew_store_f64(y, i, 1, &d);
       }
@@ -242,7 +227,7 @@ static dycl_status_t cast_target(const dycl_node_t* node, dycl_dtype_t* dt) {
                  {"FLOAT16", DYCL_DTYPE_FLOAT16}, {"DOUBLE", DYCL_DTYPE_FLOAT64},  {"UINT32", DYCL_DTYPE_UINT32},
                  {"UINT64", DYCL_DTYPE_UINT64},   {"BFLOAT16", DYCL_DTYPE_BFLOAT16}};
     for (size_t k = 0; k < sizeof names / sizeof names[0]; k++)
-      if (a->s && ieq(a->s, names[k].name)) to = names[k].dt;
+      if (a->s && dycl_kernel_name_eq(a->s, names[k].name)) to = names[k].dt;
     if (to < 0) return dycl_node_error(node, DYCL_CODE_UNSUPPORTED, "unknown target type '%s'", a->s ? a->s : "");
   } else {
     to = a->i;
@@ -282,13 +267,8 @@ dycl_status_t dycl_run_CastLike(dycl_kctx_t* ctx, const dycl_node_t* node, dycl_
 }
 
 static dycl_status_t set_cast_type(dycl_infer_ctx_t* ctx, const dycl_node_t* node, dycl_dtype_t to) {
-  DYCL_RETURN_IF_ERROR(dycl_ew_check_attrs(node));
-  const dycl_type_t* t = dycl_infer_in(ctx, node, 0);
-  if (t && t->known && t->kind != DYCL_VALUE_TENSOR)
-    return dycl_node_error(node, DYCL_CODE_INVALID_MODEL, "input 0 must be a tensor");
-  dycl_type_t u = (t && t->known) ? *t : dycl_type_tensor(DYCL_DTYPE_UNDEFINED, -1);
-  u.known = true;
-  u.kind = DYCL_VALUE_TENSOR;
+  dycl_type_t u;
+  DYCL_RETURN_IF_ERROR(dycl_ew_infer_input0(ctx, node, NULL, &u));
   u.dtype = to;
   return dycl_infer_set(ctx, node, 0, &u);
 }

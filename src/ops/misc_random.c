@@ -50,9 +50,6 @@ static rng_t rng_for(const dycl_kctx_t* ctx, const dycl_node_t* node) {
 
 /* ------------------------------------------------------------------ helpers */
 
-static const dycl_dtype_t k_float_types[] = {DYCL_DTYPE_FLOAT16, DYCL_DTYPE_FLOAT32, DYCL_DTYPE_FLOAT64,
-                                             DYCL_DTYPE_BFLOAT16, DYCL_DTYPE_UNDEFINED};
-
 static bool is_float_dtype(int64_t dt) {
   return dt == DYCL_DTYPE_FLOAT16 || dt == DYCL_DTYPE_FLOAT32 || dt == DYCL_DTYPE_FLOAT64 || dt == DYCL_DTYPE_BFLOAT16;
 }
@@ -134,6 +131,17 @@ dycl_status_t dycl_run_RandomUniform(dycl_kctx_t* ctx, const dycl_node_t* node, 
 
 /* --------------------------------------------------------------- *Like ops */
 
+/* Sets output 0 to a tensor of dtype dt with the shape of input type x (when it is known). */
+static dycl_status_t set_shape_of(dycl_infer_ctx_t* ctx, const dycl_node_t* node, const dycl_type_t* x,
+                                  dycl_dtype_t dt) {
+  dycl_type_t t = dycl_type_tensor(dt, -1);
+  if (x && x->known && x->rank >= 0) {
+    t.rank = x->rank;
+    for (int i = 0; i < x->rank; i++) t.dims[i] = x->dims[i];
+  }
+  return dycl_infer_set(ctx, node, 0, &t);
+}
+
 static dycl_status_t infer_like(dycl_infer_ctx_t* ctx, const dycl_node_t* node) {
   const dycl_type_t* x = dycl_infer_in(ctx, node, 0);
   if (x && x->known && x->kind != DYCL_VALUE_TENSOR)
@@ -145,12 +153,7 @@ static dycl_status_t infer_like(dycl_infer_ctx_t* ctx, const dycl_node_t* node) 
     return dycl_node_error(node, DYCL_CODE_INVALID_MODEL,
                            "the input is %s: give a floating-point 'dtype' attribute for the output",
                            dycl_dtype_name(dt));
-  dycl_type_t t = dycl_type_tensor(dt, -1);
-  if (x && x->known && x->rank >= 0) {
-    t.rank = x->rank;
-    for (int i = 0; i < x->rank; i++) t.dims[i] = x->dims[i];
-  }
-  return dycl_infer_set(ctx, node, 0, &t);
+  return set_shape_of(ctx, node, x, dt);
 }
 
 static dycl_status_t run_like(dycl_kctx_t* ctx, const dycl_node_t* node, dycl_value_t* const* in, int nin,
@@ -199,16 +202,11 @@ static dycl_status_t bernoulli_dtype(const dycl_node_t* node, dycl_dtype_t dflt,
 }
 
 dycl_status_t dycl_infer_Bernoulli(dycl_infer_ctx_t* ctx, const dycl_node_t* node) {
-  DYCL_RETURN_IF_ERROR(dycl_infer_check_dtype(ctx, node, 0, k_float_types));
+  DYCL_RETURN_IF_ERROR(dycl_infer_check_dtype(ctx, node, 0, dycl_dtypes_float));
   const dycl_type_t* x = dycl_infer_in(ctx, node, 0);
   dycl_dtype_t dt = DYCL_DTYPE_UNDEFINED;
   DYCL_RETURN_IF_ERROR(bernoulli_dtype(node, x && x->known ? x->dtype : DYCL_DTYPE_UNDEFINED, &dt));
-  dycl_type_t t = dycl_type_tensor(dt, -1);
-  if (x && x->known && x->rank >= 0) {
-    t.rank = x->rank;
-    for (int i = 0; i < x->rank; i++) t.dims[i] = x->dims[i];
-  }
-  return dycl_infer_set(ctx, node, 0, &t);
+  return set_shape_of(ctx, node, x, dt);
 }
 
 dycl_status_t dycl_run_Bernoulli(dycl_kctx_t* ctx, const dycl_node_t* node, dycl_value_t* const* in, int nin,
@@ -241,7 +239,7 @@ static dycl_status_t multinomial_dtype(const dycl_node_t* node, dycl_dtype_t* ou
 }
 
 dycl_status_t dycl_infer_Multinomial(dycl_infer_ctx_t* ctx, const dycl_node_t* node) {
-  DYCL_RETURN_IF_ERROR(dycl_infer_check_dtype(ctx, node, 0, k_float_types));
+  DYCL_RETURN_IF_ERROR(dycl_infer_check_dtype(ctx, node, 0, dycl_dtypes_float));
   dycl_dtype_t dt = DYCL_DTYPE_UNDEFINED;
   DYCL_RETURN_IF_ERROR(multinomial_dtype(node, &dt));
   int64_t n = dycl_attr_int(node, "sample_size", 1);

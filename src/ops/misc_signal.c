@@ -9,10 +9,6 @@
 
 #define PI 3.14159265358979323846
 
-static const dycl_dtype_t k_float_types[] = {DYCL_DTYPE_FLOAT16, DYCL_DTYPE_FLOAT32, DYCL_DTYPE_FLOAT64,
-                                             DYCL_DTYPE_BFLOAT16, DYCL_DTYPE_UNDEFINED};
-static const dycl_dtype_t k_index_types[] = {DYCL_DTYPE_INT32, DYCL_DTYPE_INT64, DYCL_DTYPE_UNDEFINED};
-
 /* ------------------------------------------------------------------ helpers */
 
 /* Reads a scalar (or one-element) integer input. */
@@ -37,17 +33,12 @@ static int64_t const_int(dycl_infer_ctx_t* ctx, const dycl_node_t* node, int i) 
   return dycl_tensor_get_i64(c, 0);
 }
 
+/* n zero-filled doubles (dycl_kernel_scratch); *out is NULL on error. */
 static dycl_status_t alloc_doubles(dycl_kctx_t* ctx, const dycl_node_t* node, int64_t n, double** out) {
-  size_t bytes;
-  if (n < 0 || !dycl_mul_size((size_t)n, sizeof(double), &bytes))
-    return dycl_node_error(node, DYCL_CODE_LIMIT, "work buffer size overflows");
-  uint64_t max = ctx->limits && ctx->limits->max_tensor_bytes ? ctx->limits->max_tensor_bytes
-                                                              : DYCL_DEFAULT_MAX_TENSOR_BYTES;
-  if ((uint64_t)bytes > max)
-    return dycl_node_error(node, DYCL_CODE_LIMIT, "work buffer of %zu bytes is over the limit of %" PRIu64, bytes, max);
-  *out = dycl_calloc(ctx->alloc, bytes ? bytes : 1, 1);
-  if (!*out) return dycl_node_error(node, DYCL_CODE_NO_MEMORY, "out of memory allocating %zu bytes", bytes);
-  return NULL;
+  void* p;
+  dycl_status_t s = dycl_kernel_scratch(ctx, node, n, sizeof(double), &p);
+  *out = p;
+  return s;
 }
 
 /* --------------------------------------------------------------- transform */
@@ -151,8 +142,8 @@ static dycl_status_t dft_axis(const dycl_node_t* node, int rank, int* axis) {
 }
 
 dycl_status_t dycl_infer_DFT(dycl_infer_ctx_t* ctx, const dycl_node_t* node) {
-  DYCL_RETURN_IF_ERROR(dycl_infer_check_dtype(ctx, node, 0, k_float_types));
-  DYCL_RETURN_IF_ERROR(dycl_infer_check_dtype(ctx, node, 1, k_index_types));
+  DYCL_RETURN_IF_ERROR(dycl_infer_check_dtype(ctx, node, 0, dycl_dtypes_float));
+  DYCL_RETURN_IF_ERROR(dycl_infer_check_dtype(ctx, node, 1, dycl_dtypes_index));
   const dycl_type_t* x = dycl_infer_in(ctx, node, 0);
   bool onesided = dycl_attr_int(node, "onesided", 0) != 0;
   dycl_type_t t = dycl_type_tensor(x && x->known ? x->dtype : DYCL_DTYPE_UNDEFINED, -1);
@@ -239,10 +230,10 @@ dycl_status_t dycl_run_DFT(dycl_kctx_t* ctx, const dycl_node_t* node, dycl_value
 /* -------------------------------------------------------------------- STFT */
 
 dycl_status_t dycl_infer_STFT(dycl_infer_ctx_t* ctx, const dycl_node_t* node) {
-  DYCL_RETURN_IF_ERROR(dycl_infer_check_dtype(ctx, node, 0, k_float_types));
-  DYCL_RETURN_IF_ERROR(dycl_infer_check_dtype(ctx, node, 1, k_index_types));
-  DYCL_RETURN_IF_ERROR(dycl_infer_check_dtype(ctx, node, 2, k_float_types));
-  DYCL_RETURN_IF_ERROR(dycl_infer_check_dtype(ctx, node, 3, k_index_types));
+  DYCL_RETURN_IF_ERROR(dycl_infer_check_dtype(ctx, node, 0, dycl_dtypes_float));
+  DYCL_RETURN_IF_ERROR(dycl_infer_check_dtype(ctx, node, 1, dycl_dtypes_index));
+  DYCL_RETURN_IF_ERROR(dycl_infer_check_dtype(ctx, node, 2, dycl_dtypes_float));
+  DYCL_RETURN_IF_ERROR(dycl_infer_check_dtype(ctx, node, 3, dycl_dtypes_index));
   const dycl_type_t* x = dycl_infer_in(ctx, node, 0);
   const dycl_type_t* w = dycl_infer_in(ctx, node, 2);
   if (w) DYCL_RETURN_IF_ERROR(dycl_infer_check_same_dtype(ctx, node, 0, 2));
@@ -345,7 +336,7 @@ static dycl_status_t out_datatype(const dycl_node_t* node, dycl_dtype_t* dt) {
 }
 
 dycl_status_t dycl_infer_window(dycl_infer_ctx_t* ctx, const dycl_node_t* node) {
-  DYCL_RETURN_IF_ERROR(dycl_infer_check_dtype(ctx, node, 0, k_index_types));
+  DYCL_RETURN_IF_ERROR(dycl_infer_check_dtype(ctx, node, 0, dycl_dtypes_index));
   dycl_dtype_t dt = DYCL_DTYPE_UNDEFINED;
   DYCL_RETURN_IF_ERROR(out_datatype(node, &dt));
   dycl_type_t t = dycl_type_tensor(dt, 1);
@@ -396,8 +387,8 @@ dycl_status_t dycl_run_HannWindow(dycl_kctx_t* ctx, const dycl_node_t* node, dyc
 /* ---------------------------------------------------------- MelWeightMatrix */
 
 dycl_status_t dycl_infer_MelWeightMatrix(dycl_infer_ctx_t* ctx, const dycl_node_t* node) {
-  for (int i = 0; i < 3; i++) DYCL_RETURN_IF_ERROR(dycl_infer_check_dtype(ctx, node, i, k_index_types));
-  for (int i = 3; i < 5; i++) DYCL_RETURN_IF_ERROR(dycl_infer_check_dtype(ctx, node, i, k_float_types));
+  for (int i = 0; i < 3; i++) DYCL_RETURN_IF_ERROR(dycl_infer_check_dtype(ctx, node, i, dycl_dtypes_index));
+  for (int i = 3; i < 5; i++) DYCL_RETURN_IF_ERROR(dycl_infer_check_dtype(ctx, node, i, dycl_dtypes_float));
   dycl_dtype_t dt = DYCL_DTYPE_UNDEFINED;
   DYCL_RETURN_IF_ERROR(out_datatype(node, &dt));
   dycl_type_t t = dycl_type_tensor(dt, 2);

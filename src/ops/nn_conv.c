@@ -7,16 +7,14 @@
  * float32 is computed in float32, float64 in double, float16/bfloat16 through float32, and the
  * integer convolutions in double on zero-point-adjusted values (exact for their ranges). */
 #include <inttypes.h>
-#include <math.h>
 #include <string.h>
 
+#include "ops/nn_internal.h"
 #include "ops/op.h"
 
 /* ---------------------------------------------------------------- helpers */
 
-static const dycl_dtype_t k_float_types[] = {DYCL_DTYPE_FLOAT32, DYCL_DTYPE_FLOAT64, DYCL_DTYPE_FLOAT16,
-                                             DYCL_DTYPE_BFLOAT16, DYCL_DTYPE_UNDEFINED};
-static const dycl_dtype_t k_q8_types[] = {DYCL_DTYPE_UINT8, DYCL_DTYPE_INT8, DYCL_DTYPE_UNDEFINED};
+const dycl_dtype_t dycl_nn_q8_types[] = {DYCL_DTYPE_UINT8, DYCL_DTYPE_INT8, DYCL_DTYPE_UNDEFINED};
 
 /* A float32 view of a float tensor: its data for float32, else a converted copy in *owned. */
 static dycl_status_t view_f32(dycl_kctx_t* ctx, const dycl_value_t* t, const float** p, float** owned) {
@@ -60,27 +58,20 @@ static bool ck_add(int64_t a, int64_t b, int64_t* r, bool* ovf) {
 
 /* -------------------------------------------------------------- geometry */
 
-typedef struct conv_geom {
-  int nsp;
-  int64_t in[DYCL_MAX_RANK], k[DYCL_MAX_RANK], s[DYCL_MAX_RANK], d[DYCL_MAX_RANK];
-  int64_t pb[DYCL_MAX_RANK], pe[DYCL_MAX_RANK], out[DYCL_MAX_RANK];
-} conv_geom_t;
+/* dycl_nn_auto_pad, dycl_nn_ints_attr and dycl_nn_to_geom3 serve the pools too (nn_internal.h). */
 
-typedef enum { PAD_NOTSET, PAD_SAME_UPPER, PAD_SAME_LOWER, PAD_VALID } auto_pad_t;
-
-static dycl_status_t read_auto_pad(const dycl_node_t* node, auto_pad_t* ap) {
+dycl_status_t dycl_nn_auto_pad(const dycl_node_t* node, dycl_nn_auto_pad_t* ap) {
   const char* s = dycl_attr_string(node, "auto_pad", "NOTSET");
-  if (!strcmp(s, "NOTSET") || !*s) *ap = PAD_NOTSET;
-  else if (!strcmp(s, "SAME_UPPER")) *ap = PAD_SAME_UPPER;
-  else if (!strcmp(s, "SAME_LOWER")) *ap = PAD_SAME_LOWER;
-  else if (!strcmp(s, "VALID")) *ap = PAD_VALID;
+  if (!strcmp(s, "NOTSET") || !*s) *ap = DYCL_NN_PAD_NOTSET;
+  else if (!strcmp(s, "SAME_UPPER")) *ap = DYCL_NN_PAD_SAME_UPPER;
+  else if (!strcmp(s, "SAME_LOWER")) *ap = DYCL_NN_PAD_SAME_LOWER;
+  else if (!strcmp(s, "VALID")) *ap = DYCL_NN_PAD_VALID;
   else return dycl_node_error(node, DYCL_CODE_INVALID_MODEL, "unknown auto_pad '%s'", s);
   return NULL;
 }
 
-/* Reads an ints attribute of exactly `n` entries (or absent: `dflt` everywhere), each >= lo. */
-static dycl_status_t read_ints_attr(const dycl_node_t* node, const char* name, int n, int64_t dflt, int64_t lo,
-                                    int64_t* v) {
+dycl_status_t dycl_nn_ints_attr(const dycl_node_t* node, const char* name, int n, int64_t dflt, int64_t lo, int64_t hi,
+                                int64_t* v) {
   int cnt = 0;
   const int64_t* a = dycl_attr_ints(node, name, &cnt);
   if (!a) {
@@ -90,31 +81,48 @@ static dycl_status_t read_ints_attr(const dycl_node_t* node, const char* name, i
   if (cnt != n)
     return dycl_node_error(node, DYCL_CODE_INVALID_MODEL, "attribute '%s' has %d values, expected %d", name, cnt, n);
   for (int i = 0; i < n; i++) {
-    if (a[i] < lo || a[i] > ((int64_t)1 << 40))
+    if (a[i] < lo || a[i] > hi)
       return dycl_node_error(node, DYCL_CODE_INVALID_MODEL, "attribute '%s' has an invalid value %" PRId64, name, a[i]);
     v[i] = a[i];
   }
   return NULL;
 }
 
+/* Convolution attributes are at most 2^40 (so that dilated kernel sizes cannot overflow). */
+#define CONV_ATTR_MAX ((int64_t)1 << 40)
+
+void dycl_nn_to_geom3(const dycl_nn_geom_t* g, dycl_nn_geom3_t* g3) {
+  int off = 3 - g->nsp;
+  for (int i = 0; i < 3; i++) {
+    int j = i - off;
+    g3->in[i] = j < 0 ? 1 : g->in[j];
+    g3->out[i] = j < 0 ? 1 : g->out[j];
+    g3->k[i] = j < 0 ? 1 : g->k[j];
+    g3->s[i] = j < 0 ? 1 : g->s[j];
+    g3->d[i] = j < 0 ? 1 : g->d[j];
+    g3->pb[i] = j < 0 ? 0 : g->pb[j];
+    g3->pe[i] = j < 0 ? 0 : g->pe[j];
+  }
+}
+
 /* Computes the output extents (and the begin/end pads) of a convolution or a transposed one.
  * in[i] or wk[i] may be -1 (unknown, at inference time): the output extents that depend on them
  * come out -1. `code` is the error code for shape errors (INVALID_MODEL when inferring). */
 static dycl_status_t conv_geometry(const dycl_node_t* node, dycl_code_t code, bool transpose, int nsp,
-                                   const int64_t* in, const int64_t* wk, conv_geom_t* g) {
+                                   const int64_t* in, const int64_t* wk, dycl_nn_geom_t* g) {
   memset(g, 0, sizeof *g);
   g->nsp = nsp;
-  auto_pad_t ap = PAD_NOTSET;
-  DYCL_RETURN_IF_ERROR(read_auto_pad(node, &ap));
+  dycl_nn_auto_pad_t ap = DYCL_NN_PAD_NOTSET;
+  DYCL_RETURN_IF_ERROR(dycl_nn_auto_pad(node, &ap));
   int nk = 0;
   const int64_t* ka = dycl_attr_ints(node, "kernel_shape", &nk);
   if (ka && nk != nsp)
     return dycl_node_error(node, DYCL_CODE_INVALID_MODEL, "kernel_shape has %d values for %d spatial dimensions", nk, nsp);
   int64_t pads[2 * DYCL_MAX_RANK], opad[DYCL_MAX_RANK];
-  DYCL_RETURN_IF_ERROR(read_ints_attr(node, "strides", nsp, 1, 1, g->s));
-  DYCL_RETURN_IF_ERROR(read_ints_attr(node, "dilations", nsp, 1, 1, g->d));
-  DYCL_RETURN_IF_ERROR(read_ints_attr(node, "pads", 2 * nsp, 0, 0, pads));
-  DYCL_RETURN_IF_ERROR(read_ints_attr(node, "output_padding", nsp, 0, 0, opad));
+  DYCL_RETURN_IF_ERROR(dycl_nn_ints_attr(node, "strides", nsp, 1, 1, CONV_ATTR_MAX, g->s));
+  DYCL_RETURN_IF_ERROR(dycl_nn_ints_attr(node, "dilations", nsp, 1, 1, CONV_ATTR_MAX, g->d));
+  DYCL_RETURN_IF_ERROR(dycl_nn_ints_attr(node, "pads", 2 * nsp, 0, 0, CONV_ATTR_MAX, pads));
+  DYCL_RETURN_IF_ERROR(dycl_nn_ints_attr(node, "output_padding", nsp, 0, 0, CONV_ATTR_MAX, opad));
   int nos = 0;
   const int64_t* os = transpose ? dycl_attr_ints(node, "output_shape", &nos) : NULL;
   if (os && nos != nsp && nos != nsp + 2)
@@ -130,21 +138,21 @@ static dycl_status_t conv_geometry(const dycl_node_t* node, dycl_code_t code, bo
     if (k == 0) return dycl_node_error(node, code, "the kernel has an empty spatial dimension");
     g->k[i] = k;
     g->in[i] = in[i];
-    g->pb[i] = ap == PAD_NOTSET ? pads[i] : 0;
-    g->pe[i] = ap == PAD_NOTSET ? pads[nsp + i] : 0;
+    g->pb[i] = ap == DYCL_NN_PAD_NOTSET ? pads[i] : 0;
+    g->pe[i] = ap == DYCL_NN_PAD_NOTSET ? pads[nsp + i] : 0;
     g->out[i] = -1;
     bool ovf = false;
     int64_t keff = -1, t, total = 0;
     if (k > 0 && ck_mul(k - 1, g->d[i], &t, &ovf)) keff = t + 1;
     if (ovf) return dycl_node_error(node, code, "spatial dimension %d: the dilated kernel size overflows", i);
     if (!transpose) {
-      if (ap == PAD_SAME_UPPER || ap == PAD_SAME_LOWER) {
+      if (ap == DYCL_NN_PAD_SAME_UPPER || ap == DYCL_NN_PAD_SAME_LOWER) {
         if (in[i] < 0) continue;
         g->out[i] = in[i] / g->s[i] + (in[i] % g->s[i] != 0);
         if (keff < 0) continue;
         if (g->out[i] > 0 && ck_mul(g->out[i] - 1, g->s[i], &t, &ovf)) ck_add(t, keff - in[i], &total, &ovf);
         if (total < 0) total = 0;
-        g->pb[i] = ap == PAD_SAME_UPPER ? total / 2 : total - total / 2;
+        g->pb[i] = ap == DYCL_NN_PAD_SAME_UPPER ? total / 2 : total - total / 2;
         g->pe[i] = total - g->pb[i];
       } else {
         if (in[i] < 0 || keff < 0) continue;
@@ -158,7 +166,7 @@ static dycl_status_t conv_geometry(const dycl_node_t* node, dycl_code_t code, bo
         g->out[i] = num / g->s[i] + 1;
       }
     } else {
-      bool same = ap == PAD_SAME_UPPER || ap == PAD_SAME_LOWER;
+      bool same = ap == DYCL_NN_PAD_SAME_UPPER || ap == DYCL_NN_PAD_SAME_LOWER;
       int64_t full = -1; /* output extent without padding */
       if (in[i] >= 0 && keff >= 0) {
         if (ck_mul(g->s[i], in[i] - 1, &t, &ovf) && ck_add(t, opad[i], &t, &ovf) && ck_add(t, keff, &t, &ovf))
@@ -176,7 +184,7 @@ static dycl_status_t conv_geometry(const dycl_node_t* node, dycl_code_t code, bo
            * the ONNX reference computes it, pads the end */
           total = full - g->out[i];
           int64_t half = total >= 0 ? total / 2 : -((-total + 1) / 2);
-          if (ap == PAD_SAME_UPPER) {
+          if (ap == DYCL_NN_PAD_SAME_UPPER) {
             g->pb[i] = half;
             g->pe[i] = total - half;
           } else {
@@ -197,23 +205,6 @@ static dycl_status_t conv_geometry(const dycl_node_t* node, dycl_code_t code, bo
 
 /* -------------------------------------------------------------- kernels */
 
-typedef struct conv3 {
-  int64_t in[3], out[3], k[3], s[3], d[3], p[3];
-} conv3_t;
-
-static void to_conv3(const conv_geom_t* g, conv3_t* c) {
-  int off = 3 - g->nsp;
-  for (int i = 0; i < 3; i++) {
-    int j = i - off;
-    c->in[i] = j < 0 ? 1 : g->in[j];
-    c->out[i] = j < 0 ? 1 : g->out[j];
-    c->k[i] = j < 0 ? 1 : g->k[j];
-    c->s[i] = j < 0 ? 1 : g->s[j];
-    c->d[i] = j < 0 ? 1 : g->d[j];
-    c->p[i] = j < 0 ? 0 : g->pb[j];
-  }
-}
-
 /* Iterations t in [0, n) with 0 <= t*s + a < limit, as [*lo, *hi). */
 static void tap_range(int64_t a, int64_t s, int64_t n, int64_t limit, int64_t* lo, int64_t* hi) {
   int64_t l = a >= 0 ? 0 : (-a + s - 1) / s;
@@ -228,7 +219,7 @@ static void tap_range(int64_t a, int64_t s, int64_t n, int64_t limit, int64_t* l
  * taken in blocks of up to 4 (within one group) so that each input row is read once per block. */
 #define NN_CONV_FWD(SUF, T)                                                                                            \
   static void conv_fwd_##SUF(const T* x, const T* w, const T* b, T* y, int64_t N, int64_t C, int64_t M,                \
-                             int64_t G, const conv3_t* g) {                                                            \
+                             int64_t G, const dycl_nn_geom3_t* g) {                                                    \
     const int64_t Cg = C / G, Mg = M / G;                                                                              \
     const int64_t IH = g->in[1], IW = g->in[2], OH = g->out[1], OW = g->out[2];                                        \
     const int64_t IP = g->in[0] * IH * IW, OP = g->out[0] * OH * OW, KS = g->k[0] * g->k[1] * g->k[2];                 \
@@ -246,13 +237,13 @@ static void tap_range(int64_t a, int64_t s, int64_t n, int64_t limit, int64_t* l
         for (int64_t c = 0; c < Cg; c++) {                                                                             \
           const T* xp = x + (n * C + grp * Cg + c) * IP;                                                               \
           for (int64_t kd = 0; kd < g->k[0]; kd++) {                                                                   \
-            int64_t d_lo, d_hi, ad = kd * g->d[0] - g->p[0];                                                           \
+            int64_t d_lo, d_hi, ad = kd * g->d[0] - g->pb[0];                                                          \
             tap_range(ad, g->s[0], g->out[0], g->in[0], &d_lo, &d_hi);                                                 \
             for (int64_t kh = 0; kh < g->k[1]; kh++) {                                                                 \
-              int64_t h_lo, h_hi, ah = kh * g->d[1] - g->p[1];                                                         \
+              int64_t h_lo, h_hi, ah = kh * g->d[1] - g->pb[1];                                                        \
               tap_range(ah, g->s[1], OH, IH, &h_lo, &h_hi);                                                            \
               for (int64_t kw = 0; kw < g->k[2]; kw++) {                                                               \
-                int64_t w_lo, w_hi, aw = kw * g->d[2] - g->p[2];                                                       \
+                int64_t w_lo, w_hi, aw = kw * g->d[2] - g->pb[2];                                                      \
                 tap_range(aw, sw, OW, IW, &w_lo, &w_hi);                                                               \
                 if (w_lo >= w_hi) continue;                                                                            \
                 const int64_t tap = (kd * g->k[1] + kh) * g->k[2] + kw;                                                \
@@ -312,7 +303,7 @@ static void tap_range(int64_t a, int64_t s, int64_t n, int64_t limit, int64_t* l
  * channels in blocks of up to 4 as above. */
 #define NN_CONV_BWD(SUF, T)                                                                                            \
   static void conv_bwd_##SUF(const T* x, const T* w, const T* b, T* y, int64_t N, int64_t C, int64_t M,                \
-                             int64_t G, const conv3_t* g) {                                                            \
+                             int64_t G, const dycl_nn_geom3_t* g) {                                                    \
     const int64_t Cg = C / G, Mg = M / G;                                                                              \
     const int64_t IH = g->in[1], IW = g->in[2], OH = g->out[1], OW = g->out[2];                                        \
     const int64_t IP = g->in[0] * IH * IW, OP = g->out[0] * OH * OW, KS = g->k[0] * g->k[1] * g->k[2];                 \
@@ -331,13 +322,13 @@ static void tap_range(int64_t a, int64_t s, int64_t n, int64_t limit, int64_t* l
           const T* xp = x + (n * C + grp * Cg + c) * IP;                                                               \
           const T* wp = w + ((grp * Cg + c) * Mg + mm0) * KS;                                                          \
           for (int64_t kd = 0; kd < g->k[0]; kd++) {                                                                   \
-            int64_t d_lo, d_hi, ad = kd * g->d[0] - g->p[0];                                                           \
+            int64_t d_lo, d_hi, ad = kd * g->d[0] - g->pb[0];                                                          \
             tap_range(ad, g->s[0], g->in[0], g->out[0], &d_lo, &d_hi);                                                 \
             for (int64_t kh = 0; kh < g->k[1]; kh++) {                                                                 \
-              int64_t h_lo, h_hi, ah = kh * g->d[1] - g->p[1];                                                         \
+              int64_t h_lo, h_hi, ah = kh * g->d[1] - g->pb[1];                                                        \
               tap_range(ah, g->s[1], IH, OH, &h_lo, &h_hi);                                                            \
               for (int64_t kw = 0; kw < g->k[2]; kw++) {                                                               \
-                int64_t w_lo, w_hi, aw = kw * g->d[2] - g->p[2];                                                       \
+                int64_t w_lo, w_hi, aw = kw * g->d[2] - g->pb[2];                                                      \
                 tap_range(aw, sw, IW, OW, &w_lo, &w_hi);                                                               \
                 if (w_lo >= w_hi) continue;                                                                            \
                 const int64_t tap = (kd * g->k[1] + kh) * g->k[2] + kw;                                                \
@@ -375,7 +366,7 @@ NN_CONV_BWD(f64, double)
 
 typedef struct conv_shape {
   int64_t N, C, M, G;
-  conv_geom_t geom;
+  dycl_nn_geom_t geom;
   int rank;
   int64_t odims[DYCL_MAX_RANK];
 } conv_shape_t;
@@ -462,7 +453,7 @@ static dycl_status_t conv_infer_type(dycl_infer_ctx_t* ctx, const dycl_node_t* n
     in[i] = xr ? x->dims[2 + i].v : -1;
     k[i] = wr ? w->dims[2 + i].v : -1;
   }
-  conv_geom_t g;
+  dycl_nn_geom_t g;
   DYCL_RETURN_IF_ERROR(conv_geometry(node, DYCL_CODE_INVALID_MODEL, transpose, nsp, in, k, &g));
   for (int i = 0; i < nsp; i++) out->dims[2 + i] = g.out[i] >= 0 ? dycl_dim_const(g.out[i]) : dycl_dim_unknown();
   return NULL;
@@ -471,7 +462,7 @@ static dycl_status_t conv_infer_type(dycl_infer_ctx_t* ctx, const dycl_node_t* n
 /* ------------------------------------------------------ Conv, ConvTranspose */
 
 static dycl_status_t infer_conv_float(dycl_infer_ctx_t* ctx, const dycl_node_t* node, bool transpose) {
-  for (int i = 0; i < 3; i++) DYCL_RETURN_IF_ERROR(dycl_infer_check_dtype(ctx, node, i, k_float_types));
+  for (int i = 0; i < 3; i++) DYCL_RETURN_IF_ERROR(dycl_infer_check_dtype(ctx, node, i, dycl_dtypes_float));
   DYCL_RETURN_IF_ERROR(dycl_infer_check_same_dtype(ctx, node, 0, 1));
   DYCL_RETURN_IF_ERROR(dycl_infer_check_same_dtype(ctx, node, 0, 2));
   const dycl_type_t* x = dycl_infer_in(ctx, node, 0);
@@ -505,8 +496,8 @@ static dycl_status_t run_conv_float(dycl_kctx_t* ctx, const dycl_node_t* node, b
   DYCL_RETURN_IF_ERROR(dycl_kernel_tensor(ctx, node, X->dtype, cs.rank, cs.odims, &out[0]));
   dycl_value_t* Y = out[0];
   if (Y->numel == 0) return NULL;
-  conv3_t g3;
-  to_conv3(&cs.geom, &g3);
+  dycl_nn_geom3_t g3;
+  dycl_nn_to_geom3(&cs.geom, &g3);
   if (X->dtype == DYCL_DTYPE_FLOAT64) {
     (transpose ? conv_bwd_f64 : conv_fwd_f64)(X->data, W->data, B ? B->data : NULL, Y->data, cs.N, cs.C, cs.M, cs.G, &g3);
     return NULL;
@@ -590,8 +581,8 @@ static dycl_status_t conv_integer_acc(dycl_kctx_t* ctx, const dycl_node_t* node,
     s = dycl_error_nomem();
     goto done;
   }
-  conv3_t g3;
-  to_conv3(&cs->geom, &g3);
+  dycl_nn_geom3_t g3;
+  dycl_nn_to_geom3(&cs->geom, &g3);
   if (numel) conv_fwd_f64(x, w, b, y, cs->N, cs->C, cs->M, cs->G, &g3);
   *acc = y;
   y = NULL;
@@ -603,11 +594,16 @@ done:
   return s;
 }
 
-dycl_status_t dycl_infer_ConvInteger(dycl_infer_ctx_t* ctx, const dycl_node_t* node) {
-  DYCL_RETURN_IF_ERROR(dycl_infer_check_dtype(ctx, node, 0, k_q8_types));
-  DYCL_RETURN_IF_ERROR(dycl_infer_check_dtype(ctx, node, 1, k_q8_types));
+/* Shared with MatMulInteger and QLinearMatMul (nn_internal.h). */
+dycl_status_t dycl_nn_infer_integer_inputs(dycl_infer_ctx_t* ctx, const dycl_node_t* node) {
+  DYCL_RETURN_IF_ERROR(dycl_infer_check_dtype(ctx, node, 0, dycl_nn_q8_types));
+  DYCL_RETURN_IF_ERROR(dycl_infer_check_dtype(ctx, node, 1, dycl_nn_q8_types));
   DYCL_RETURN_IF_ERROR(dycl_infer_check_same_dtype(ctx, node, 0, 2));
-  DYCL_RETURN_IF_ERROR(dycl_infer_check_same_dtype(ctx, node, 1, 3));
+  return dycl_infer_check_same_dtype(ctx, node, 1, 3);
+}
+
+dycl_status_t dycl_infer_ConvInteger(dycl_infer_ctx_t* ctx, const dycl_node_t* node) {
+  DYCL_RETURN_IF_ERROR(dycl_nn_infer_integer_inputs(ctx, node));
   dycl_type_t t;
   DYCL_RETURN_IF_ERROR(conv_infer_type(ctx, node, false, 1, DYCL_DTYPE_INT32, &t));
   return dycl_infer_set(ctx, node, 0, &t);
@@ -633,17 +629,21 @@ dycl_status_t dycl_run_ConvInteger(dycl_kctx_t* ctx, const dycl_node_t* node, dy
   return s;
 }
 
-dycl_status_t dycl_infer_QLinearConv(dycl_infer_ctx_t* ctx, const dycl_node_t* node) {
+dycl_status_t dycl_nn_infer_qlinear_inputs(dycl_infer_ctx_t* ctx, const dycl_node_t* node) {
   static const dycl_dtype_t f32[] = {DYCL_DTYPE_FLOAT32, DYCL_DTYPE_UNDEFINED};
-  static const dycl_dtype_t i32[] = {DYCL_DTYPE_INT32, DYCL_DTYPE_UNDEFINED};
-  DYCL_RETURN_IF_ERROR(dycl_infer_check_dtype(ctx, node, 0, k_q8_types));
-  DYCL_RETURN_IF_ERROR(dycl_infer_check_dtype(ctx, node, 3, k_q8_types));
-  DYCL_RETURN_IF_ERROR(dycl_infer_check_dtype(ctx, node, 7, k_q8_types));
+  DYCL_RETURN_IF_ERROR(dycl_infer_check_dtype(ctx, node, 0, dycl_nn_q8_types));
+  DYCL_RETURN_IF_ERROR(dycl_infer_check_dtype(ctx, node, 3, dycl_nn_q8_types));
+  DYCL_RETURN_IF_ERROR(dycl_infer_check_dtype(ctx, node, 7, dycl_nn_q8_types));
   DYCL_RETURN_IF_ERROR(dycl_infer_check_same_dtype(ctx, node, 0, 2));
   DYCL_RETURN_IF_ERROR(dycl_infer_check_same_dtype(ctx, node, 3, 5));
   DYCL_RETURN_IF_ERROR(dycl_infer_check_dtype(ctx, node, 1, f32));
   DYCL_RETURN_IF_ERROR(dycl_infer_check_dtype(ctx, node, 4, f32));
-  DYCL_RETURN_IF_ERROR(dycl_infer_check_dtype(ctx, node, 6, f32));
+  return dycl_infer_check_dtype(ctx, node, 6, f32);
+}
+
+dycl_status_t dycl_infer_QLinearConv(dycl_infer_ctx_t* ctx, const dycl_node_t* node) {
+  static const dycl_dtype_t i32[] = {DYCL_DTYPE_INT32, DYCL_DTYPE_UNDEFINED};
+  DYCL_RETURN_IF_ERROR(dycl_nn_infer_qlinear_inputs(ctx, node));
   DYCL_RETURN_IF_ERROR(dycl_infer_check_dtype(ctx, node, 8, i32));
   const dycl_type_t* yz = dycl_infer_in(ctx, node, 7);
   dycl_dtype_t dt = yz ? (yz->known ? yz->dtype : DYCL_DTYPE_UNDEFINED) : DYCL_DTYPE_UINT8;
@@ -680,18 +680,12 @@ dycl_status_t dycl_run_QLinearConv(dycl_kctx_t* ctx, const dycl_node_t* node, dy
     dycl_value_t* Y = out[0];
     const float xsv = ((const float*)xs->data)[0], ysv = ((const float*)ys->data)[0];
     const int64_t zp = yzp ? dycl_tensor_get_i64(yzp, 0) : 0;
-    const double lo = ydt == DYCL_DTYPE_UINT8 ? 0 : -128, hi = ydt == DYCL_DTYPE_UINT8 ? 255 : 127;
     int64_t plane = cs.N && cs.M ? Y->numel / (cs.N * cs.M) : 0;
     for (int64_t i = 0; i < Y->numel; i++) {
       int64_t m = plane ? (i / plane) % cs.M : 0;
       float wsv = ((const float*)ws->data)[ws->numel == 1 ? 0 : m];
       float scale = xsv * wsv / ysv;
-      float v = (float)acc[i] * scale;
-      double r = (double)nearbyintf(v) + (double)zp;
-      if (isnan(r)) r = (double)zp;
-      if (r < lo) r = lo;
-      if (r > hi) r = hi;
-      dycl_tensor_set_i64(Y, i, (int64_t)r);
+      dycl_tensor_set_i64(Y, i, dycl_nn_requantize((float)acc[i] * scale, zp, ydt));
     }
   }
 done:

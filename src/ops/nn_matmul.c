@@ -9,6 +9,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "ops/nn_internal.h"
 #include "ops/op.h"
 
 /* ---------------------------------------------------------------- helpers */
@@ -16,9 +17,6 @@
 static const dycl_dtype_t k_mm_types[] = {DYCL_DTYPE_FLOAT32, DYCL_DTYPE_FLOAT64, DYCL_DTYPE_FLOAT16,
                                           DYCL_DTYPE_BFLOAT16, DYCL_DTYPE_INT32, DYCL_DTYPE_INT64,
                                           DYCL_DTYPE_UINT32, DYCL_DTYPE_UINT64, DYCL_DTYPE_UNDEFINED};
-static const dycl_dtype_t k_q8_types[] = {DYCL_DTYPE_UINT8, DYCL_DTYPE_INT8, DYCL_DTYPE_UNDEFINED};
-static const dycl_dtype_t k_float_types[] = {DYCL_DTYPE_FLOAT32, DYCL_DTYPE_FLOAT64, DYCL_DTYPE_FLOAT16,
-                                             DYCL_DTYPE_BFLOAT16, DYCL_DTYPE_UNDEFINED};
 
 /* How a dtype is computed: in float, in double, or in wrapping 64-bit integers. */
 typedef enum { CK_F32, CK_F64, CK_INT } calc_kind_t;
@@ -29,40 +27,35 @@ static calc_kind_t calc_kind(dycl_dtype_t t) {
   return CK_INT;
 }
 
-/* A buffer holding a tensor's values in its calc kind: the tensor's own data when the types match
- * (float32, float64, or int64/uint64 for CK_INT), else a converted copy in *owned. */
-static dycl_status_t calc_view(dycl_kctx_t* ctx, const dycl_value_t* t, calc_kind_t k, const void** p, void** owned) {
+static size_t calc_size(calc_kind_t k) { return k == CK_F32 ? sizeof(float) : 8; }
+
+/* A buffer for a tensor's values in its calc kind (an input's view, or an output buffer written
+ * back by calc_store): the tensor's own data when the types match (float32, float64, or
+ * int64/uint64 for CK_INT), else uninitialized scratch, also in *owned. */
+static dycl_status_t calc_buf(dycl_kctx_t* ctx, const dycl_value_t* t, calc_kind_t k, void** p, void** owned) {
   *owned = NULL;
   if ((k == CK_F32 && t->dtype == DYCL_DTYPE_FLOAT32) || (k == CK_F64 && t->dtype == DYCL_DTYPE_FLOAT64) ||
       (k == CK_INT && (t->dtype == DYCL_DTYPE_INT64 || t->dtype == DYCL_DTYPE_UINT64))) {
     *p = t->data;
     return NULL;
   }
-  size_t esz = k == CK_F32 ? sizeof(float) : 8;
-  void* b = dycl_malloc(ctx->alloc, (size_t)t->numel * esz + 1);
+  void* b = dycl_malloc(ctx->alloc, (size_t)t->numel * calc_size(k) + 1);
   if (!b) return dycl_error_nomem();
-  for (int64_t i = 0; i < t->numel; i++) {
-    if (k == CK_F32) ((float*)b)[i] = (float)dycl_tensor_get_f64(t, i);
-    else if (k == CK_F64) ((double*)b)[i] = dycl_tensor_get_f64(t, i);
-    else ((uint64_t*)b)[i] = (uint64_t)dycl_tensor_get_i64(t, i);
-  }
   *owned = b;
   *p = b;
   return NULL;
 }
 
-/* An output buffer in the calc kind: the tensor's data when the types match, else scratch. */
-static dycl_status_t calc_out(dycl_kctx_t* ctx, dycl_value_t* t, calc_kind_t k, void** p, void** owned) {
-  *owned = NULL;
-  if ((k == CK_F32 && t->dtype == DYCL_DTYPE_FLOAT32) || (k == CK_F64 && t->dtype == DYCL_DTYPE_FLOAT64) ||
-      (k == CK_INT && (t->dtype == DYCL_DTYPE_INT64 || t->dtype == DYCL_DTYPE_UINT64))) {
-    *p = t->data;
-    return NULL;
-  }
-  size_t esz = k == CK_F32 ? sizeof(float) : 8;
-  void* b = dycl_malloc(ctx->alloc, (size_t)t->numel * esz + 1);
-  if (!b) return dycl_error_nomem();
-  *owned = b;
+/* A tensor's values in its calc kind: its own data, or a converted copy in *owned. */
+static dycl_status_t calc_view(dycl_kctx_t* ctx, const dycl_value_t* t, calc_kind_t k, const void** p, void** owned) {
+  void* b;
+  DYCL_RETURN_IF_ERROR(calc_buf(ctx, t, k, &b, owned));
+  if (*owned)
+    for (int64_t i = 0; i < t->numel; i++) {
+      if (k == CK_F32) ((float*)b)[i] = (float)dycl_tensor_get_f64(t, i);
+      else if (k == CK_F64) ((double*)b)[i] = dycl_tensor_get_f64(t, i);
+      else ((uint64_t*)b)[i] = (uint64_t)dycl_tensor_get_i64(t, i);
+    }
   *p = b;
   return NULL;
 }
@@ -162,8 +155,6 @@ static void mm_any(calc_kind_t k, const void* A, const void* B, void* C, int64_t
   else if (k == CK_F64) mm_f64(A, B, C, M, K, N);
   else mm_u64(A, B, C, M, K, N);
 }
-
-static size_t calc_size(calc_kind_t k) { return k == CK_F32 ? sizeof(float) : 8; }
 
 /* dst[cols, rows] = src[rows, cols]^T for 4- or 8-byte elements. */
 static void transpose_buf(const void* src, void* dst, int64_t rows, int64_t cols, size_t es) {
@@ -317,7 +308,7 @@ dycl_status_t dycl_run_MatMul(dycl_kctx_t* ctx, const dycl_node_t* node, dycl_va
   dycl_status_t st = NULL;
   DYCL_GOTO_IF_ERROR(st, calc_view(ctx, A, k, &a, &oa), done);
   DYCL_GOTO_IF_ERROR(st, calc_view(ctx, B, k, &b, &ob), done);
-  DYCL_GOTO_IF_ERROR(st, calc_out(ctx, Y, k, &y, &oy), done);
+  DYCL_GOTO_IF_ERROR(st, calc_buf(ctx, Y, k, &y, &oy), done);
   mm_batched(k, A, a, B, b, y, &s);
   calc_store(Y, k, y);
 done:
@@ -390,10 +381,7 @@ done:
 }
 
 dycl_status_t dycl_infer_MatMulInteger(dycl_infer_ctx_t* ctx, const dycl_node_t* node) {
-  DYCL_RETURN_IF_ERROR(dycl_infer_check_dtype(ctx, node, 0, k_q8_types));
-  DYCL_RETURN_IF_ERROR(dycl_infer_check_dtype(ctx, node, 1, k_q8_types));
-  DYCL_RETURN_IF_ERROR(dycl_infer_check_same_dtype(ctx, node, 0, 2));
-  DYCL_RETURN_IF_ERROR(dycl_infer_check_same_dtype(ctx, node, 1, 3));
+  DYCL_RETURN_IF_ERROR(dycl_nn_infer_integer_inputs(ctx, node));
   dycl_type_t t;
   DYCL_RETURN_IF_ERROR(mm_infer_type(node, dycl_infer_in(ctx, node, 0), dycl_infer_in(ctx, node, 1), DYCL_DTYPE_INT32, &t));
   return dycl_infer_set(ctx, node, 0, &t);
@@ -415,15 +403,7 @@ dycl_status_t dycl_run_MatMulInteger(dycl_kctx_t* ctx, const dycl_node_t* node, 
 }
 
 dycl_status_t dycl_infer_QLinearMatMul(dycl_infer_ctx_t* ctx, const dycl_node_t* node) {
-  static const dycl_dtype_t f32[] = {DYCL_DTYPE_FLOAT32, DYCL_DTYPE_UNDEFINED};
-  DYCL_RETURN_IF_ERROR(dycl_infer_check_dtype(ctx, node, 0, k_q8_types));
-  DYCL_RETURN_IF_ERROR(dycl_infer_check_dtype(ctx, node, 3, k_q8_types));
-  DYCL_RETURN_IF_ERROR(dycl_infer_check_dtype(ctx, node, 7, k_q8_types));
-  DYCL_RETURN_IF_ERROR(dycl_infer_check_same_dtype(ctx, node, 0, 2));
-  DYCL_RETURN_IF_ERROR(dycl_infer_check_same_dtype(ctx, node, 3, 5));
-  DYCL_RETURN_IF_ERROR(dycl_infer_check_dtype(ctx, node, 1, f32));
-  DYCL_RETURN_IF_ERROR(dycl_infer_check_dtype(ctx, node, 4, f32));
-  DYCL_RETURN_IF_ERROR(dycl_infer_check_dtype(ctx, node, 6, f32));
+  DYCL_RETURN_IF_ERROR(dycl_nn_infer_qlinear_inputs(ctx, node));
   const dycl_type_t* yz = dycl_infer_in(ctx, node, 7);
   dycl_dtype_t dt = yz && yz->known ? yz->dtype : DYCL_DTYPE_UNDEFINED;
   dycl_type_t t;
@@ -456,16 +436,10 @@ dycl_status_t dycl_run_QLinearMatMul(dycl_kctx_t* ctx, const dycl_node_t* node, 
     const float* bsv = bs->data;
     float ysv = ((const float*)ys->data)[0];
     int64_t zp = dycl_tensor_get_i64(yzp, 0);
-    double lo = yzp->dtype == DYCL_DTYPE_UINT8 ? 0 : -128, hi = yzp->dtype == DYCL_DTYPE_UINT8 ? 255 : 127;
     for (int64_t i = 0; i < Y->numel; i++) {
       int64_t r = (i / s.N) % s.M, c = i % s.N;
       float scale = asv[as->numel == 1 ? 0 : r] * bsv[bs->numel == 1 ? 0 : c] / ysv;
-      float v = (float)(int64_t)acc[i] * scale;
-      double q = (double)nearbyintf(v) + (double)zp;
-      if (isnan(q)) q = (double)zp;
-      if (q < lo) q = lo;
-      if (q > hi) q = hi;
-      dycl_tensor_set_i64(Y, i, (int64_t)q);
+      dycl_tensor_set_i64(Y, i, dycl_nn_requantize((float)(int64_t)acc[i] * scale, zp, yzp->dtype));
     }
   }
 done:
@@ -542,7 +516,7 @@ dycl_status_t dycl_run_Gemm(dycl_kctx_t* ctx, const dycl_node_t* node, dycl_valu
   DYCL_GOTO_IF_ERROR(st, calc_view(ctx, A, k, &a, &oa), done);
   DYCL_GOTO_IF_ERROR(st, calc_view(ctx, B, k, &b, &ob), done);
   if (C) DYCL_GOTO_IF_ERROR(st, calc_view(ctx, C, k, &c, &oc), done);
-  DYCL_GOTO_IF_ERROR(st, calc_out(ctx, Y, k, &y, &oy), done);
+  DYCL_GOTO_IF_ERROR(st, calc_buf(ctx, Y, k, &y, &oy), done);
   if (ta) { /* materialize A^T as [M, K] */
     at = dycl_malloc(ctx->alloc, (size_t)(M * K) * es + 1);
     if (!at) {
@@ -911,7 +885,7 @@ done:
 /* --------------------------------------------------------------------- Det */
 
 dycl_status_t dycl_infer_Det(dycl_infer_ctx_t* ctx, const dycl_node_t* node) {
-  DYCL_RETURN_IF_ERROR(dycl_infer_check_dtype(ctx, node, 0, k_float_types));
+  DYCL_RETURN_IF_ERROR(dycl_infer_check_dtype(ctx, node, 0, dycl_dtypes_float));
   const dycl_type_t* x = dycl_infer_in(ctx, node, 0);
   dycl_type_t t = dycl_type_tensor(x && x->known ? x->dtype : DYCL_DTYPE_UNDEFINED, -1);
   if (x && x->known && x->rank >= 0) {

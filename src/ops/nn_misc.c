@@ -7,10 +7,6 @@
 
 #include "ops/op.h"
 
-static const dycl_dtype_t k_float_types[] = {DYCL_DTYPE_FLOAT32, DYCL_DTYPE_FLOAT64, DYCL_DTYPE_FLOAT16,
-                                             DYCL_DTYPE_BFLOAT16, DYCL_DTYPE_UNDEFINED};
-static const dycl_dtype_t k_index_types[] = {DYCL_DTYPE_INT32, DYCL_DTYPE_INT64, DYCL_DTYPE_UNDEFINED};
-
 /* ------------------------------------------------------------------ losses */
 
 typedef enum { RED_NONE, RED_SUM, RED_MEAN } reduction_t;
@@ -26,8 +22,8 @@ static dycl_status_t read_reduction(const dycl_node_t* node, reduction_t* r) {
 
 /* Shared inference of the two losses: output 0 is the loss, output 1 (SCE) the log-probabilities. */
 static dycl_status_t infer_loss(dycl_infer_ctx_t* ctx, const dycl_node_t* node) {
-  DYCL_RETURN_IF_ERROR(dycl_infer_check_dtype(ctx, node, 0, k_float_types));
-  DYCL_RETURN_IF_ERROR(dycl_infer_check_dtype(ctx, node, 1, k_index_types));
+  DYCL_RETURN_IF_ERROR(dycl_infer_check_dtype(ctx, node, 0, dycl_dtypes_float));
+  DYCL_RETURN_IF_ERROR(dycl_infer_check_dtype(ctx, node, 1, dycl_dtypes_index));
   DYCL_RETURN_IF_ERROR(dycl_infer_check_same_dtype(ctx, node, 0, 2));
   reduction_t red;
   DYCL_RETURN_IF_ERROR(read_reduction(node, &red));
@@ -125,9 +121,8 @@ dycl_status_t dycl_run_NegativeLogLikelihoodLoss(dycl_kctx_t* ctx, const dycl_no
   (void)nout;
   DYCL_RETURN_IF_ERROR(loss_inputs(node, in, nin));
   const dycl_value_t* X = in[0];
-  double* lp = dycl_malloc(ctx->alloc, (size_t)X->numel * sizeof(double) + 1);
-  if (!lp) return dycl_error_nomem();
-  for (int64_t i = 0; i < X->numel; i++) lp[i] = dycl_tensor_get_f64(X, i);
+  double* lp;
+  DYCL_RETURN_IF_ERROR(dycl_kernel_to_f64(ctx, X, &lp));
   dycl_status_t s = nll(ctx, node, X, lp, in[1], nin > 2 ? in[2] : NULL, out);
   dycl_free(ctx->alloc, lp);
   return s;
@@ -139,9 +134,8 @@ dycl_status_t dycl_run_SoftmaxCrossEntropyLoss(dycl_kctx_t* ctx, const dycl_node
   const dycl_value_t* X = in[0];
   int64_t N = X->dims[0], C = X->dims[1], D = 1;
   for (int i = 2; i < X->rank; i++) D *= X->dims[i];
-  double* lp = dycl_malloc(ctx->alloc, (size_t)X->numel * sizeof(double) + 1);
-  if (!lp) return dycl_error_nomem();
-  for (int64_t i = 0; i < X->numel; i++) lp[i] = dycl_tensor_get_f64(X, i);
+  double* lp;
+  DYCL_RETURN_IF_ERROR(dycl_kernel_to_f64(ctx, X, &lp));
   for (int64_t n = 0; n < N; n++)
     for (int64_t d = 0; d < D; d++) { /* log-softmax over the class axis */
       double mx = -INFINITY, se = 0;
@@ -153,8 +147,7 @@ dycl_status_t dycl_run_SoftmaxCrossEntropyLoss(dycl_kctx_t* ctx, const dycl_node
   dycl_status_t s = nll(ctx, node, X, lp, in[1], nin > 2 ? in[2] : NULL, out);
   if (!s && nout > 1 && node->n_out > 1 && node->out[1] >= 0) {
     s = dycl_kernel_tensor(ctx, node, X->dtype, X->rank, X->dims, &out[1]);
-    if (!s)
-      for (int64_t i = 0; i < X->numel; i++) dycl_tensor_set_f64(out[1], i, lp[i]);
+    if (!s) dycl_kernel_store_f64(out[1], lp);
   }
   dycl_free(ctx->alloc, lp);
   return s;
@@ -164,10 +157,9 @@ dycl_status_t dycl_run_SoftmaxCrossEntropyLoss(dycl_kctx_t* ctx, const dycl_node
 
 dycl_status_t dycl_infer_NonMaxSuppression(dycl_infer_ctx_t* ctx, const dycl_node_t* node) {
   static const dycl_dtype_t f32[] = {DYCL_DTYPE_FLOAT32, DYCL_DTYPE_UNDEFINED};
-  static const dycl_dtype_t i64[] = {DYCL_DTYPE_INT64, DYCL_DTYPE_UNDEFINED};
   DYCL_RETURN_IF_ERROR(dycl_infer_check_dtype(ctx, node, 0, f32));
   DYCL_RETURN_IF_ERROR(dycl_infer_check_dtype(ctx, node, 1, f32));
-  DYCL_RETURN_IF_ERROR(dycl_infer_check_dtype(ctx, node, 2, i64));
+  DYCL_RETURN_IF_ERROR(dycl_infer_check_dtype(ctx, node, 2, dycl_dtypes_int64));
   DYCL_RETURN_IF_ERROR(dycl_infer_check_dtype(ctx, node, 3, f32));
   DYCL_RETURN_IF_ERROR(dycl_infer_check_dtype(ctx, node, 4, f32));
   int64_t cpb = dycl_attr_int(node, "center_point_box", 0);

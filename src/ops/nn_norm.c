@@ -9,33 +9,6 @@
 
 /* ---------------------------------------------------------------- helpers */
 
-static const dycl_dtype_t k_float_types[] = {DYCL_DTYPE_FLOAT32, DYCL_DTYPE_FLOAT64, DYCL_DTYPE_FLOAT16,
-                                             DYCL_DTYPE_BFLOAT16, DYCL_DTYPE_UNDEFINED};
-
-static dycl_status_t to_f64(dycl_kctx_t* ctx, const dycl_value_t* t, double** out) {
-  double* b = dycl_malloc(ctx->alloc, (size_t)t->numel * sizeof(double) + 1);
-  if (!b) return dycl_error_nomem();
-  if (t->dtype == DYCL_DTYPE_FLOAT32) {
-    const float* p = t->data;
-    for (int64_t i = 0; i < t->numel; i++) b[i] = p[i];
-  } else {
-    for (int64_t i = 0; i < t->numel; i++) b[i] = dycl_tensor_get_f64(t, i);
-  }
-  *out = b;
-  return NULL;
-}
-
-static void store_f64(dycl_value_t* t, const double* b) {
-  if (t->dtype == DYCL_DTYPE_FLOAT32) {
-    float* p = t->data;
-    for (int64_t i = 0; i < t->numel; i++) p[i] = (float)b[i];
-  } else if (t->dtype == DYCL_DTYPE_FLOAT64) {
-    memcpy(t->data, b, (size_t)t->numel * sizeof(double));
-  } else {
-    for (int64_t i = 0; i < t->numel; i++) dycl_tensor_set_f64(t, i, b[i]);
-  }
-}
-
 static dycl_status_t need_float(const dycl_node_t* node, const dycl_value_t* t, int i) {
   if (!dycl_dtype_is_float(t->dtype))
     return dycl_node_error(node, DYCL_CODE_RUNTIME, "input %d must be a float tensor, not %s", i, dycl_dtype_name(t->dtype));
@@ -44,7 +17,7 @@ static dycl_status_t need_float(const dycl_node_t* node, const dycl_value_t* t, 
 
 /* Same type as input 0, which must be a float tensor. */
 dycl_status_t dycl_infer_nn_float_same(dycl_infer_ctx_t* ctx, const dycl_node_t* node) {
-  DYCL_RETURN_IF_ERROR(dycl_infer_check_dtype(ctx, node, 0, k_float_types));
+  DYCL_RETURN_IF_ERROR(dycl_infer_check_dtype(ctx, node, 0, dycl_dtypes_float));
   return dycl_infer_same_as_input0(ctx, node);
 }
 
@@ -58,7 +31,7 @@ static bool bn_training(const dycl_node_t* node) {
 }
 
 dycl_status_t dycl_infer_BatchNormalization(dycl_infer_ctx_t* ctx, const dycl_node_t* node) {
-  for (int i = 0; i < 5; i++) DYCL_RETURN_IF_ERROR(dycl_infer_check_dtype(ctx, node, i, k_float_types));
+  for (int i = 0; i < 5; i++) DYCL_RETURN_IF_ERROR(dycl_infer_check_dtype(ctx, node, i, dycl_dtypes_float));
   DYCL_RETURN_IF_ERROR(dycl_infer_check_same_dtype(ctx, node, 1, 2));
   DYCL_RETURN_IF_ERROR(dycl_infer_check_same_dtype(ctx, node, 3, 4));
   if (node->opset < 15) {
@@ -110,8 +83,8 @@ dycl_status_t dycl_run_BatchNormalization(dycl_kctx_t* ctx, const dycl_node_t* n
   if (X->numel == 0) N = 0; /* nothing to normalize; running statistics pass through */
   double *x = NULL, *p[4] = {NULL, NULL, NULL, NULL}, *mean = NULL, *var = NULL;
   dycl_status_t s = NULL;
-  DYCL_GOTO_IF_ERROR(s, to_f64(ctx, X, &x), done);
-  for (int i = 0; i < 4; i++) DYCL_GOTO_IF_ERROR(s, to_f64(ctx, ps[i], &p[i]), done);
+  DYCL_GOTO_IF_ERROR(s, dycl_kernel_to_f64(ctx, X, &x), done);
+  for (int i = 0; i < 4; i++) DYCL_GOTO_IF_ERROR(s, dycl_kernel_to_f64(ctx, ps[i], &p[i]), done);
   mean = dycl_calloc(ctx->alloc, (size_t)per + 1, sizeof(double));
   var = dycl_calloc(ctx->alloc, (size_t)per + 1, sizeof(double));
   if (!mean || !var) {
@@ -140,7 +113,7 @@ dycl_status_t dycl_run_BatchNormalization(dycl_kctx_t* ctx, const dycl_node_t* n
       double* v = &x[n * C * plane + i];
       *v = p[0][c] * (*v - mean[c]) / sqrt(var[c] + eps) + p[1][c];
     }
-  store_f64(out[0], x);
+  dycl_kernel_store_f64(out[0], x);
   /* outputs: running mean and var, then (opset < 14) the saved batch mean and var */
   for (int j = 1; j < nout && j < node->n_out; j++) {
     if (node->out[j] < 0) continue;
@@ -162,10 +135,20 @@ done:
   return s;
 }
 
+/* The mean and (population) variance of v[0..n), both 0 when n is 0. */
+static void moments(const double* v, int64_t n, double* mean, double* var) {
+  double m = 0, s = 0;
+  for (int64_t i = 0; i < n; i++) m += v[i];
+  m = n ? m / (double)n : 0;
+  for (int64_t i = 0; i < n; i++) s += (v[i] - m) * (v[i] - m);
+  *mean = m;
+  *var = n ? s / (double)n : 0;
+}
+
 /* ---------------------------------------------------- InstanceNormalization */
 
 dycl_status_t dycl_infer_InstanceNormalization(dycl_infer_ctx_t* ctx, const dycl_node_t* node) {
-  for (int i = 0; i < 3; i++) DYCL_RETURN_IF_ERROR(dycl_infer_check_dtype(ctx, node, i, k_float_types));
+  for (int i = 0; i < 3; i++) DYCL_RETURN_IF_ERROR(dycl_infer_check_dtype(ctx, node, i, dycl_dtypes_float));
   DYCL_RETURN_IF_ERROR(dycl_infer_check_same_dtype(ctx, node, 0, 1));
   DYCL_RETURN_IF_ERROR(dycl_infer_check_same_dtype(ctx, node, 0, 2));
   const dycl_type_t* x = dycl_infer_in(ctx, node, 0);
@@ -190,19 +173,16 @@ dycl_status_t dycl_run_InstanceNormalization(dycl_kctx_t* ctx, const dycl_node_t
   DYCL_RETURN_IF_ERROR(dycl_kernel_tensor(ctx, node, X->dtype, X->rank, X->dims, &out[0]));
   if (X->numel == 0) return NULL;
   double* x;
-  DYCL_RETURN_IF_ERROR(to_f64(ctx, X, &x));
+  DYCL_RETURN_IF_ERROR(dycl_kernel_to_f64(ctx, X, &x));
   for (int64_t nc = 0; nc < N * C; nc++) {
     double* v = x + nc * plane;
-    double mean = 0, var = 0;
-    for (int64_t i = 0; i < plane; i++) mean += v[i];
-    mean = plane ? mean / (double)plane : 0;
-    for (int64_t i = 0; i < plane; i++) var += (v[i] - mean) * (v[i] - mean);
-    var = plane ? var / (double)plane : 0;
+    double mean, var;
+    moments(v, plane, &mean, &var);
     int64_t c = nc % C;
     double sc = dycl_tensor_get_f64(S, c) / sqrt(var + eps), b = dycl_tensor_get_f64(B, c);
     for (int64_t i = 0; i < plane; i++) v[i] = (v[i] - mean) * sc + b;
   }
-  store_f64(out[0], x);
+  dycl_kernel_store_f64(out[0], x);
   dycl_free(ctx->alloc, x);
   return NULL;
 }
@@ -215,7 +195,7 @@ static dycl_dtype_t ln_stash_type(const dycl_node_t* node) {
 }
 
 dycl_status_t dycl_infer_LayerNormalization(dycl_infer_ctx_t* ctx, const dycl_node_t* node) {
-  for (int i = 0; i < 3; i++) DYCL_RETURN_IF_ERROR(dycl_infer_check_dtype(ctx, node, i, k_float_types));
+  for (int i = 0; i < 3; i++) DYCL_RETURN_IF_ERROR(dycl_infer_check_dtype(ctx, node, i, dycl_dtypes_float));
   DYCL_RETURN_IF_ERROR(dycl_infer_check_same_dtype(ctx, node, 0, 1));
   DYCL_RETURN_IF_ERROR(dycl_infer_check_same_dtype(ctx, node, 0, 2));
   const dycl_type_t* x = dycl_infer_in(ctx, node, 0);
@@ -223,10 +203,9 @@ dycl_status_t dycl_infer_LayerNormalization(dycl_infer_ctx_t* ctx, const dycl_no
   DYCL_RETURN_IF_ERROR(dycl_infer_set(ctx, node, 0, &y));
   dycl_type_t st = dycl_type_tensor(ln_stash_type(node), -1);
   if (x && x->known && x->rank >= 0) {
-    int64_t axis = dycl_attr_int(node, "axis", -1);
-    if (axis < -x->rank || axis >= x->rank)
-      return dycl_node_error(node, DYCL_CODE_INVALID_MODEL, "axis %" PRId64 " is out of range for rank %d", axis, x->rank);
-    if (axis < 0) axis += x->rank;
+    int axis;
+    int64_t a = dycl_attr_int(node, "axis", -1);
+    DYCL_RETURN_IF_ERROR(dycl_kernel_axis_code(node, DYCL_CODE_INVALID_MODEL, a, x->rank, &axis));
     st = dycl_type_tensor(ln_stash_type(node), x->rank);
     for (int i = 0; i < x->rank; i++) st.dims[i] = i < axis ? x->dims[i] : dycl_dim_const(1);
   }
@@ -287,16 +266,13 @@ dycl_status_t dycl_run_LayerNormalization(dycl_kctx_t* ctx, const dycl_node_t* n
   if (B) dycl_broadcast_strides(B, X->rank, X->dims, bstr);
   double *x = NULL, *sc = NULL, *bi = NULL;
   dycl_status_t s = NULL;
-  DYCL_GOTO_IF_ERROR(s, to_f64(ctx, X, &x), done);
-  DYCL_GOTO_IF_ERROR(s, to_f64(ctx, S, &sc), done);
-  if (B) DYCL_GOTO_IF_ERROR(s, to_f64(ctx, B, &bi), done);
+  DYCL_GOTO_IF_ERROR(s, dycl_kernel_to_f64(ctx, X, &x), done);
+  DYCL_GOTO_IF_ERROR(s, dycl_kernel_to_f64(ctx, S, &sc), done);
+  if (B) DYCL_GOTO_IF_ERROR(s, dycl_kernel_to_f64(ctx, B, &bi), done);
   for (int64_t r = 0; r < rows; r++) {
     double* v = x + r * cols;
-    double mean = 0, var = 0;
-    for (int64_t i = 0; i < cols; i++) mean += v[i];
-    mean = cols ? mean / (double)cols : 0;
-    for (int64_t i = 0; i < cols; i++) var += (v[i] - mean) * (v[i] - mean);
-    var = cols ? var / (double)cols : 0;
+    double mean, var;
+    moments(v, cols, &mean, &var);
     double inv = 1.0 / sqrt(var + eps);
     for (int64_t i = 0; i < cols; i++) {
       int64_t flat = r * cols + i;
@@ -307,7 +283,7 @@ dycl_status_t dycl_run_LayerNormalization(dycl_kctx_t* ctx, const dycl_node_t* n
     if (nout > 1 && out[1]) dycl_tensor_set_f64(out[1], r, mean);
     if (nout > 2 && out[2]) dycl_tensor_set_f64(out[2], r, inv);
   }
-  store_f64(out[0], x);
+  dycl_kernel_store_f64(out[0], x);
 done:
   dycl_free(ctx->alloc, x);
   dycl_free(ctx->alloc, sc);
@@ -334,7 +310,7 @@ dycl_status_t dycl_run_LRN(dycl_kctx_t* ctx, const dycl_node_t* node, dycl_value
   if (X->numel == 0) return NULL;
   double *x = NULL, *y = NULL;
   dycl_status_t s = NULL;
-  DYCL_GOTO_IF_ERROR(s, to_f64(ctx, X, &x), done);
+  DYCL_GOTO_IF_ERROR(s, dycl_kernel_to_f64(ctx, X, &x), done);
   y = dycl_malloc(ctx->alloc, (size_t)X->numel * sizeof(double) + 1);
   if (!y) {
     s = dycl_error_nomem();
@@ -353,7 +329,7 @@ dycl_status_t dycl_run_LRN(dycl_kctx_t* ctx, const dycl_node_t* node, dycl_value
         y[o] = x[o] / pow(bias + alpha / (double)size * sq, beta);
       }
     }
-  store_f64(out[0], y);
+  dycl_kernel_store_f64(out[0], y);
 done:
   dycl_free(ctx->alloc, x);
   dycl_free(ctx->alloc, y);
@@ -381,7 +357,7 @@ dycl_status_t dycl_run_LpNormalization(dycl_kctx_t* ctx, const dycl_node_t* node
   DYCL_RETURN_IF_ERROR(dycl_kernel_tensor(ctx, node, X->dtype, X->rank, X->dims, &out[0]));
   if (X->numel == 0) return NULL;
   double* x;
-  DYCL_RETURN_IF_ERROR(to_f64(ctx, X, &x));
+  DYCL_RETURN_IF_ERROR(dycl_kernel_to_f64(ctx, X, &x));
   for (int64_t o = 0; o < outer; o++)
     for (int64_t i = 0; i < inner; i++) {
       double* v = x + o * len * inner + i;
@@ -390,7 +366,7 @@ dycl_status_t dycl_run_LpNormalization(dycl_kctx_t* ctx, const dycl_node_t* node
       if (p == 2) norm = sqrt(norm);
       for (int64_t k = 0; k < len; k++) v[k * inner] = norm != 0 ? v[k * inner] / norm : 0;
     }
-  store_f64(out[0], x);
+  dycl_kernel_store_f64(out[0], x);
   dycl_free(ctx->alloc, x);
   return NULL;
 }
@@ -428,7 +404,7 @@ dycl_status_t dycl_run_MeanVarianceNormalization(dycl_kctx_t* ctx, const dycl_no
   double *x = NULL, *sum = NULL, *sq = NULL;
   dycl_status_t s = NULL;
   int64_t* gid = NULL;
-  DYCL_GOTO_IF_ERROR(s, to_f64(ctx, X, &x), done);
+  DYCL_GOTO_IF_ERROR(s, dycl_kernel_to_f64(ctx, X, &x), done);
   sum = dycl_calloc(ctx->alloc, (size_t)groups + 1, sizeof(double));
   sq = dycl_calloc(ctx->alloc, (size_t)groups + 1, sizeof(double));
   gid = dycl_malloc(ctx->alloc, (size_t)X->numel * sizeof(int64_t) + 1);
@@ -457,7 +433,7 @@ dycl_status_t dycl_run_MeanVarianceNormalization(dycl_kctx_t* ctx, const dycl_no
     sq[g] = sqrt(var > 0 ? var : 0) + 1e-9;
   }
   for (int64_t i = 0; i < X->numel; i++) x[i] = (x[i] - sum[gid[i]]) / sq[gid[i]];
-  store_f64(out[0], x);
+  dycl_kernel_store_f64(out[0], x);
 done:
   dycl_free(ctx->alloc, x);
   dycl_free(ctx->alloc, sum);
@@ -503,10 +479,10 @@ static double mt_uniform(mt19937_t* m) {
 }
 
 dycl_status_t dycl_infer_Dropout(dycl_infer_ctx_t* ctx, const dycl_node_t* node) {
-  DYCL_RETURN_IF_ERROR(dycl_infer_check_dtype(ctx, node, 0, k_float_types));
+  DYCL_RETURN_IF_ERROR(dycl_infer_check_dtype(ctx, node, 0, dycl_dtypes_float));
   if (node->opset >= 12) {
     static const dycl_dtype_t b[] = {DYCL_DTYPE_BOOL, DYCL_DTYPE_UNDEFINED};
-    DYCL_RETURN_IF_ERROR(dycl_infer_check_dtype(ctx, node, 1, k_float_types));
+    DYCL_RETURN_IF_ERROR(dycl_infer_check_dtype(ctx, node, 1, dycl_dtypes_float));
     DYCL_RETURN_IF_ERROR(dycl_infer_check_dtype(ctx, node, 2, b));
   }
   const dycl_type_t* x = dycl_infer_in(ctx, node, 0);

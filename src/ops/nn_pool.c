@@ -9,67 +9,19 @@
 #include <math.h>
 #include <string.h>
 
+#include "ops/nn_internal.h"
 #include "ops/op.h"
 
 /* ---------------------------------------------------------------- helpers */
 
-static const dycl_dtype_t k_float_types[] = {DYCL_DTYPE_FLOAT32, DYCL_DTYPE_FLOAT64, DYCL_DTYPE_FLOAT16,
-                                             DYCL_DTYPE_BFLOAT16, DYCL_DTYPE_UNDEFINED};
 static const dycl_dtype_t k_maxpool_types[] = {DYCL_DTYPE_FLOAT32, DYCL_DTYPE_FLOAT64, DYCL_DTYPE_FLOAT16,
                                                DYCL_DTYPE_BFLOAT16, DYCL_DTYPE_INT8, DYCL_DTYPE_UINT8,
                                                DYCL_DTYPE_UNDEFINED};
-static const dycl_dtype_t k_i64[] = {DYCL_DTYPE_INT64, DYCL_DTYPE_UNDEFINED};
-
-/* A double copy of a numeric tensor (*out owned by the caller). */
-static dycl_status_t to_f64(dycl_kctx_t* ctx, const dycl_value_t* t, double** out) {
-  double* b = dycl_malloc(ctx->alloc, (size_t)t->numel * sizeof(double) + 1);
-  if (!b) return dycl_error_nomem();
-  if (t->dtype == DYCL_DTYPE_FLOAT32) {
-    const float* p = t->data;
-    for (int64_t i = 0; i < t->numel; i++) b[i] = p[i];
-  } else {
-    for (int64_t i = 0; i < t->numel; i++) b[i] = dycl_tensor_get_f64(t, i);
-  }
-  *out = b;
-  return NULL;
-}
-
-static void store_f64(dycl_value_t* t, const double* b) {
-  if (t->dtype == DYCL_DTYPE_FLOAT32) {
-    float* p = t->data;
-    for (int64_t i = 0; i < t->numel; i++) p[i] = (float)b[i];
-  } else if (t->dtype == DYCL_DTYPE_FLOAT64) {
-    memcpy(t->data, b, (size_t)t->numel * sizeof(double));
-  } else {
-    for (int64_t i = 0; i < t->numel; i++) dycl_tensor_set_f64(t, i, b[i]);
-  }
-}
 
 /* -------------------------------------------------------------- geometry */
 
-typedef struct pool_geom {
-  int nsp;
-  int64_t in[DYCL_MAX_RANK], k[DYCL_MAX_RANK], s[DYCL_MAX_RANK], d[DYCL_MAX_RANK];
-  int64_t pb[DYCL_MAX_RANK], pe[DYCL_MAX_RANK], out[DYCL_MAX_RANK];
-} pool_geom_t;
-
-static dycl_status_t read_ints_attr(const dycl_node_t* node, const char* name, int n, int64_t dflt, int64_t lo,
-                                    int64_t* v) {
-  int cnt = 0;
-  const int64_t* a = dycl_attr_ints(node, name, &cnt);
-  if (!a) {
-    for (int i = 0; i < n; i++) v[i] = dflt;
-    return NULL;
-  }
-  if (cnt != n)
-    return dycl_node_error(node, DYCL_CODE_INVALID_MODEL, "attribute '%s' has %d values, expected %d", name, cnt, n);
-  for (int i = 0; i < n; i++) {
-    if (a[i] < lo || a[i] > ((int64_t)1 << 31))
-      return dycl_node_error(node, DYCL_CODE_INVALID_MODEL, "attribute '%s' has an invalid value %" PRId64, name, a[i]);
-    v[i] = a[i];
-  }
-  return NULL;
-}
+/* Pool attributes (kernel_shape, strides, dilations, pads) are at most 2^31. */
+#define POOL_ATTR_MAX ((int64_t)1 << 31)
 
 /* The number of spatial dims from kernel_shape (required by the windowed pools). */
 static dycl_status_t pool_nsp(const dycl_node_t* node, int* nsp) {
@@ -82,18 +34,19 @@ static dycl_status_t pool_nsp(const dycl_node_t* node, int* nsp) {
 }
 
 /* Output extents and pads of a windowed pool; in[i] may be -1 (unknown) when inferring. */
-static dycl_status_t pool_geometry(const dycl_node_t* node, dycl_code_t code, int nsp, const int64_t* in, pool_geom_t* g) {
+static dycl_status_t pool_geometry(const dycl_node_t* node, dycl_code_t code, int nsp, const int64_t* in,
+                                   dycl_nn_geom_t* g) {
   memset(g, 0, sizeof *g);
   g->nsp = nsp;
-  const char* ap = dycl_attr_string(node, "auto_pad", "NOTSET");
-  bool same_upper = !strcmp(ap, "SAME_UPPER"), same_lower = !strcmp(ap, "SAME_LOWER"), valid = !strcmp(ap, "VALID");
-  if (!same_upper && !same_lower && !valid && strcmp(ap, "NOTSET") && *ap)
-    return dycl_node_error(node, DYCL_CODE_INVALID_MODEL, "unknown auto_pad '%s'", ap);
+  dycl_nn_auto_pad_t ap = DYCL_NN_PAD_NOTSET;
+  DYCL_RETURN_IF_ERROR(dycl_nn_auto_pad(node, &ap));
+  bool same_upper = ap == DYCL_NN_PAD_SAME_UPPER, same_lower = ap == DYCL_NN_PAD_SAME_LOWER;
+  bool valid = ap == DYCL_NN_PAD_VALID;
   int64_t pads[2 * DYCL_MAX_RANK];
-  DYCL_RETURN_IF_ERROR(read_ints_attr(node, "kernel_shape", nsp, 1, 1, g->k));
-  DYCL_RETURN_IF_ERROR(read_ints_attr(node, "strides", nsp, 1, 1, g->s));
-  DYCL_RETURN_IF_ERROR(read_ints_attr(node, "dilations", nsp, 1, 1, g->d));
-  DYCL_RETURN_IF_ERROR(read_ints_attr(node, "pads", 2 * nsp, 0, 0, pads));
+  DYCL_RETURN_IF_ERROR(dycl_nn_ints_attr(node, "kernel_shape", nsp, 1, 1, POOL_ATTR_MAX, g->k));
+  DYCL_RETURN_IF_ERROR(dycl_nn_ints_attr(node, "strides", nsp, 1, 1, POOL_ATTR_MAX, g->s));
+  DYCL_RETURN_IF_ERROR(dycl_nn_ints_attr(node, "dilations", nsp, 1, 1, POOL_ATTR_MAX, g->d));
+  DYCL_RETURN_IF_ERROR(dycl_nn_ints_attr(node, "pads", 2 * nsp, 0, 0, POOL_ATTR_MAX, pads));
   bool ceil_mode = dycl_attr_int(node, "ceil_mode", 0) != 0;
   for (int i = 0; i < nsp; i++) {
     g->in[i] = in[i];
@@ -128,19 +81,27 @@ static dycl_status_t pool_geometry(const dycl_node_t* node, dycl_code_t code, in
   return NULL;
 }
 
+/* At inference: the number of spatial dims and the input's type, whose rank must match. */
+static dycl_status_t pool_infer_input(dycl_infer_ctx_t* ctx, const dycl_node_t* node, int* nsp, const dycl_type_t** x) {
+  DYCL_RETURN_IF_ERROR(pool_nsp(node, nsp));
+  *x = dycl_infer_in(ctx, node, 0);
+  const dycl_type_t* t = *x;
+  if (t && t->known && t->rank >= 0 && t->rank != *nsp + 2)
+    return dycl_node_error(node, DYCL_CODE_INVALID_MODEL, "input of rank %d does not match a kernel of %d dimensions",
+                           t->rank, *nsp);
+  return NULL;
+}
+
 /* Output type of a windowed pool. */
 static dycl_status_t pool_infer_type(dycl_infer_ctx_t* ctx, const dycl_node_t* node, dycl_dtype_t dt, dycl_type_t* out) {
   int nsp;
-  DYCL_RETURN_IF_ERROR(pool_nsp(node, &nsp));
-  const dycl_type_t* x = dycl_infer_in(ctx, node, 0);
-  if (x && x->known && x->rank >= 0 && x->rank != nsp + 2)
-    return dycl_node_error(node, DYCL_CODE_INVALID_MODEL, "input of rank %d does not match a kernel of %d dimensions", x->rank,
-                           nsp);
+  const dycl_type_t* x;
+  DYCL_RETURN_IF_ERROR(pool_infer_input(ctx, node, &nsp, &x));
   *out = dycl_type_tensor(dt, nsp + 2);
   int64_t in[DYCL_MAX_RANK];
   bool xr = x && x->known && x->rank >= 0;
   for (int i = 0; i < nsp; i++) in[i] = xr ? x->dims[2 + i].v : -1;
-  pool_geom_t g;
+  dycl_nn_geom_t g;
   DYCL_RETURN_IF_ERROR(pool_geometry(node, DYCL_CODE_INVALID_MODEL, nsp, in, &g));
   if (xr) {
     out->dims[0] = x->dims[0];
@@ -150,29 +111,28 @@ static dycl_status_t pool_infer_type(dycl_infer_ctx_t* ctx, const dycl_node_t* n
   return NULL;
 }
 
-typedef struct pool3 {
-  int64_t in[3], out[3], k[3], s[3], d[3], pb[3], pe[3];
-} pool3_t;
+typedef enum { POOL_MAX, POOL_AVG, POOL_LP } pool_kind_t;
 
-static void to_pool3(const pool_geom_t* g, pool3_t* p) {
-  int off = 3 - g->nsp;
-  for (int i = 0; i < 3; i++) {
-    int j = i - off;
-    p->in[i] = j < 0 ? 1 : g->in[j];
-    p->out[i] = j < 0 ? 1 : g->out[j];
-    p->k[i] = j < 0 ? 1 : g->k[j];
-    p->s[i] = j < 0 ? 1 : g->s[j];
-    p->d[i] = j < 0 ? 1 : g->d[j];
-    p->pb[i] = j < 0 ? 0 : g->pb[j];
-    p->pe[i] = j < 0 ? 0 : g->pe[j];
-  }
+/* The input types of the pools: floats, and int8/uint8 for the max pools. */
+static dycl_status_t pool_check_dtype(const dycl_node_t* node, pool_kind_t kind, const dycl_value_t* X) {
+  bool ok = dycl_dtype_is_float(X->dtype) ||
+            (kind == POOL_MAX && (X->dtype == DYCL_DTYPE_INT8 || X->dtype == DYCL_DTYPE_UINT8));
+  if (!ok) return dycl_node_error(node, DYCL_CODE_RUNTIME, "input type %s is not supported", dycl_dtype_name(X->dtype));
+  return NULL;
 }
 
-typedef enum { POOL_MAX, POOL_AVG, POOL_LP } pool_kind_t;
+/* The exponent of the Lp pools (attribute `p`, an int or a float; default 2). */
+static dycl_status_t pool_lp_p(const dycl_node_t* node, double* p) {
+  *p = 2;
+  const dycl_attr_t* a = dycl_node_attr(node, "p");
+  if (a) *p = a->type == DYCL_ATTR_FLOAT ? a->f : (double)a->i;
+  if (!(*p > 0)) return dycl_node_error(node, DYCL_CODE_INVALID_MODEL, "p must be positive");
+  return NULL;
+}
 
 /* Runs a windowed pool: x is [NC, in...] in double, y [NC, out...]; idx (MaxPool, may be NULL)
  * receives flat input indices (row- or column-major within the spatial dims). */
-static void pool_run(pool_kind_t kind, const double* x, double* y, int64_t* idx, int64_t NC, const pool3_t* g,
+static void pool_run(pool_kind_t kind, const double* x, double* y, int64_t* idx, int64_t NC, const dycl_nn_geom3_t* g,
                      bool count_pad, double p, bool col_major) {
   const int64_t ID = g->in[0], IH = g->in[1], IW = g->in[2];
   const int64_t IP = ID * IH * IW, OP = g->out[0] * g->out[1] * g->out[2];
@@ -229,9 +189,7 @@ static dycl_status_t run_pool(dycl_kctx_t* ctx, const dycl_node_t* node, pool_ki
                               int nin, dycl_value_t** out, int nout) {
   DYCL_RETURN_IF_ERROR(dycl_kernel_need_tensor(node, in, nin, 0));
   const dycl_value_t* X = in[0];
-  bool ok = dycl_dtype_is_float(X->dtype) ||
-            (kind == POOL_MAX && (X->dtype == DYCL_DTYPE_INT8 || X->dtype == DYCL_DTYPE_UINT8));
-  if (!ok) return dycl_node_error(node, DYCL_CODE_RUNTIME, "input type %s is not supported", dycl_dtype_name(X->dtype));
+  DYCL_RETURN_IF_ERROR(pool_check_dtype(node, kind, X));
   int nsp;
   DYCL_RETURN_IF_ERROR(pool_nsp(node, &nsp));
   if (X->rank != nsp + 2) {
@@ -240,7 +198,7 @@ static dycl_status_t run_pool(dycl_kctx_t* ctx, const dycl_node_t* node, pool_ki
                            dycl_shape_str(X->rank, X->dims, b, sizeof b), nsp);
   }
   if (nsp > 3) return dycl_node_error(node, DYCL_CODE_UNSUPPORTED, "%d spatial dimensions (at most 3 are supported)", nsp);
-  pool_geom_t g;
+  dycl_nn_geom_t g;
   DYCL_RETURN_IF_ERROR(pool_geometry(node, DYCL_CODE_RUNTIME, nsp, X->dims + 2, &g));
   int64_t odims[DYCL_MAX_RANK] = {X->dims[0], X->dims[1]};
   for (int i = 0; i < nsp; i++) odims[2 + i] = g.out[i];
@@ -248,27 +206,23 @@ static dycl_status_t run_pool(dycl_kctx_t* ctx, const dycl_node_t* node, pool_ki
   bool want_idx = kind == POOL_MAX && nout > 1 && node->n_out > 1 && node->out[1] >= 0;
   if (want_idx) DYCL_RETURN_IF_ERROR(dycl_kernel_tensor(ctx, node, DYCL_DTYPE_INT64, X->rank, odims, &out[1]));
   double p = 2;
-  if (kind == POOL_LP) {
-    const dycl_attr_t* a = dycl_node_attr(node, "p");
-    if (a) p = a->type == DYCL_ATTR_FLOAT ? a->f : (double)a->i;
-    if (!(p > 0)) return dycl_node_error(node, DYCL_CODE_INVALID_MODEL, "p must be positive");
-  }
+  if (kind == POOL_LP) DYCL_RETURN_IF_ERROR(pool_lp_p(node, &p));
   int64_t so = dycl_attr_int(node, "storage_order", 0);
   if (so != 0 && so != 1) return dycl_node_error(node, DYCL_CODE_INVALID_MODEL, "storage_order must be 0 or 1");
   if (out[0]->numel == 0) return NULL;
   double *x = NULL, *y = NULL;
   dycl_status_t s = NULL;
-  DYCL_GOTO_IF_ERROR(s, to_f64(ctx, X, &x), done);
+  DYCL_GOTO_IF_ERROR(s, dycl_kernel_to_f64(ctx, X, &x), done);
   y = dycl_malloc(ctx->alloc, (size_t)out[0]->numel * sizeof(double) + 1);
   if (!y) {
     s = dycl_error_nomem();
     goto done;
   }
-  pool3_t g3;
-  to_pool3(&g, &g3);
+  dycl_nn_geom3_t g3;
+  dycl_nn_to_geom3(&g, &g3);
   pool_run(kind, x, y, want_idx ? out[1]->data : NULL, X->dims[0] * X->dims[1], &g3,
            dycl_attr_int(node, "count_include_pad", 0) != 0, p, so == 1);
-  store_f64(out[0], y);
+  dycl_kernel_store_f64(out[0], y);
 done:
   dycl_free(ctx->alloc, x);
   dycl_free(ctx->alloc, y);
@@ -286,7 +240,7 @@ dycl_status_t dycl_infer_MaxPool(dycl_infer_ctx_t* ctx, const dycl_node_t* node)
 }
 
 static dycl_status_t infer_float_pool(dycl_infer_ctx_t* ctx, const dycl_node_t* node) {
-  DYCL_RETURN_IF_ERROR(dycl_infer_check_dtype(ctx, node, 0, k_float_types));
+  DYCL_RETURN_IF_ERROR(dycl_infer_check_dtype(ctx, node, 0, dycl_dtypes_float));
   const dycl_type_t* x = dycl_infer_in(ctx, node, 0);
   dycl_type_t t;
   DYCL_RETURN_IF_ERROR(pool_infer_type(ctx, node, x && x->known ? x->dtype : DYCL_DTYPE_UNDEFINED, &t));
@@ -314,7 +268,7 @@ dycl_status_t dycl_run_LpPool(dycl_kctx_t* ctx, const dycl_node_t* node, dycl_va
 dycl_status_t dycl_infer_global_pool(dycl_infer_ctx_t* ctx, const dycl_node_t* node) {
   const dycl_type_t* x = dycl_infer_in(ctx, node, 0);
   bool is_max = node->op == DYCL_OP_GlobalMaxPool;
-  DYCL_RETURN_IF_ERROR(dycl_infer_check_dtype(ctx, node, 0, is_max ? k_maxpool_types : k_float_types));
+  DYCL_RETURN_IF_ERROR(dycl_infer_check_dtype(ctx, node, 0, is_max ? k_maxpool_types : dycl_dtypes_float));
   dycl_type_t t = dycl_type_tensor(x && x->known ? x->dtype : DYCL_DTYPE_UNDEFINED, -1);
   if (x && x->known && x->rank >= 0) {
     if (x->rank < 2) return dycl_node_error(node, DYCL_CODE_INVALID_MODEL, "input must have rank 2 or more, got %d", x->rank);
@@ -330,9 +284,7 @@ static dycl_status_t run_global(dycl_kctx_t* ctx, const dycl_node_t* node, pool_
                                 int nin, dycl_value_t** out) {
   DYCL_RETURN_IF_ERROR(dycl_kernel_need_tensor(node, in, nin, 0));
   const dycl_value_t* X = in[0];
-  bool ok = dycl_dtype_is_float(X->dtype) ||
-            (kind == POOL_MAX && (X->dtype == DYCL_DTYPE_INT8 || X->dtype == DYCL_DTYPE_UINT8));
-  if (!ok) return dycl_node_error(node, DYCL_CODE_RUNTIME, "input type %s is not supported", dycl_dtype_name(X->dtype));
+  DYCL_RETURN_IF_ERROR(pool_check_dtype(node, kind, X));
   if (X->rank < 2) return dycl_node_error(node, DYCL_CODE_RUNTIME, "input must have rank 2 or more");
   int64_t odims[DYCL_MAX_RANK];
   int64_t plane = 1;
@@ -342,11 +294,7 @@ static dycl_status_t run_global(dycl_kctx_t* ctx, const dycl_node_t* node, pool_
   }
   DYCL_RETURN_IF_ERROR(dycl_kernel_tensor(ctx, node, X->dtype, X->rank, odims, &out[0]));
   double p = 2;
-  if (kind == POOL_LP) {
-    const dycl_attr_t* a = dycl_node_attr(node, "p");
-    if (a) p = a->type == DYCL_ATTR_FLOAT ? a->f : (double)a->i;
-    if (!(p > 0)) return dycl_node_error(node, DYCL_CODE_INVALID_MODEL, "p must be positive");
-  }
+  if (kind == POOL_LP) DYCL_RETURN_IF_ERROR(pool_lp_p(node, &p));
   int64_t NC = out[0]->numel;
   double* y = dycl_malloc(ctx->alloc, (size_t)NC * sizeof(double) + 1);
   if (!y) return dycl_error_nomem();
@@ -373,7 +321,7 @@ static dycl_status_t run_global(dycl_kctx_t* ctx, const dycl_node_t* node, pool_
     else if (kind == POOL_LP) acc = pow(acc, 1.0 / p);
     y[c] = acc;
   }
-  store_f64(out[0], y);
+  dycl_kernel_store_f64(out[0], y);
   dycl_free(ctx->alloc, y);
   return NULL;
 }
@@ -396,25 +344,31 @@ dycl_status_t dycl_run_GlobalLpPool(dycl_kctx_t* ctx, const dycl_node_t* node, d
 
 /* -------------------------------------------------------------- MaxRoiPool */
 
+/* Output type of MaxRoiPool and RoiAlign: [num_rois, C, oh, ow] from X [N, C, H, W] and rois
+ * [num_rois, ncoord]. */
+static dycl_status_t roi_infer(dycl_infer_ctx_t* ctx, const dycl_node_t* node, int ncoord, int64_t oh, int64_t ow) {
+  const dycl_type_t* x = dycl_infer_in(ctx, node, 0);
+  const dycl_type_t* r = dycl_infer_in(ctx, node, 1);
+  if (x && x->known && x->rank >= 0 && x->rank != 4)
+    return dycl_node_error(node, DYCL_CODE_INVALID_MODEL, "input must be 4-D, got rank %d", x->rank);
+  if (r && r->known && r->rank >= 0 && (r->rank != 2 || (r->dims[1].v >= 0 && r->dims[1].v != ncoord)))
+    return dycl_node_error(node, DYCL_CODE_INVALID_MODEL, "rois must have shape [num_rois, %d]", ncoord);
+  dycl_type_t t = dycl_type_tensor(x && x->known ? x->dtype : DYCL_DTYPE_UNDEFINED, 4);
+  if (r && r->known && r->rank == 2) t.dims[0] = r->dims[0];
+  if (x && x->known && x->rank == 4) t.dims[1] = x->dims[1];
+  t.dims[2] = dycl_dim_const(oh);
+  t.dims[3] = dycl_dim_const(ow);
+  return dycl_infer_set(ctx, node, 0, &t);
+}
+
 dycl_status_t dycl_infer_MaxRoiPool(dycl_infer_ctx_t* ctx, const dycl_node_t* node) {
-  DYCL_RETURN_IF_ERROR(dycl_infer_check_dtype(ctx, node, 0, k_float_types));
+  DYCL_RETURN_IF_ERROR(dycl_infer_check_dtype(ctx, node, 0, dycl_dtypes_float));
   DYCL_RETURN_IF_ERROR(dycl_infer_check_same_dtype(ctx, node, 0, 1));
   int n = 0;
   const int64_t* ps = dycl_attr_ints(node, "pooled_shape", &n);
   if (!ps || n != 2 || ps[0] < 1 || ps[1] < 1)
     return dycl_node_error(node, DYCL_CODE_INVALID_MODEL, "attribute 'pooled_shape' must hold two positive values");
-  const dycl_type_t* x = dycl_infer_in(ctx, node, 0);
-  const dycl_type_t* r = dycl_infer_in(ctx, node, 1);
-  if (x && x->known && x->rank >= 0 && x->rank != 4)
-    return dycl_node_error(node, DYCL_CODE_INVALID_MODEL, "input must be 4-D, got rank %d", x->rank);
-  if (r && r->known && r->rank >= 0 && (r->rank != 2 || (r->dims[1].v >= 0 && r->dims[1].v != 5)))
-    return dycl_node_error(node, DYCL_CODE_INVALID_MODEL, "rois must have shape [num_rois, 5]");
-  dycl_type_t t = dycl_type_tensor(x && x->known ? x->dtype : DYCL_DTYPE_UNDEFINED, 4);
-  if (r && r->known && r->rank == 2) t.dims[0] = r->dims[0];
-  if (x && x->known && x->rank == 4) t.dims[1] = x->dims[1];
-  t.dims[2] = dycl_dim_const(ps[0]);
-  t.dims[3] = dycl_dim_const(ps[1]);
-  return dycl_infer_set(ctx, node, 0, &t);
+  return roi_infer(ctx, node, 5, ps[0], ps[1]);
 }
 
 dycl_status_t dycl_run_MaxRoiPool(dycl_kctx_t* ctx, const dycl_node_t* node, dycl_value_t* const* in, int nin,
@@ -477,9 +431,9 @@ dycl_status_t dycl_run_MaxRoiPool(dycl_kctx_t* ctx, const dycl_node_t* node, dyc
 /* Default output extents of MaxUnpool: (in - 1) * stride + kernel - pads. */
 static dycl_status_t unpool_dims(const dycl_node_t* node, dycl_code_t code, int nsp, const int64_t* in, int64_t* out) {
   int64_t k[DYCL_MAX_RANK], s[DYCL_MAX_RANK], pads[2 * DYCL_MAX_RANK];
-  DYCL_RETURN_IF_ERROR(read_ints_attr(node, "kernel_shape", nsp, 1, 1, k));
-  DYCL_RETURN_IF_ERROR(read_ints_attr(node, "strides", nsp, 1, 1, s));
-  DYCL_RETURN_IF_ERROR(read_ints_attr(node, "pads", 2 * nsp, 0, 0, pads));
+  DYCL_RETURN_IF_ERROR(dycl_nn_ints_attr(node, "kernel_shape", nsp, 1, 1, POOL_ATTR_MAX, k));
+  DYCL_RETURN_IF_ERROR(dycl_nn_ints_attr(node, "strides", nsp, 1, 1, POOL_ATTR_MAX, s));
+  DYCL_RETURN_IF_ERROR(dycl_nn_ints_attr(node, "pads", 2 * nsp, 0, 0, POOL_ATTR_MAX, pads));
   for (int i = 0; i < nsp; i++) {
     out[i] = -1;
     if (in[i] < 0) continue;
@@ -494,15 +448,12 @@ static dycl_status_t unpool_dims(const dycl_node_t* node, dycl_code_t code, int 
 }
 
 dycl_status_t dycl_infer_MaxUnpool(dycl_infer_ctx_t* ctx, const dycl_node_t* node) {
-  DYCL_RETURN_IF_ERROR(dycl_infer_check_dtype(ctx, node, 0, k_float_types));
-  DYCL_RETURN_IF_ERROR(dycl_infer_check_dtype(ctx, node, 1, k_i64));
-  DYCL_RETURN_IF_ERROR(dycl_infer_check_dtype(ctx, node, 2, k_i64));
+  DYCL_RETURN_IF_ERROR(dycl_infer_check_dtype(ctx, node, 0, dycl_dtypes_float));
+  DYCL_RETURN_IF_ERROR(dycl_infer_check_dtype(ctx, node, 1, dycl_dtypes_int64));
+  DYCL_RETURN_IF_ERROR(dycl_infer_check_dtype(ctx, node, 2, dycl_dtypes_int64));
   int nsp;
-  DYCL_RETURN_IF_ERROR(pool_nsp(node, &nsp));
-  const dycl_type_t* x = dycl_infer_in(ctx, node, 0);
-  if (x && x->known && x->rank >= 0 && x->rank != nsp + 2)
-    return dycl_node_error(node, DYCL_CODE_INVALID_MODEL, "input of rank %d does not match a kernel of %d dimensions", x->rank,
-                           nsp);
+  const dycl_type_t* x;
+  DYCL_RETURN_IF_ERROR(pool_infer_input(ctx, node, &nsp, &x));
   dycl_type_t t = dycl_type_tensor(x && x->known ? x->dtype : DYCL_DTYPE_UNDEFINED, nsp + 2);
   bool xr = x && x->known && x->rank >= 0;
   const dycl_value_t* os = dycl_infer_const(ctx, node, 2);
@@ -591,7 +542,7 @@ dycl_status_t dycl_run_MaxUnpool(dycl_kctx_t* ctx, const dycl_node_t* node, dycl
 /* ---------------------------------------------------------------- RoiAlign */
 
 dycl_status_t dycl_infer_RoiAlign(dycl_infer_ctx_t* ctx, const dycl_node_t* node) {
-  DYCL_RETURN_IF_ERROR(dycl_infer_check_dtype(ctx, node, 0, k_float_types));
+  DYCL_RETURN_IF_ERROR(dycl_infer_check_dtype(ctx, node, 0, dycl_dtypes_float));
   DYCL_RETURN_IF_ERROR(dycl_infer_check_same_dtype(ctx, node, 0, 1));
   static const dycl_dtype_t ints[] = {DYCL_DTYPE_INT64, DYCL_DTYPE_INT32, DYCL_DTYPE_UNDEFINED};
   DYCL_RETURN_IF_ERROR(dycl_infer_check_dtype(ctx, node, 2, ints));
@@ -604,18 +555,7 @@ dycl_status_t dycl_infer_RoiAlign(dycl_infer_ctx_t* ctx, const dycl_node_t* node
   const char* ctm = dycl_attr_string(node, "coordinate_transformation_mode", "half_pixel");
   if (strcmp(ctm, "half_pixel") && strcmp(ctm, "output_half_pixel"))
     return dycl_node_error(node, DYCL_CODE_INVALID_MODEL, "unknown coordinate_transformation_mode '%s'", ctm);
-  const dycl_type_t* x = dycl_infer_in(ctx, node, 0);
-  const dycl_type_t* r = dycl_infer_in(ctx, node, 1);
-  if (x && x->known && x->rank >= 0 && x->rank != 4)
-    return dycl_node_error(node, DYCL_CODE_INVALID_MODEL, "input must be 4-D, got rank %d", x->rank);
-  if (r && r->known && r->rank >= 0 && (r->rank != 2 || (r->dims[1].v >= 0 && r->dims[1].v != 4)))
-    return dycl_node_error(node, DYCL_CODE_INVALID_MODEL, "rois must have shape [num_rois, 4]");
-  dycl_type_t t = dycl_type_tensor(x && x->known ? x->dtype : DYCL_DTYPE_UNDEFINED, 4);
-  if (r && r->known && r->rank == 2) t.dims[0] = r->dims[0];
-  if (x && x->known && x->rank == 4) t.dims[1] = x->dims[1];
-  t.dims[2] = dycl_dim_const(oh);
-  t.dims[3] = dycl_dim_const(ow);
-  return dycl_infer_set(ctx, node, 0, &t);
+  return roi_infer(ctx, node, 4, oh, ow);
 }
 
 typedef struct roi_tap {
@@ -649,7 +589,7 @@ dycl_status_t dycl_run_RoiAlign(dycl_kctx_t* ctx, const dycl_node_t* node, dycl_
   double *x = NULL, *y = NULL;
   roi_tap_t* taps = NULL;
   dycl_status_t s = NULL;
-  DYCL_GOTO_IF_ERROR(s, to_f64(ctx, X, &x), done);
+  DYCL_GOTO_IF_ERROR(s, dycl_kernel_to_f64(ctx, X, &x), done);
   y = dycl_malloc(ctx->alloc, (size_t)Y->numel * sizeof(double) + 1);
   if (!y) {
     s = dycl_error_nomem();
@@ -748,7 +688,7 @@ dycl_status_t dycl_run_RoiAlign(dycl_kctx_t* ctx, const dycl_node_t* node, dycl_
       }
     }
   }
-  store_f64(Y, y);
+  dycl_kernel_store_f64(Y, y);
 done:
   dycl_free(ctx->alloc, x);
   dycl_free(ctx->alloc, y);

@@ -10,33 +10,6 @@
 
 #include "ops/op.h"
 
-static const dycl_dtype_t k_float_types[] = {DYCL_DTYPE_FLOAT32, DYCL_DTYPE_FLOAT64, DYCL_DTYPE_FLOAT16,
-                                             DYCL_DTYPE_BFLOAT16, DYCL_DTYPE_UNDEFINED};
-
-static void store_f64(dycl_value_t* t, const double* b) {
-  if (t->dtype == DYCL_DTYPE_FLOAT32) {
-    float* p = t->data;
-    for (int64_t i = 0; i < t->numel; i++) p[i] = (float)b[i];
-  } else if (t->dtype == DYCL_DTYPE_FLOAT64) {
-    memcpy(t->data, b, (size_t)t->numel * sizeof(double));
-  } else {
-    for (int64_t i = 0; i < t->numel; i++) dycl_tensor_set_f64(t, i, b[i]);
-  }
-}
-
-static dycl_status_t to_f64(dycl_kctx_t* ctx, const dycl_value_t* t, double** out) {
-  double* b = dycl_malloc(ctx->alloc, (size_t)t->numel * sizeof(double) + 1);
-  if (!b) return dycl_error_nomem();
-  if (t->dtype == DYCL_DTYPE_FLOAT32) {
-    const float* p = t->data;
-    for (int64_t i = 0; i < t->numel; i++) b[i] = p[i];
-  } else {
-    for (int64_t i = 0; i < t->numel; i++) b[i] = dycl_tensor_get_f64(t, i);
-  }
-  *out = b;
-  return NULL;
-}
-
 /* ------------------------------------------------------------- parameters */
 
 typedef enum { RM_NEAREST, RM_LINEAR, RM_CUBIC } resize_mode_t;
@@ -127,9 +100,8 @@ dycl_status_t dycl_infer_Resize(dycl_infer_ctx_t* ctx, const dycl_node_t* node) 
   const dycl_type_t* x = dycl_infer_in(ctx, node, 0);
   if (x && x->known && (x->dtype == DYCL_DTYPE_STRING))
     return dycl_node_error(node, DYCL_CODE_INVALID_MODEL, "string tensors cannot be resized");
-  static const dycl_dtype_t i64[] = {DYCL_DTYPE_INT64, DYCL_DTYPE_UNDEFINED};
-  if (p.scales_input >= 0) DYCL_RETURN_IF_ERROR(dycl_infer_check_dtype(ctx, node, p.scales_input, k_float_types));
-  if (p.sizes_input >= 0) DYCL_RETURN_IF_ERROR(dycl_infer_check_dtype(ctx, node, p.sizes_input, i64));
+  if (p.scales_input >= 0) DYCL_RETURN_IF_ERROR(dycl_infer_check_dtype(ctx, node, p.scales_input, dycl_dtypes_float));
+  if (p.sizes_input >= 0) DYCL_RETURN_IF_ERROR(dycl_infer_check_dtype(ctx, node, p.sizes_input, dycl_dtypes_int64));
   dycl_type_t t = dycl_type_tensor(x && x->known ? x->dtype : DYCL_DTYPE_UNDEFINED, -1);
   if (!x || !x->known || x->rank < 0) return dycl_infer_set(ctx, node, 0, &t);
   int rank = x->rank;
@@ -190,12 +162,16 @@ typedef struct dim_taps {
   uint8_t* ext;  /* [out]: 1 when the position is outside the crop (tf_crop_and_resize) */
 } dim_taps_t;
 
+/* The cubic convolution kernel with coefficient A: cubic1 for |x| <= 1, cubic2 for 1 < |x| < 2. */
+static double cubic1(double x, double A) { return ((A + 2) * x - (A + 3)) * x * x + 1; }
+static double cubic2(double x, double A) { return ((A * x - 5 * A) * x + 8 * A) * x - 4 * A; }
+
+/* The weights of the four taps around a point at fraction t past the second one. */
 static void cubic_coeffs(double t, double A, double* c) {
-  double u = t + 1, v = 1 - t, w = 2 - t;
-  c[0] = ((A * u - 5 * A) * u + 8 * A) * u - 4 * A;
-  c[1] = ((A + 2) * t - (A + 3)) * t * t + 1;
-  c[2] = ((A + 2) * v - (A + 3)) * v * v + 1;
-  c[3] = ((A * w - 5 * A) * w + 8 * A) * w - 4 * A;
+  c[0] = cubic2(t + 1, A);
+  c[1] = cubic1(t, A);
+  c[2] = cubic1(1 - t, A);
+  c[3] = cubic2(2 - t, A);
 }
 
 static int64_t clampi(int64_t v, int64_t lo, int64_t hi) { return v < lo ? lo : (v > hi ? hi : v); }
@@ -336,7 +312,7 @@ dycl_status_t dycl_run_Resize(dycl_kctx_t* ctx, const dycl_node_t* node, dycl_va
     }
     dim_fill(&p, X->dims[i], odims[i], sc[i], roi_v[i], roi_v[rank + i], xstr[i], &taps[i]);
   }
-  DYCL_GOTO_IF_ERROR(s, to_f64(ctx, X, &x), done);
+  DYCL_GOTO_IF_ERROR(s, dycl_kernel_to_f64(ctx, X, &x), done);
   y = dycl_malloc(ctx->alloc, (size_t)Y->numel * sizeof(double));
   if (!y) {
     s = dycl_error_nomem();
@@ -375,7 +351,7 @@ dycl_status_t dycl_run_Resize(dycl_kctx_t* ctx, const dycl_node_t* node, dycl_va
   }
   if (!dycl_dtype_is_float(Y->dtype) && p.mode != RM_NEAREST)
     for (int64_t o = 0; o < Y->numel; o++) y[o] = nearbyint(y[o]); /* integer outputs round */
-  store_f64(Y, y);
+  dycl_kernel_store_f64(Y, y);
 done:
   for (int i = 0; i < rank; i++) {
     dycl_free(ctx->alloc, taps[i].off);
@@ -391,7 +367,7 @@ done:
 /* -------------------------------------------------------------- GridSample */
 
 dycl_status_t dycl_infer_GridSample(dycl_infer_ctx_t* ctx, const dycl_node_t* node) {
-  DYCL_RETURN_IF_ERROR(dycl_infer_check_dtype(ctx, node, 1, k_float_types));
+  DYCL_RETURN_IF_ERROR(dycl_infer_check_dtype(ctx, node, 1, dycl_dtypes_float));
   const char* mode = dycl_attr_string(node, "mode", "bilinear");
   const char* pad = dycl_attr_string(node, "padding_mode", "zeros");
   if (strcmp(mode, "bilinear") && strcmp(mode, "nearest") && strcmp(mode, "bicubic"))
@@ -450,9 +426,6 @@ static double plane_at(const double* p, int64_t H, int64_t W, double ix, double 
   return p[(int64_t)iy * W + (int64_t)ix];
 }
 
-static double cubic1(double x, double A) { return ((A + 2) * x - (A + 3)) * x * x + 1; }
-static double cubic2(double x, double A) { return ((A * x - 5 * A) * x + 8 * A) * x - 4 * A; }
-
 dycl_status_t dycl_run_GridSample(dycl_kctx_t* ctx, const dycl_node_t* node, dycl_value_t* const* in, int nin,
                                   dycl_value_t** out, int nout) {
   (void)nout;
@@ -475,7 +448,7 @@ dycl_status_t dycl_run_GridSample(dycl_kctx_t* ctx, const dycl_node_t* node, dyc
   if (Y->numel == 0) return NULL;
   double *x = NULL, *y = NULL;
   dycl_status_t s = NULL;
-  DYCL_GOTO_IF_ERROR(s, to_f64(ctx, X, &x), done);
+  DYCL_GOTO_IF_ERROR(s, dycl_kernel_to_f64(ctx, X, &x), done);
   y = dycl_malloc(ctx->alloc, (size_t)Y->numel * sizeof(double));
   if (!y) {
     s = dycl_error_nomem();
@@ -505,8 +478,9 @@ dycl_status_t dycl_run_GridSample(dycl_kctx_t* ctx, const dycl_node_t* node, dyc
           } else {
             const double A = -0.75;
             double x0 = floor(ix), y0 = floor(iy), tx = ix - x0, ty = iy - y0;
-            double cx[4] = {cubic2(tx + 1, A), cubic1(tx, A), cubic1(1 - tx, A), cubic2(2 - tx, A)};
-            double cy[4] = {cubic2(ty + 1, A), cubic1(ty, A), cubic1(1 - ty, A), cubic2(2 - ty, A)};
+            double cx[4], cy[4];
+            cubic_coeffs(tx, A, cx);
+            cubic_coeffs(ty, A, cy);
             for (int j = 0; j < 4; j++)
               for (int i = 0; i < 4; i++) {
                 double px = grid_coord(x0 - 1 + i, W, pad, align), py = grid_coord(y0 - 1 + j, H, pad, align);
@@ -518,7 +492,7 @@ dycl_status_t dycl_run_GridSample(dycl_kctx_t* ctx, const dycl_node_t* node, dyc
       }
   if (!dycl_dtype_is_float(Y->dtype))
     for (int64_t o = 0; o < Y->numel; o++) y[o] = nearbyint(y[o]);
-  store_f64(Y, y);
+  dycl_kernel_store_f64(Y, y);
 done:
   dycl_free(ctx->alloc, x);
   dycl_free(ctx->alloc, y);

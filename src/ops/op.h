@@ -92,6 +92,14 @@ dycl_status_t dycl_infer_dtype_of_input0(dycl_infer_ctx_t* ctx, const dycl_node_
 /* Every output a tensor of unknown dtype and shape (use only where the dtype cannot be told). */
 dycl_status_t dycl_infer_unknown(dycl_infer_ctx_t* ctx, const dycl_node_t* node);
 
+/* Element-type sets for dycl_infer_check_dtype (defined in ops/op_common.c), each terminated by
+ * DYCL_DTYPE_UNDEFINED: the floating types (float32/64, float16, bfloat16), the index types
+ * (int32, int64), int64 alone, bool alone. */
+extern const dycl_dtype_t dycl_dtypes_float[];
+extern const dycl_dtype_t dycl_dtypes_index[];
+extern const dycl_dtype_t dycl_dtypes_int64[];
+extern const dycl_dtype_t dycl_dtypes_bool[];
+
 /* Checks that input i, when its dtype is known, is one of the listed dtypes (terminated by
  * DYCL_DTYPE_UNDEFINED). */
 dycl_status_t dycl_infer_check_dtype(dycl_infer_ctx_t* ctx, const dycl_node_t* node, int i,
@@ -108,8 +116,11 @@ dycl_status_t dycl_kernel_tensor(dycl_kctx_t* ctx, const dycl_node_t* node, dycl
 /* Requires in[i] to be a present tensor. */
 dycl_status_t dycl_kernel_need_tensor(const dycl_node_t* node, dycl_value_t* const* in, int nin,
                                       int i);
-/* Normalizes a possibly negative axis against `rank` (for `rank + 1` pass the extended rank). */
+/* Normalizes a possibly negative axis against `rank` (for `rank + 1` pass the extended rank);
+ * an axis outside [-rank, rank) is a DYCL_CODE_RUNTIME error. */
 dycl_status_t dycl_kernel_axis(const dycl_node_t* node, int64_t axis, int rank, int* out);
+/* The same with the error code given: inference callbacks pass DYCL_CODE_INVALID_MODEL. */
+dycl_status_t dycl_kernel_axis_code(const dycl_node_t* node, dycl_code_t code, int64_t axis, int rank, int* out);
 /* Reads an integer tensor (any int dtype, rank 0 or 1) into buf (at most `max` values). */
 dycl_status_t dycl_kernel_read_ints(const dycl_node_t* node, const dycl_value_t* t, int64_t* buf,
                                     int max, int* n);
@@ -118,5 +129,18 @@ dycl_status_t dycl_kernel_broadcast(const dycl_node_t* node, int n, const dycl_v
                                     int* rank, int64_t* dims);
 /* Strides of tensor `t` mapped onto an output shape of `rank` dims (0 where broadcast). */
 void dycl_broadcast_strides(const dycl_value_t* t, int rank, const int64_t* dims, int64_t* strides);
+
+/* A double copy of a numeric tensor's t->numel values, which the caller owns (free it with
+ * dycl_free(ctx->alloc, ...)). Exact for every numeric dtype but (u)int64 beyond 2^53. */
+dycl_status_t dycl_kernel_to_f64(dycl_kctx_t* ctx, const dycl_value_t* t, double** out);
+/* Stores t->numel doubles into a numeric tensor: float32 and float64 directly, the other dtypes
+ * through dycl_tensor_set_f64 (float16/bfloat16 via float32; integers truncate, saturating). */
+void dycl_kernel_store_f64(dycl_value_t* t, const double* buf);
+/* A zero-filled work buffer of n elements of `size` bytes, checked for overflow and against the
+ * tensor size limit (DYCL_CODE_LIMIT errors naming the node). *out is NULL on error; the caller
+ * frees the buffer with dycl_free(ctx->alloc, ...). */
+dycl_status_t dycl_kernel_scratch(dycl_kctx_t* ctx, const dycl_node_t* node, int64_t n, size_t size, void** out);
+/* Case-insensitive (ASCII) string equality, for attribute values such as activation names. */
+bool dycl_kernel_name_eq(const char* a, const char* b);
 
 #endif

@@ -4,6 +4,12 @@
 
 #include "ops/op.h"
 
+const dycl_dtype_t dycl_dtypes_float[] = {DYCL_DTYPE_FLOAT32, DYCL_DTYPE_FLOAT64, DYCL_DTYPE_FLOAT16,
+                                          DYCL_DTYPE_BFLOAT16, DYCL_DTYPE_UNDEFINED};
+const dycl_dtype_t dycl_dtypes_index[] = {DYCL_DTYPE_INT32, DYCL_DTYPE_INT64, DYCL_DTYPE_UNDEFINED};
+const dycl_dtype_t dycl_dtypes_int64[] = {DYCL_DTYPE_INT64, DYCL_DTYPE_UNDEFINED};
+const dycl_dtype_t dycl_dtypes_bool[] = {DYCL_DTYPE_BOOL, DYCL_DTYPE_UNDEFINED};
+
 dycl_status_t dycl_kernel_tensor(dycl_kctx_t* ctx, const dycl_node_t* node, dycl_dtype_t dtype, int rank,
                                  const int64_t* dims, dycl_value_t** out) {
   dycl_status_t s = dycl_tensor_new(ctx->alloc, ctx->limits, dtype, rank, dims, out);
@@ -19,11 +25,15 @@ dycl_status_t dycl_kernel_need_tensor(const dycl_node_t* node, dycl_value_t* con
   return NULL;
 }
 
-dycl_status_t dycl_kernel_axis(const dycl_node_t* node, int64_t axis, int rank, int* out) {
+dycl_status_t dycl_kernel_axis_code(const dycl_node_t* node, dycl_code_t code, int64_t axis, int rank, int* out) {
   if (axis < -(int64_t)rank || axis >= rank)
-    return dycl_node_error(node, DYCL_CODE_RUNTIME, "axis %" PRId64 " is out of range for rank %d", axis, rank);
+    return dycl_node_error(node, code, "axis %" PRId64 " is out of range for rank %d", axis, rank);
   *out = (int)(axis < 0 ? axis + rank : axis);
   return NULL;
+}
+
+dycl_status_t dycl_kernel_axis(const dycl_node_t* node, int64_t axis, int rank, int* out) {
+  return dycl_kernel_axis_code(node, DYCL_CODE_RUNTIME, axis, rank, out);
 }
 
 dycl_status_t dycl_kernel_read_ints(const dycl_node_t* node, const dycl_value_t* t, int64_t* buf, int max,
@@ -72,4 +82,52 @@ void dycl_broadcast_strides(const dycl_value_t* t, int rank, const int64_t* dims
     strides[i] = (j < 0 || t->dims[j] == 1) ? 0 : own[j];
   }
   (void)dims;
+}
+
+dycl_status_t dycl_kernel_to_f64(dycl_kctx_t* ctx, const dycl_value_t* t, double** out) {
+  double* b = dycl_malloc(ctx->alloc, (size_t)t->numel * sizeof(double) + 1);
+  if (!b) return dycl_error_nomem();
+  if (t->dtype == DYCL_DTYPE_FLOAT32) {
+    const float* p = t->data;
+    for (int64_t i = 0; i < t->numel; i++) b[i] = p[i];
+  } else {
+    for (int64_t i = 0; i < t->numel; i++) b[i] = dycl_tensor_get_f64(t, i);
+  }
+  *out = b;
+  return NULL;
+}
+
+void dycl_kernel_store_f64(dycl_value_t* t, const double* buf) {
+  if (t->dtype == DYCL_DTYPE_FLOAT32) {
+    float* p = t->data;
+    for (int64_t i = 0; i < t->numel; i++) p[i] = (float)buf[i];
+  } else if (t->dtype == DYCL_DTYPE_FLOAT64) {
+    memcpy(t->data, buf, (size_t)t->numel * sizeof(double));
+  } else {
+    for (int64_t i = 0; i < t->numel; i++) dycl_tensor_set_f64(t, i, buf[i]);
+  }
+}
+
+dycl_status_t dycl_kernel_scratch(dycl_kctx_t* ctx, const dycl_node_t* node, int64_t n, size_t size, void** out) {
+  *out = NULL;
+  size_t bytes;
+  if (n < 0 || !dycl_mul_size((size_t)n, size, &bytes))
+    return dycl_node_error(node, DYCL_CODE_LIMIT, "work buffer size overflows");
+  uint64_t max = ctx->limits && ctx->limits->max_tensor_bytes ? ctx->limits->max_tensor_bytes
+                                                              : DYCL_DEFAULT_MAX_TENSOR_BYTES;
+  if ((uint64_t)bytes > max)
+    return dycl_node_error(node, DYCL_CODE_LIMIT, "work buffer of %zu bytes is over the limit of %" PRIu64, bytes, max);
+  *out = dycl_calloc(ctx->alloc, bytes ? bytes : 1, 1);
+  if (!*out) return dycl_node_error(node, DYCL_CODE_NO_MEMORY, "out of memory allocating %zu bytes", bytes);
+  return NULL;
+}
+
+bool dycl_kernel_name_eq(const char* a, const char* b) {
+  for (; *a && *b; a++, b++) {
+    char x = *a, y = *b;
+    if (x >= 'A' && x <= 'Z') x = (char)(x - 'A' + 'a');
+    if (y >= 'A' && y <= 'Z') y = (char)(y - 'A' + 'a');
+    if (x != y) return false;
+  }
+  return *a == *b;
 }

@@ -5,14 +5,8 @@
 #include <math.h>
 #include <string.h>
 
+#include "ops/elementwise_internal.h"
 #include "ops/op.h"
-
-/* Defined in elementwise.c. */
-dycl_status_t dycl_ew_check_attrs(const dycl_node_t* node);
-void dycl_ew_load_f64(const dycl_value_t* t, int64_t off, int64_t stride, int64_t n, double* buf);
-void dycl_ew_load_i64(const dycl_value_t* t, int64_t off, int64_t stride, int64_t n, int64_t* buf);
-void dycl_ew_store_f64(dycl_value_t* t, int64_t off, int64_t n, const double* buf);
-void dycl_ew_store_i64(dycl_value_t* t, int64_t off, int64_t n, const int64_t* buf, bool is_unsigned);
 
 static bool quant_range(dycl_dtype_t t, double* lo, double* hi) {
   switch (t) {
@@ -166,21 +160,14 @@ dycl_status_t dycl_run_DynamicQuantizeLinear(dycl_kctx_t* ctx, const dycl_node_t
 /* ------------------------------------------------------ inference */
 
 static dycl_status_t set_like(dycl_infer_ctx_t* ctx, const dycl_node_t* node, int j, dycl_dtype_t dtype) {
-  DYCL_RETURN_IF_ERROR(dycl_ew_check_attrs(node));
-  const dycl_type_t* t = dycl_infer_in(ctx, node, 0);
-  if (t && t->known && t->kind != DYCL_VALUE_TENSOR)
-    return dycl_node_error(node, DYCL_CODE_INVALID_MODEL, "input 0 must be a tensor");
-  dycl_type_t u = (t && t->known) ? *t : dycl_type_tensor(DYCL_DTYPE_UNDEFINED, -1);
-  u.known = true;
-  u.kind = DYCL_VALUE_TENSOR;
+  dycl_type_t u;
+  DYCL_RETURN_IF_ERROR(dycl_ew_infer_input0(ctx, node, NULL, &u));
   u.dtype = dtype;
   return dycl_infer_set(ctx, node, j, &u);
 }
 
 static dycl_status_t check_scale(dycl_infer_ctx_t* ctx, const dycl_node_t* node) {
-  static const dycl_dtype_t floats[] = {DYCL_DTYPE_FLOAT32, DYCL_DTYPE_FLOAT16, DYCL_DTYPE_BFLOAT16,
-                                        DYCL_DTYPE_FLOAT64, 0};
-  DYCL_RETURN_IF_ERROR(dycl_infer_check_dtype(ctx, node, 1, floats));
+  DYCL_RETURN_IF_ERROR(dycl_infer_check_dtype(ctx, node, 1, dycl_dtypes_float));
   const dycl_type_t* s = dycl_infer_in(ctx, node, 1);
   if (s && s->known && s->rank > 1)
     return dycl_node_error(node, DYCL_CODE_INVALID_MODEL, "scale must be a scalar or a 1-D tensor");

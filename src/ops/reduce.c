@@ -10,16 +10,8 @@
 #include <math.h>
 #include <string.h>
 
+#include "ops/elementwise_internal.h"
 #include "ops/op.h"
-
-#define EW_BLOCK 512
-
-/* Defined in elementwise.c. */
-dycl_status_t dycl_ew_check_attrs(const dycl_node_t* node);
-void dycl_ew_load_f64(const dycl_value_t* t, int64_t off, int64_t stride, int64_t n, double* buf);
-void dycl_ew_load_i64(const dycl_value_t* t, int64_t off, int64_t stride, int64_t n, int64_t* buf);
-void dycl_ew_store_f64(dycl_value_t* t, int64_t off, int64_t n, const double* buf);
-void dycl_ew_store_i64(dycl_value_t* t, int64_t off, int64_t n, const int64_t* buf, bool is_unsigned);
 
 typedef enum rop { R_SUM, R_MEAN, R_PROD, R_MAX, R_MIN, R_L1, R_L2, R_SUMSQ, R_LOGSUM, R_LOGSUMEXP } rop_t;
 
@@ -421,37 +413,16 @@ dycl_status_t dycl_run_ArgMin(dycl_kctx_t* ctx, const dycl_node_t* node, dycl_va
 
 /* ------------------------------------------------------ inference */
 
-#define F16 DYCL_DTYPE_FLOAT16
-#define BF16 DYCL_DTYPE_BFLOAT16
-#define F32 DYCL_DTYPE_FLOAT32
-#define F64 DYCL_DTYPE_FLOAT64
-static const dycl_dtype_t k_numeric[] = {F16, BF16, F32, F64, DYCL_DTYPE_INT8, DYCL_DTYPE_INT16, DYCL_DTYPE_INT32,
-                                         DYCL_DTYPE_INT64, DYCL_DTYPE_UINT8, DYCL_DTYPE_UINT16, DYCL_DTYPE_UINT32,
-                                         DYCL_DTYPE_UINT64, 0};
-
-static dycl_status_t input0(dycl_infer_ctx_t* ctx, const dycl_node_t* node, dycl_type_t* t) {
-  DYCL_RETURN_IF_ERROR(dycl_ew_check_attrs(node));
-  DYCL_RETURN_IF_ERROR(dycl_infer_check_dtype(ctx, node, 0, k_numeric));
-  const dycl_type_t* x = dycl_infer_in(ctx, node, 0);
-  if (x && x->known && x->kind != DYCL_VALUE_TENSOR)
-    return dycl_node_error(node, DYCL_CODE_INVALID_MODEL, "input 0 must be a tensor");
-  *t = (x && x->known) ? *x : dycl_type_tensor(DYCL_DTYPE_UNDEFINED, -1);
-  t->known = true;
-  t->kind = DYCL_VALUE_TENSOR;
-  return NULL;
-}
-
 dycl_status_t dycl_infer_ew_reduce(dycl_infer_ctx_t* ctx, const dycl_node_t* node) {
   dycl_type_t t;
-  DYCL_RETURN_IF_ERROR(input0(ctx, node, &t));
+  DYCL_RETURN_IF_ERROR(dycl_ew_infer_input0(ctx, node, dycl_ew_numeric_types, &t));
   bool keep = dycl_attr_int(node, "keepdims", 1) != 0;
   int64_t axes[DYCL_MAX_RANK * 2];
   int n = 0;
   bool given = false, known = true;
   if (axes_from_input(node) || dycl_infer_in(ctx, node, 1)) {
     if (dycl_infer_in(ctx, node, 1)) {
-      static const dycl_dtype_t i64[] = {DYCL_DTYPE_INT64, DYCL_DTYPE_INT32, 0};
-      DYCL_RETURN_IF_ERROR(dycl_infer_check_dtype(ctx, node, 1, i64));
+      DYCL_RETURN_IF_ERROR(dycl_infer_check_dtype(ctx, node, 1, dycl_dtypes_index));
       const dycl_value_t* c = dycl_infer_const(ctx, node, 1);
       if (c) {
         DYCL_RETURN_IF_ERROR(dycl_kernel_read_ints(node, c, axes, DYCL_MAX_RANK * 2, &n));
@@ -492,7 +463,7 @@ dycl_status_t dycl_infer_ew_reduce(dycl_infer_ctx_t* ctx, const dycl_node_t* nod
 
 dycl_status_t dycl_infer_ew_argreduce(dycl_infer_ctx_t* ctx, const dycl_node_t* node) {
   dycl_type_t t;
-  DYCL_RETURN_IF_ERROR(input0(ctx, node, &t));
+  DYCL_RETURN_IF_ERROR(dycl_ew_infer_input0(ctx, node, dycl_ew_numeric_types, &t));
   bool keep = dycl_attr_int(node, "keepdims", 1) != 0;
   int64_t axis = dycl_attr_int(node, "axis", 0);
   dycl_type_t u = t;

@@ -9,16 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ops/elementwise_internal.h"
 #include "ops/op.h"
-
-#define EW_BLOCK 512
-
-/* Defined in elementwise.c. */
-dycl_status_t dycl_ew_check_attrs(const dycl_node_t* node);
-void dycl_ew_load_f64(const dycl_value_t* t, int64_t off, int64_t stride, int64_t n, double* buf);
-void dycl_ew_load_i64(const dycl_value_t* t, int64_t off, int64_t stride, int64_t n, int64_t* buf);
-void dycl_ew_store_f64(dycl_value_t* t, int64_t off, int64_t n, const double* buf);
-void dycl_ew_store_i64(dycl_value_t* t, int64_t off, int64_t n, const int64_t* buf, bool is_unsigned);
 
 /* ------------------------------------------------------ Softmax, LogSoftmax, Hardmax */
 
@@ -154,6 +146,30 @@ dycl_status_t dycl_run_Hardmax(dycl_kctx_t* ctx, const dycl_node_t* node, dycl_v
 
 /* ------------------------------------------------------ CumSum */
 
+/* One step of a running sum: *v becomes the sum so far, including itself (or, `excl`, excluding
+ * itself). Integers wrap. */
+static inline void scan_f64(double* v, double* acc, bool excl) {
+  double x = *v;
+  if (excl) {
+    *v = *acc;
+    *acc += x;
+  } else {
+    *acc += x;
+    *v = *acc;
+  }
+}
+
+static inline void scan_i64(int64_t* v, int64_t* acc, bool excl) {
+  int64_t x = *v;
+  if (excl) {
+    *v = *acc;
+    *acc = (int64_t)((uint64_t)*acc + (uint64_t)x);
+  } else {
+    *acc = (int64_t)((uint64_t)*acc + (uint64_t)x);
+    *v = *acc;
+  }
+}
+
 dycl_status_t dycl_run_CumSum(dycl_kctx_t* ctx, const dycl_node_t* node, dycl_value_t* const* in, int nin,
                               dycl_value_t** out, int nout) {
   (void)nout;
@@ -194,25 +210,8 @@ dycl_status_t dycl_run_CumSum(dycl_kctx_t* ctx, const dycl_node_t* node, dycl_va
         else dycl_ew_load_i64(x, base + k0, 1, m, ib);
         for (int64_t t = 0; t < m; t++) {
           int64_t j = rev ? m - 1 - t : t;
-          if (fdom) {
-            double v = fb[j];
-            if (excl) {
-              fb[j] = fs;
-              fs += v;
-            } else {
-              fs += v;
-              fb[j] = fs;
-            }
-          } else {
-            int64_t v = ib[j];
-            if (excl) {
-              ib[j] = is;
-              is = (int64_t)((uint64_t)is + (uint64_t)v);
-            } else {
-              is = (int64_t)((uint64_t)is + (uint64_t)v);
-              ib[j] = is;
-            }
-          }
+          if (fdom) scan_f64(&fb[j], &fs, excl);
+          else scan_i64(&ib[j], &is, excl);
         }
         if (fdom) dycl_ew_store_f64(y, base + k0, m, fb);
         else dycl_ew_store_i64(y, base + k0, m, ib, u64);
@@ -226,29 +225,11 @@ dycl_status_t dycl_run_CumSum(dycl_kctx_t* ctx, const dycl_node_t* node, dycl_va
         int64_t k = rev ? n - 1 - t : t, off = base + k * inner + j0;
         if (fdom) {
           dycl_ew_load_f64(x, off, 1, m, fb);
-          for (int64_t j = 0; j < m; j++) {
-            double v = fb[j];
-            if (excl) {
-              fb[j] = facc[j];
-              facc[j] += v;
-            } else {
-              facc[j] += v;
-              fb[j] = facc[j];
-            }
-          }
+          for (int64_t j = 0; j < m; j++) scan_f64(&fb[j], &facc[j], excl);
           dycl_ew_store_f64(y, off, m, fb);
         } else {
           dycl_ew_load_i64(x, off, 1, m, ib);
-          for (int64_t j = 0; j < m; j++) {
-            int64_t v = ib[j];
-            if (excl) {
-              ib[j] = iacc[j];
-              iacc[j] = (int64_t)((uint64_t)iacc[j] + (uint64_t)v);
-            } else {
-              iacc[j] = (int64_t)((uint64_t)iacc[j] + (uint64_t)v);
-              ib[j] = iacc[j];
-            }
-          }
+          for (int64_t j = 0; j < m; j++) scan_i64(&ib[j], &iacc[j], excl);
           dycl_ew_store_i64(y, off, m, ib, u64);
         }
       }
@@ -393,30 +374,9 @@ dycl_status_t dycl_run_TopK(dycl_kctx_t* ctx, const dycl_node_t* node, dycl_valu
 
 /* ------------------------------------------------------ inference */
 
-static const dycl_dtype_t k_float[] = {DYCL_DTYPE_FLOAT16, DYCL_DTYPE_BFLOAT16, DYCL_DTYPE_FLOAT32,
-                                       DYCL_DTYPE_FLOAT64, 0};
-static const dycl_dtype_t k_numeric[] = {DYCL_DTYPE_FLOAT16, DYCL_DTYPE_BFLOAT16, DYCL_DTYPE_FLOAT32,
-                                         DYCL_DTYPE_FLOAT64, DYCL_DTYPE_INT8,     DYCL_DTYPE_INT16,
-                                         DYCL_DTYPE_INT32,   DYCL_DTYPE_INT64,    DYCL_DTYPE_UINT8,
-                                         DYCL_DTYPE_UINT16,  DYCL_DTYPE_UINT32,   DYCL_DTYPE_UINT64, 0};
-static const dycl_dtype_t k_index[] = {DYCL_DTYPE_INT32, DYCL_DTYPE_INT64, 0};
-
-static dycl_status_t tensor_input0(dycl_infer_ctx_t* ctx, const dycl_node_t* node, const dycl_dtype_t* allowed,
-                                   dycl_type_t* t) {
-  DYCL_RETURN_IF_ERROR(dycl_ew_check_attrs(node));
-  DYCL_RETURN_IF_ERROR(dycl_infer_check_dtype(ctx, node, 0, allowed));
-  const dycl_type_t* x = dycl_infer_in(ctx, node, 0);
-  if (x && x->known && x->kind != DYCL_VALUE_TENSOR)
-    return dycl_node_error(node, DYCL_CODE_INVALID_MODEL, "input 0 must be a tensor");
-  *t = (x && x->known) ? *x : dycl_type_tensor(DYCL_DTYPE_UNDEFINED, -1);
-  t->known = true;
-  t->kind = DYCL_VALUE_TENSOR;
-  return NULL;
-}
-
 dycl_status_t dycl_infer_ew_softmax(dycl_infer_ctx_t* ctx, const dycl_node_t* node) {
   dycl_type_t t;
-  DYCL_RETURN_IF_ERROR(tensor_input0(ctx, node, k_float, &t));
+  DYCL_RETURN_IF_ERROR(dycl_ew_infer_input0(ctx, node, dycl_dtypes_float, &t));
   if (t.rank >= 0) {
     int64_t o, n, i;
     DYCL_RETURN_IF_ERROR(softmax_geometry(node, t.rank, NULL, &o, &n, &i, DYCL_CODE_INVALID_MODEL));
@@ -426,21 +386,20 @@ dycl_status_t dycl_infer_ew_softmax(dycl_infer_ctx_t* ctx, const dycl_node_t* no
 
 dycl_status_t dycl_infer_CumSum(dycl_infer_ctx_t* ctx, const dycl_node_t* node) {
   dycl_type_t t;
-  DYCL_RETURN_IF_ERROR(tensor_input0(ctx, node, k_numeric, &t));
-  DYCL_RETURN_IF_ERROR(dycl_infer_check_dtype(ctx, node, 1, k_index));
+  DYCL_RETURN_IF_ERROR(dycl_ew_infer_input0(ctx, node, dycl_ew_numeric_types, &t));
+  DYCL_RETURN_IF_ERROR(dycl_infer_check_dtype(ctx, node, 1, dycl_dtypes_index));
   return dycl_infer_set(ctx, node, 0, &t);
 }
 
 dycl_status_t dycl_infer_TopK(dycl_infer_ctx_t* ctx, const dycl_node_t* node) {
   dycl_type_t t;
-  DYCL_RETURN_IF_ERROR(tensor_input0(ctx, node, k_numeric, &t));
+  DYCL_RETURN_IF_ERROR(dycl_ew_infer_input0(ctx, node, dycl_ew_numeric_types, &t));
   int64_t k = -1;
   if (node->opset < 10) {
     if (!dycl_node_attr(node, "k")) return dycl_node_error(node, DYCL_CODE_INVALID_MODEL, "missing attribute 'k'");
     k = dycl_attr_int(node, "k", 0);
   } else {
-    static const dycl_dtype_t i64[] = {DYCL_DTYPE_INT64, 0};
-    DYCL_RETURN_IF_ERROR(dycl_infer_check_dtype(ctx, node, 1, i64));
+    DYCL_RETURN_IF_ERROR(dycl_infer_check_dtype(ctx, node, 1, dycl_dtypes_int64));
     const dycl_value_t* c = dycl_infer_const(ctx, node, 1);
     if (c && c->kind == DYCL_VALUE_TENSOR && c->numel == 1 && dycl_dtype_is_int(c->dtype))
       dycl_ew_load_i64(c, 0, 0, 1, &k);
@@ -448,11 +407,9 @@ dycl_status_t dycl_infer_TopK(dycl_infer_ctx_t* ctx, const dycl_node_t* node) {
   if (node->opset >= 10 && dycl_infer_const(ctx, node, 1) && k < 0)
     return dycl_node_error(node, DYCL_CODE_INVALID_MODEL, "K must be a non-negative scalar");
   if (t.rank >= 0) {
-    int64_t axis = dycl_attr_int(node, "axis", -1);
-    if (axis < -t.rank || axis >= t.rank)
-      return dycl_node_error(node, DYCL_CODE_INVALID_MODEL, "axis %lld is out of range for rank %d", (long long)axis,
-                             t.rank);
-    if (axis < 0) axis += t.rank;
+    int axis;
+    int64_t a = dycl_attr_int(node, "axis", -1);
+    DYCL_RETURN_IF_ERROR(dycl_kernel_axis_code(node, DYCL_CODE_INVALID_MODEL, a, t.rank, &axis));
     if (k >= 0 && t.dims[axis].v >= 0 && k > t.dims[axis].v)
       return dycl_node_error(node, DYCL_CODE_INVALID_MODEL, "K = %lld is larger than the axis (%lld)", (long long)k,
                              (long long)t.dims[axis].v);

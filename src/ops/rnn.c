@@ -74,12 +74,6 @@ typedef struct rnn_io {
 #define RNN_TANH tanhf
 #define RNN_LOG1P log1pf
 #include "ops/rnn_kernel.c"
-#undef RNN_T
-#undef RNN_SFX
-#undef RNN_DTYPE
-#undef RNN_EXP
-#undef RNN_TANH
-#undef RNN_LOG1P
 #define RNN_T double
 #define RNN_SFX f64
 #define RNN_DTYPE DYCL_DTYPE_FLOAT64
@@ -87,12 +81,6 @@ typedef struct rnn_io {
 #define RNN_TANH tanh
 #define RNN_LOG1P log1p
 #include "ops/rnn_kernel.c"
-#undef RNN_T
-#undef RNN_SFX
-#undef RNN_DTYPE
-#undef RNN_EXP
-#undef RNN_TANH
-#undef RNN_LOG1P
 #undef DYCL_RNN_TEMPLATE
 
 /* --------------------------------------------------------------- attributes */
@@ -118,19 +106,9 @@ static const act_name_t k_acts[] = {
     {"softplus", RNN_ACT_SOFTPLUS, false, false, 0, 0},
 };
 
-static bool name_eq_nocase(const char* a, const char* b) {
-  for (; *a && *b; a++, b++) {
-    char x = *a, y = *b;
-    if (x >= 'A' && x <= 'Z') x = (char)(x - 'A' + 'a');
-    if (y >= 'A' && y <= 'Z') y = (char)(y - 'A' + 'a');
-    if (x != y) return false;
-  }
-  return *a == *b;
-}
-
 static const act_name_t* find_act(const char* name) {
   for (size_t i = 0; i < sizeof k_acts / sizeof k_acts[0]; i++)
-    if (name_eq_nocase(name, k_acts[i].name)) return &k_acts[i];
+    if (dycl_kernel_name_eq(name, k_acts[i].name)) return &k_acts[i];
   return NULL;
 }
 
@@ -205,8 +183,6 @@ enum { IN_X = 0, IN_W, IN_R, IN_B, IN_SEQ, IN_H0, IN_C0, IN_P };
 
 /* ---------------------------------------------------------------- inference */
 
-static const dycl_dtype_t k_float_types[] = {DYCL_DTYPE_FLOAT16, DYCL_DTYPE_FLOAT32, DYCL_DTYPE_FLOAT64,
-                                             DYCL_DTYPE_BFLOAT16, DYCL_DTYPE_UNDEFINED};
 static const dycl_dtype_t k_int32_types[] = {DYCL_DTYPE_INT32, DYCL_DTYPE_UNDEFINED};
 
 static dycl_status_t infer_rnn(dycl_infer_ctx_t* ctx, const dycl_node_t* node, rnn_cell_t cell) {
@@ -225,7 +201,7 @@ static dycl_status_t infer_rnn(dycl_infer_ctx_t* ctx, const dycl_node_t* node, r
         return dycl_node_error(node, DYCL_CODE_INVALID_MODEL, "sequence_lens must be 1-D, not of rank %d", t->rank);
       continue;
     }
-    DYCL_RETURN_IF_ERROR(dycl_infer_check_dtype(ctx, node, i, k_float_types));
+    DYCL_RETURN_IF_ERROR(dycl_infer_check_dtype(ctx, node, i, dycl_dtypes_float));
     if (i != IN_X) DYCL_RETURN_IF_ERROR(dycl_infer_check_same_dtype(ctx, node, IN_X, i));
     int want = (i == IN_B || i == IN_P) ? 2 : 3;
     if (t->rank >= 0 && t->rank != want)

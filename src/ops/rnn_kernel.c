@@ -1,6 +1,7 @@
 /* Typed kernels of RNN, GRU and LSTM: a template that ops/rnn.c includes once per element type
  * (RNN_T = float, then double) after defining RNN_T, RNN_SFX, RNN_DTYPE, RNN_EXP, RNN_TANH and
- * RNN_LOG1P. Compiled on its own (the build compiles every .c file) it is empty.
+ * RNN_LOG1P, which it undefines at its end. Compiled on its own (the build compiles every .c
+ * file) it is empty.
  *
  * Layout of the work: inputs are converted to RNN_T in layout 0 ([seq, batch, ...]) and the
  * weights transposed. For each direction, X*W^T + biases is computed for all steps at once; then
@@ -185,16 +186,10 @@ static void RNN_FN(rnn_cell2)(const rnn_cfg_t* cfg, const rnn_act_t* acts, RNN_T
 
 /* Allocates n elements of RNN_T (zero-filled), overflow-checked. */
 static dycl_status_t RNN_FN(rnn_alloc)(dycl_kctx_t* ctx, const dycl_node_t* node, int64_t n, RNN_T** out) {
-  size_t bytes;
-  if (n < 0 || !dycl_mul_size((size_t)n, sizeof(RNN_T), &bytes))
-    return dycl_node_error(node, DYCL_CODE_LIMIT, "work buffer size overflows");
-  uint64_t max = ctx->limits && ctx->limits->max_tensor_bytes ? ctx->limits->max_tensor_bytes
-                                                              : DYCL_DEFAULT_MAX_TENSOR_BYTES;
-  if ((uint64_t)bytes > max)
-    return dycl_node_error(node, DYCL_CODE_LIMIT, "work buffer of %zu bytes is over the limit of %" PRIu64, bytes, max);
-  *out = dycl_calloc(ctx->alloc, bytes ? bytes : 1, 1);
-  if (!*out) return dycl_node_error(node, DYCL_CODE_NO_MEMORY, "out of memory allocating %zu bytes", bytes);
-  return NULL;
+  void* p;
+  dycl_status_t s = dycl_kernel_scratch(ctx, node, n, sizeof(RNN_T), &p);
+  *out = p;
+  return s;
 }
 
 static dycl_status_t RNN_FN(rnn_compute)(dycl_kctx_t* ctx, const dycl_node_t* node, const rnn_cfg_t* cfg,
@@ -321,5 +316,12 @@ done:
 #undef RNN_FN
 #undef RNN_CAT
 #undef RNN_CAT_
+/* the parameters of this instantiation: the next one defines its own */
+#undef RNN_T
+#undef RNN_SFX
+#undef RNN_DTYPE
+#undef RNN_EXP
+#undef RNN_TANH
+#undef RNN_LOG1P
 
 #endif /* DYCL_RNN_TEMPLATE */

@@ -54,14 +54,12 @@ static dycl_status_t need_kind(const dycl_node_t* node, const dycl_type_t* t, in
   return dycl_node_error(node, DYCL_CODE_INVALID_MODEL, "input %d must be %s", i, names[kind]);
 }
 
-static const dycl_dtype_t k_index_types[] = {DYCL_DTYPE_INT32, DYCL_DTYPE_INT64, DYCL_DTYPE_UNDEFINED};
-
 /* Checks a position input: a scalar int32/int64 tensor. */
 static dycl_status_t infer_position(dycl_infer_ctx_t* ctx, const dycl_node_t* node, int i) {
   const dycl_type_t* t = dycl_infer_in(ctx, node, i);
   if (!t) return NULL;
   DYCL_RETURN_IF_ERROR(need_kind(node, t, i, DYCL_VALUE_TENSOR));
-  DYCL_RETURN_IF_ERROR(dycl_infer_check_dtype(ctx, node, i, k_index_types));
+  DYCL_RETURN_IF_ERROR(dycl_infer_check_dtype(ctx, node, i, dycl_dtypes_index));
   if (t->known && t->rank > 1)
     return dycl_node_error(node, DYCL_CODE_INVALID_MODEL, "position must be a scalar, not of rank %d", t->rank);
   return NULL;
@@ -386,16 +384,14 @@ dycl_status_t dycl_infer_SplitToSequence(dycl_infer_ctx_t* ctx, const dycl_node_
   const dycl_type_t* sp = dycl_infer_in(ctx, node, 1);
   if (sp) {
     DYCL_RETURN_IF_ERROR(need_kind(node, sp, 1, DYCL_VALUE_TENSOR));
-    DYCL_RETURN_IF_ERROR(dycl_infer_check_dtype(ctx, node, 1, k_index_types));
+    DYCL_RETURN_IF_ERROR(dycl_infer_check_dtype(ctx, node, 1, dycl_dtypes_index));
   }
   int64_t axis = dycl_attr_int(node, "axis", 0);
   bool keepdims = dycl_attr_int(node, "keepdims", 1) != 0;
   dycl_type_t t = seq_type(x && x->known ? x->dtype : DYCL_DTYPE_UNDEFINED);
   if (x && x->known && x->rank >= 0) {
-    int r = x->rank;
-    if (axis < -r || axis >= r)
-      return dycl_node_error(node, DYCL_CODE_INVALID_MODEL, "axis %" PRId64 " is out of range for rank %d", axis, r);
-    int a = (int)(axis < 0 ? axis + r : axis);
+    int r = x->rank, a;
+    DYCL_RETURN_IF_ERROR(dycl_kernel_axis_code(node, DYCL_CODE_INVALID_MODEL, axis, r, &a));
     if (!sp && !keepdims) {
       t.rank = r - 1;
       for (int i = 0, k = 0; i < r; i++)

@@ -1,5 +1,6 @@
-/* Shape operators, part 1: the helpers shared by the family (shape*.c) and the layout operators
- * Reshape, Flatten, Transpose, Squeeze, Unsqueeze, Concat, Split, Slice, Expand and Tile.
+/* Shape operators, part 1: the helpers shared by the family (shape*.c, declared in
+ * ops/shape_internal.h) and the layout operators Reshape, Flatten, Transpose, Squeeze,
+ * Unsqueeze, Concat, Split, Slice, Expand and Tile.
  * These only move elements, so every element type works, strings included (copied with
  * dycl_tensor_copy_elem). Inference uses constant inputs (dycl_infer_const) to give exact shapes
  * where the model fixes them (a Reshape with a constant target, a Slice with constant bounds). */
@@ -7,28 +8,11 @@
 #include <string.h>
 
 #include "ops/op.h"
+#include "ops/shape_internal.h"
 
 /* ---------------------------------------------------- helpers of the family */
-/* Defined here, declared again at the top of shape_gen.c and shape_index.c. */
-dycl_status_t dycl_shape_in_type(dycl_infer_ctx_t* ctx, const dycl_node_t* node, int i, dycl_type_t* t);
-dycl_status_t dycl_shape_const_ints(dycl_infer_ctx_t* ctx, const dycl_node_t* node, int i, int64_t* buf, int max,
-                                    int* n, bool* known);
-dycl_status_t dycl_shape_opt_tensor(const dycl_node_t* node, dycl_value_t* const* in, int nin, int i,
-                                    const dycl_value_t** t);
-void dycl_shape_copy_block(dycl_value_t* dst, int64_t di, const dycl_value_t* src, int64_t si, int64_t n);
-void dycl_shape_strided_copy(dycl_value_t* dst, int64_t doff, const dycl_value_t* src, int64_t soff, int rank,
-                             const int64_t* dims, const int64_t* strides);
-dycl_status_t dycl_shape_finish(const dycl_node_t* node, const dycl_value_t* t);
-dycl_dim_t dycl_shape_dim_mul(dycl_dim_t a, dycl_dim_t b);
+/* Declared in shape_internal.h. */
 
-/* Most dims a strided copy iterates over (Tile views its output as [rep0, d0, rep1, d1, ...]). */
-#define SHAPE_MAX_ITER (2 * DYCL_MAX_RANK)
-
-static const dycl_dtype_t k_int64[] = {DYCL_DTYPE_INT64, DYCL_DTYPE_UNDEFINED};
-static const dycl_dtype_t k_index[] = {DYCL_DTYPE_INT32, DYCL_DTYPE_INT64, DYCL_DTYPE_UNDEFINED};
-
-/* The type of input i as a tensor type: unknown (dtype UNDEFINED, rank -1) when inference knows
- * nothing or the input is omitted; an error when it is known not to be a tensor. */
 dycl_status_t dycl_shape_in_type(dycl_infer_ctx_t* ctx, const dycl_node_t* node, int i, dycl_type_t* t) {
   *t = dycl_type_tensor(DYCL_DTYPE_UNDEFINED, -1);
   const dycl_type_t* s = dycl_infer_in(ctx, node, i);
@@ -41,7 +25,6 @@ dycl_status_t dycl_shape_in_type(dycl_infer_ctx_t* ctx, const dycl_node_t* node,
   return NULL;
 }
 
-/* Reads constant input i (a 0-D or 1-D integer tensor) when it is known at load time. */
 dycl_status_t dycl_shape_const_ints(dycl_infer_ctx_t* ctx, const dycl_node_t* node, int i, int64_t* buf, int max,
                                     int* n, bool* known) {
   *n = 0;
@@ -60,7 +43,6 @@ dycl_status_t dycl_shape_const_ints(dycl_infer_ctx_t* ctx, const dycl_node_t* no
   return NULL;
 }
 
-/* *t = in[i] when present (NULL when omitted); an error when it is not a tensor. */
 dycl_status_t dycl_shape_opt_tensor(const dycl_node_t* node, dycl_value_t* const* in, int nin, int i,
                                     const dycl_value_t** t) {
   *t = NULL;
@@ -70,7 +52,6 @@ dycl_status_t dycl_shape_opt_tensor(const dycl_node_t* node, dycl_value_t* const
   return NULL;
 }
 
-/* Copies n consecutive elements (same dtype). */
 void dycl_shape_copy_block(dycl_value_t* dst, int64_t di, const dycl_value_t* src, int64_t si, int64_t n) {
   if (n <= 0) return;
   if (dst->dtype == DYCL_DTYPE_STRING) {
@@ -109,9 +90,6 @@ static void copy_row(dycl_value_t* dst, int64_t di, const dycl_value_t* src, int
   }
 }
 
-/* Fills dst (from element doff on, in row-major order of `dims`) with the elements of src at
- * soff + sum(index[i] * strides[i]). Strides may be 0 (broadcast) or negative (reversed slices).
- * rank <= SHAPE_MAX_ITER. */
 void dycl_shape_strided_copy(dycl_value_t* dst, int64_t doff, const dycl_value_t* src, int64_t soff, int rank,
                              const int64_t* dims, const int64_t* strides) {
   int64_t d[SHAPE_MAX_ITER], s[SHAPE_MAX_ITER], idx[SHAPE_MAX_ITER];
@@ -151,7 +129,6 @@ void dycl_shape_strided_copy(dycl_value_t* dst, int64_t doff, const dycl_value_t
   }
 }
 
-/* After copying strings: a NULL element means an allocation failed. */
 dycl_status_t dycl_shape_finish(const dycl_node_t* node, const dycl_value_t* t) {
   if (!t || t->dtype != DYCL_DTYPE_STRING) return NULL;
   char* const* s = t->data;
@@ -169,16 +146,21 @@ dycl_dim_t dycl_shape_dim_mul(dycl_dim_t a, dycl_dim_t b) {
   return dycl_dim_unknown();
 }
 
-static dycl_dim_t dim_prod(const dycl_type_t* t, int a, int b) {
+dycl_dim_t dycl_shape_dim_prod(const dycl_type_t* t, int a, int b) {
   dycl_dim_t p = dycl_dim_const(1);
   for (int i = a; i < b; i++) p = dycl_shape_dim_mul(p, t->dims[i]);
   return p;
 }
 
-static int64_t prod_i64(const int64_t* dims, int a, int b) {
+int64_t dycl_shape_prod(const int64_t* dims, int a, int b) {
   int64_t p = 1;
   for (int i = a; i < b; i++) p *= dims[i]; /* within a tensor that exists: no overflow */
   return p;
+}
+
+/* The length of a 1-D input of type t when it is known (at most DYCL_MAX_RANK), else -1. */
+static int known_len(const dycl_type_t* t) {
+  return t && t->known && t->rank == 1 && t->dims[0].v >= 0 && t->dims[0].v <= DYCL_MAX_RANK ? (int)t->dims[0].v : -1;
 }
 
 static dycl_status_t need_input(dycl_infer_ctx_t* ctx, const dycl_node_t* node, int i, const char* what) {
@@ -224,7 +206,7 @@ dycl_status_t dycl_infer_Reshape(dycl_infer_ctx_t* ctx, const dycl_node_t* node)
     known = true;
   } else {
     DYCL_RETURN_IF_ERROR(need_input(ctx, node, 1, "shape"));
-    DYCL_RETURN_IF_ERROR(dycl_infer_check_dtype(ctx, node, 1, k_int64));
+    DYCL_RETURN_IF_ERROR(dycl_infer_check_dtype(ctx, node, 1, dycl_dtypes_int64));
     DYCL_RETURN_IF_ERROR(dycl_shape_const_ints(ctx, node, 1, shape, DYCL_MAX_RANK, &n, &known));
   }
   dycl_type_t o = dycl_type_tensor(t.dtype, -1);
@@ -362,8 +344,8 @@ dycl_status_t dycl_infer_Flatten(dycl_infer_ctx_t* ctx, const dycl_node_t* node)
   if (t.rank >= 0) {
     int axis = 0;
     DYCL_RETURN_IF_ERROR(flatten_axis(node, t.rank, &axis));
-    o.dims[0] = dim_prod(&t, 0, axis);
-    o.dims[1] = dim_prod(&t, axis, t.rank);
+    o.dims[0] = dycl_shape_dim_prod(&t, 0, axis);
+    o.dims[1] = dycl_shape_dim_prod(&t, axis, t.rank);
   }
   return set_out(ctx, node, &o);
 }
@@ -375,7 +357,7 @@ dycl_status_t dycl_run_Flatten(dycl_kctx_t* ctx, const dycl_node_t* node, dycl_v
   const dycl_value_t* x = in[0];
   int axis = 0;
   DYCL_RETURN_IF_ERROR(flatten_axis(node, x->rank, &axis));
-  int64_t dims[2] = {prod_i64(x->dims, 0, axis), prod_i64(x->dims, axis, x->rank)};
+  int64_t dims[2] = {dycl_shape_prod(x->dims, 0, axis), dycl_shape_prod(x->dims, axis, x->rank)};
   return copy_reshaped(ctx, node, x, 2, dims, &out[0]);
 }
 
@@ -437,6 +419,16 @@ dycl_status_t dycl_run_Transpose(dycl_kctx_t* ctx, const dycl_node_t* node, dycl
 
 /* ------------------------------------------------------- Squeeze, Unsqueeze */
 
+/* Axes of Squeeze/Unsqueeze from the attribute (before opset 13); *present: the node has it. */
+static dycl_status_t sq_axes_attr(const dycl_node_t* node, int64_t* axes, int* n, bool* present) {
+  const int64_t* a = dycl_attr_ints(node, "axes", n);
+  if (!a) return NULL;
+  if (*n > DYCL_MAX_RANK) return dycl_node_error(node, DYCL_CODE_INVALID_MODEL, "too many axes (%d)", *n);
+  memcpy(axes, a, sizeof(int64_t) * (size_t)*n);
+  *present = true;
+  return NULL;
+}
+
 /* Axes of Squeeze/Unsqueeze at inference: from the attribute before opset 13, from the constant
  * input after. *present: the node names axes at all; *known: their values are known. *count: how
  * many there are when that is known (-1 otherwise). */
@@ -446,19 +438,15 @@ static dycl_status_t sq_axes_infer(dycl_infer_ctx_t* ctx, const dycl_node_t* nod
   *present = *known = false;
   *count = -1;
   if (node->opset < 13) {
-    const int64_t* a = dycl_attr_ints(node, "axes", n);
-    if (!a) return NULL;
-    if (*n > DYCL_MAX_RANK)
-      return dycl_node_error(node, DYCL_CODE_INVALID_MODEL, "too many axes (%d)", *n);
-    memcpy(axes, a, sizeof(int64_t) * (size_t)*n);
-    *present = *known = true;
-    *count = *n;
+    DYCL_RETURN_IF_ERROR(sq_axes_attr(node, axes, n, present));
+    *known = *present;
+    if (*present) *count = *n;
     return NULL;
   }
   const dycl_type_t* at = dycl_infer_in(ctx, node, 1);
   if (!at) return NULL;
   *present = true;
-  DYCL_RETURN_IF_ERROR(dycl_infer_check_dtype(ctx, node, 1, k_int64));
+  DYCL_RETURN_IF_ERROR(dycl_infer_check_dtype(ctx, node, 1, dycl_dtypes_int64));
   DYCL_RETURN_IF_ERROR(dycl_shape_const_ints(ctx, node, 1, axes, DYCL_MAX_RANK, n, known));
   if (*known) *count = *n;
   else if (at->known && at->rank == 1 && at->dims[0].v >= 0 && at->dims[0].v <= DYCL_MAX_RANK) *count = (int)at->dims[0].v;
@@ -470,14 +458,7 @@ static dycl_status_t sq_axes_run(const dycl_node_t* node, dycl_value_t* const* i
                                  bool* present) {
   *n = 0;
   *present = false;
-  if (node->opset < 13) {
-    const int64_t* a = dycl_attr_ints(node, "axes", n);
-    if (!a) return NULL;
-    if (*n > DYCL_MAX_RANK) return dycl_node_error(node, DYCL_CODE_INVALID_MODEL, "too many axes (%d)", *n);
-    memcpy(axes, a, sizeof(int64_t) * (size_t)*n);
-    *present = true;
-    return NULL;
-  }
+  if (node->opset < 13) return sq_axes_attr(node, axes, n, present);
   const dycl_value_t* t;
   DYCL_RETURN_IF_ERROR(dycl_shape_opt_tensor(node, in, nin, 1, &t));
   if (!t) return NULL;
@@ -630,9 +611,8 @@ dycl_status_t dycl_infer_Concat(dycl_infer_ctx_t* ctx, const dycl_node_t* node) 
   dycl_type_t o = dycl_type_tensor(dtype, rank);
   if (rank < 0) return set_out(ctx, node, &o);
   if (rank == 0) return dycl_node_error(node, DYCL_CODE_INVALID_MODEL, "cannot concatenate scalars");
-  if (a < -(int64_t)rank || a >= rank)
-    return dycl_node_error(node, DYCL_CODE_INVALID_MODEL, "axis %" PRId64 " is out of range for rank %d", a, rank);
-  int axis = (int)(a < 0 ? a + rank : a);
+  int axis;
+  DYCL_RETURN_IF_ERROR(dycl_kernel_axis_code(node, DYCL_CODE_INVALID_MODEL, a, rank, &axis));
   if (node->n_in == 1) {
     dycl_type_t t;
     DYCL_RETURN_IF_ERROR(dycl_shape_in_type(ctx, node, 0, &t));
@@ -698,7 +678,7 @@ dycl_status_t dycl_run_Concat(dycl_kctx_t* ctx, const dycl_node_t* node, dycl_va
   DYCL_RETURN_IF_ERROR(dycl_kernel_tensor(ctx, node, x0->dtype, rank, dims, &out[0]));
   dycl_value_t* y = out[0];
   if (y->numel == 0) return NULL;
-  int64_t outer = prod_i64(dims, 0, axis), inner = prod_i64(dims, axis + 1, rank);
+  int64_t outer = dycl_shape_prod(dims, 0, axis), inner = dycl_shape_prod(dims, axis + 1, rank);
   int64_t ychunk = dims[axis] * inner, off = 0;
   for (int i = 0; i < nin; i++) {
     int64_t chunk = in[i]->dims[axis] * inner;
@@ -718,11 +698,7 @@ dycl_status_t dycl_infer_Split(dycl_infer_ctx_t* ctx, const dycl_node_t* node) {
   if (t.rank == 0) return dycl_node_error(node, DYCL_CODE_INVALID_MODEL, "cannot split a scalar");
   int64_t a = dycl_attr_int(node, "axis", 0);
   int axis = 0;
-  if (t.rank > 0) {
-    if (a < -(int64_t)t.rank || a >= t.rank)
-      return dycl_node_error(node, DYCL_CODE_INVALID_MODEL, "axis %" PRId64 " is out of range for rank %d", a, t.rank);
-    axis = (int)(a < 0 ? a + t.rank : a);
-  }
+  if (t.rank > 0) DYCL_RETURN_IF_ERROR(dycl_kernel_axis_code(node, DYCL_CODE_INVALID_MODEL, a, t.rank, &axis));
   /* split sizes: the input (opset 13, and opset 1), else the attribute (before 13) */
   const int64_t* sizes = NULL;
   int n = 0;
@@ -730,7 +706,7 @@ dycl_status_t dycl_infer_Split(dycl_infer_ctx_t* ctx, const dycl_node_t* node) {
   const dycl_value_t* sc = NULL;
   if (dycl_infer_in(ctx, node, 1)) {
     given = true;
-    DYCL_RETURN_IF_ERROR(dycl_infer_check_dtype(ctx, node, 1, k_int64));
+    DYCL_RETURN_IF_ERROR(dycl_infer_check_dtype(ctx, node, 1, dycl_dtypes_int64));
     sc = dycl_infer_const(ctx, node, 1);
     if (sc) {
       if (sc->kind != DYCL_VALUE_TENSOR || sc->rank > 1 || sc->dtype != DYCL_DTYPE_INT64)
@@ -819,7 +795,7 @@ dycl_status_t dycl_run_Split(dycl_kctx_t* ctx, const dycl_node_t* node, dycl_val
     }
     for (int j = 0; j < nout; j++) sizes[j] = dim / nout;
   }
-  int64_t outer = prod_i64(x->dims, 0, axis), inner = prod_i64(x->dims, axis + 1, x->rank), start = 0;
+  int64_t outer = dycl_shape_prod(x->dims, 0, axis), inner = dycl_shape_prod(x->dims, axis + 1, x->rank), start = 0;
   for (int j = 0; j < nout; j++) {
     if (node->out[j] >= 0) {
       int64_t dims[DYCL_MAX_RANK];
@@ -921,7 +897,7 @@ dycl_status_t dycl_infer_Slice(dycl_infer_ctx_t* ctx, const dycl_node_t* node) {
   } else {
     DYCL_RETURN_IF_ERROR(need_input(ctx, node, 1, "starts"));
     DYCL_RETURN_IF_ERROR(need_input(ctx, node, 2, "ends"));
-    for (int i = 1; i <= 4; i++) DYCL_RETURN_IF_ERROR(dycl_infer_check_dtype(ctx, node, i, k_index));
+    for (int i = 1; i <= 4; i++) DYCL_RETURN_IF_ERROR(dycl_infer_check_dtype(ctx, node, i, dycl_dtypes_index));
     DYCL_RETURN_IF_ERROR(dycl_shape_const_ints(ctx, node, 1, sa.starts, DYCL_MAX_RANK, &sa.n, &starts_k));
     DYCL_RETURN_IF_ERROR(dycl_shape_const_ints(ctx, node, 2, sa.ends, DYCL_MAX_RANK, &ne, &ends_k));
     sa.has_axes = dycl_infer_in(ctx, node, 3) != NULL;
@@ -929,8 +905,7 @@ dycl_status_t dycl_infer_Slice(dycl_infer_ctx_t* ctx, const dycl_node_t* node) {
     if (sa.has_axes) DYCL_RETURN_IF_ERROR(dycl_shape_const_ints(ctx, node, 3, sa.axes, DYCL_MAX_RANK, &na, &axes_k));
     if (sa.has_steps) DYCL_RETURN_IF_ERROR(dycl_shape_const_ints(ctx, node, 4, sa.steps, DYCL_MAX_RANK, &nst, &steps_k));
     if (!starts_k) { /* the count may still be known from the type */
-      const dycl_type_t* st = dycl_infer_in(ctx, node, 1);
-      sa.n = st->known && st->rank == 1 && st->dims[0].v >= 0 && st->dims[0].v <= DYCL_MAX_RANK ? (int)st->dims[0].v : -1;
+      sa.n = known_len(dycl_infer_in(ctx, node, 1));
       if (ends_k && sa.n < 0) sa.n = ne;
       if (!ends_k) ne = sa.n;
     } else if (!ends_k) {
@@ -1017,16 +992,12 @@ dycl_status_t dycl_run_Slice(dycl_kctx_t* ctx, const dycl_node_t* node, dycl_val
 dycl_status_t dycl_infer_Expand(dycl_infer_ctx_t* ctx, const dycl_node_t* node) {
   dycl_type_t t;
   DYCL_RETURN_IF_ERROR(dycl_shape_in_type(ctx, node, 0, &t));
-  DYCL_RETURN_IF_ERROR(dycl_infer_check_dtype(ctx, node, 1, k_int64));
+  DYCL_RETURN_IF_ERROR(dycl_infer_check_dtype(ctx, node, 1, dycl_dtypes_int64));
   int64_t shape[DYCL_MAX_RANK];
   int n = 0;
   bool known;
   DYCL_RETURN_IF_ERROR(dycl_shape_const_ints(ctx, node, 1, shape, DYCL_MAX_RANK, &n, &known));
-  if (!known) {
-    const dycl_type_t* st = dycl_infer_in(ctx, node, 1);
-    n = st && st->known && st->rank == 1 && st->dims[0].v >= 0 && st->dims[0].v <= DYCL_MAX_RANK ? (int)st->dims[0].v
-                                                                                                   : -1;
-  }
+  if (!known) n = known_len(dycl_infer_in(ctx, node, 1));
   dycl_type_t o = dycl_type_tensor(t.dtype, -1);
   if (t.rank < 0 || n < 0) return set_out(ctx, node, &o);
   int r = t.rank > n ? t.rank : n;
@@ -1086,7 +1057,7 @@ dycl_status_t dycl_infer_Tile(dycl_infer_ctx_t* ctx, const dycl_node_t* node) {
   DYCL_RETURN_IF_ERROR(dycl_shape_in_type(ctx, node, 0, &t));
   dycl_type_t o = dycl_type_tensor(t.dtype, t.rank);
   if (node->opset < 6 && dycl_infer_in(ctx, node, 2)) return set_out(ctx, node, &o); /* Tile-1: tiles, axis */
-  DYCL_RETURN_IF_ERROR(dycl_infer_check_dtype(ctx, node, 1, k_int64));
+  DYCL_RETURN_IF_ERROR(dycl_infer_check_dtype(ctx, node, 1, dycl_dtypes_int64));
   int64_t rep[DYCL_MAX_RANK];
   int n;
   bool known;

@@ -7,20 +7,7 @@
 #include <string.h>
 
 #include "ops/op.h"
-
-/* Helpers of the family, defined in shape.c. */
-dycl_status_t dycl_shape_in_type(dycl_infer_ctx_t* ctx, const dycl_node_t* node, int i, dycl_type_t* t);
-dycl_status_t dycl_shape_const_ints(dycl_infer_ctx_t* ctx, const dycl_node_t* node, int i, int64_t* buf, int max,
-                                    int* n, bool* known);
-dycl_status_t dycl_shape_opt_tensor(const dycl_node_t* node, dycl_value_t* const* in, int nin, int i,
-                                    const dycl_value_t** t);
-void dycl_shape_copy_block(dycl_value_t* dst, int64_t di, const dycl_value_t* src, int64_t si, int64_t n);
-void dycl_shape_strided_copy(dycl_value_t* dst, int64_t doff, const dycl_value_t* src, int64_t soff, int rank,
-                             const int64_t* dims, const int64_t* strides);
-dycl_status_t dycl_shape_finish(const dycl_node_t* node, const dycl_value_t* t);
-dycl_dim_t dycl_shape_dim_mul(dycl_dim_t a, dycl_dim_t b);
-
-static const dycl_dtype_t k_int64[] = {DYCL_DTYPE_INT64, DYCL_DTYPE_UNDEFINED};
+#include "ops/shape_internal.h"
 
 /* Fills dst[start .. start+n) with src[si] (same dtype). */
 static void fill_from(dycl_value_t* dst, int64_t start, int64_t n, const dycl_value_t* src, int64_t si) {
@@ -121,7 +108,7 @@ static dycl_status_t cos_value(const dycl_node_t* node, const dycl_value_t** v) 
 dycl_status_t dycl_infer_ConstantOfShape(dycl_infer_ctx_t* ctx, const dycl_node_t* node) {
   const dycl_value_t* v;
   DYCL_RETURN_IF_ERROR(cos_value(node, &v));
-  DYCL_RETURN_IF_ERROR(dycl_infer_check_dtype(ctx, node, 0, k_int64));
+  DYCL_RETURN_IF_ERROR(dycl_infer_check_dtype(ctx, node, 0, dycl_dtypes_int64));
   dycl_dtype_t dtype = v ? v->dtype : DYCL_DTYPE_FLOAT32;
   int64_t shape[DYCL_MAX_RANK];
   int n;
@@ -327,7 +314,7 @@ dycl_status_t dycl_run_EyeLike(dycl_kctx_t* ctx, const dycl_node_t* node, dycl_v
 dycl_status_t dycl_infer_Trilu(dycl_infer_ctx_t* ctx, const dycl_node_t* node) {
   dycl_type_t t;
   DYCL_RETURN_IF_ERROR(dycl_shape_in_type(ctx, node, 0, &t));
-  DYCL_RETURN_IF_ERROR(dycl_infer_check_dtype(ctx, node, 1, k_int64));
+  DYCL_RETURN_IF_ERROR(dycl_infer_check_dtype(ctx, node, 1, dycl_dtypes_int64));
   if (t.rank >= 0 && t.rank < 2)
     return dycl_node_error(node, DYCL_CODE_INVALID_MODEL, "input must have rank >= 2, not %d", t.rank);
   return dycl_infer_set(ctx, node, 0, &t);
@@ -530,7 +517,7 @@ dycl_status_t dycl_infer_Pad(dycl_infer_ctx_t* ctx, const dycl_node_t* node) {
       return dycl_node_error(node, DYCL_CODE_INVALID_MODEL, "input 1 (pads) is required");
     if (dycl_infer_in(ctx, node, 3))
       return dycl_node_error(node, DYCL_CODE_UNSUPPORTED, "the axes input (opset 18) is not supported");
-    DYCL_RETURN_IF_ERROR(dycl_infer_check_dtype(ctx, node, 1, k_int64));
+    DYCL_RETURN_IF_ERROR(dycl_infer_check_dtype(ctx, node, 1, dycl_dtypes_int64));
     if (dycl_infer_in(ctx, node, 2)) DYCL_RETURN_IF_ERROR(dycl_infer_check_same_dtype(ctx, node, 0, 2));
     DYCL_RETURN_IF_ERROR(dycl_shape_const_ints(ctx, node, 1, pads, 2 * DYCL_MAX_RANK, &n, &known));
   }
@@ -673,9 +660,7 @@ dycl_status_t dycl_infer_OneHot(dycl_infer_ctx_t* ctx, const dycl_node_t* node) 
       return dycl_node_error(node, DYCL_CODE_UNSUPPORTED, "output rank %d is beyond dycl's maximum of %d", r,
                              DYCL_MAX_RANK);
     int64_t a = dycl_attr_int(node, "axis", -1);
-    if (a < -(int64_t)r || a >= r)
-      return dycl_node_error(node, DYCL_CODE_INVALID_MODEL, "axis %" PRId64 " is out of range for rank %d", a, r);
-    axis = (int)(a < 0 ? a + r : a);
+    DYCL_RETURN_IF_ERROR(dycl_kernel_axis_code(node, DYCL_CODE_INVALID_MODEL, a, r, &axis));
     o = dycl_type_tensor(v.dtype, r);
     for (int i = 0, k = 0; i < r; i++) o.dims[i] = i == axis ? dycl_dim_unknown() : t.dims[k++];
     const dycl_value_t* d = dycl_infer_const(ctx, node, 1);

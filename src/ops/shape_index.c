@@ -7,28 +7,7 @@
 #include <string.h>
 
 #include "ops/op.h"
-
-/* Helpers of the family, defined in shape.c. */
-dycl_status_t dycl_shape_in_type(dycl_infer_ctx_t* ctx, const dycl_node_t* node, int i, dycl_type_t* t);
-dycl_status_t dycl_shape_const_ints(dycl_infer_ctx_t* ctx, const dycl_node_t* node, int i, int64_t* buf, int max,
-                                    int* n, bool* known);
-dycl_status_t dycl_shape_opt_tensor(const dycl_node_t* node, dycl_value_t* const* in, int nin, int i,
-                                    const dycl_value_t** t);
-void dycl_shape_copy_block(dycl_value_t* dst, int64_t di, const dycl_value_t* src, int64_t si, int64_t n);
-void dycl_shape_strided_copy(dycl_value_t* dst, int64_t doff, const dycl_value_t* src, int64_t soff, int rank,
-                             const int64_t* dims, const int64_t* strides);
-dycl_status_t dycl_shape_finish(const dycl_node_t* node, const dycl_value_t* t);
-dycl_dim_t dycl_shape_dim_mul(dycl_dim_t a, dycl_dim_t b);
-
-static const dycl_dtype_t k_index[] = {DYCL_DTYPE_INT32, DYCL_DTYPE_INT64, DYCL_DTYPE_UNDEFINED};
-static const dycl_dtype_t k_int64[] = {DYCL_DTYPE_INT64, DYCL_DTYPE_UNDEFINED};
-static const dycl_dtype_t k_bool[] = {DYCL_DTYPE_BOOL, DYCL_DTYPE_UNDEFINED};
-
-static int64_t prod_i64(const int64_t* dims, int a, int b) {
-  int64_t p = 1;
-  for (int i = a; i < b; i++) p *= dims[i];
-  return p;
-}
+#include "ops/shape_internal.h"
 
 static dycl_status_t need_int_tensor(const dycl_node_t* node, dycl_value_t* const* in, int nin, int i,
                                      const char* what) {
@@ -49,25 +28,29 @@ static dycl_status_t index_error(const dycl_node_t* node, int64_t v, int64_t dim
                          axis, dim);
 }
 
-static dycl_status_t infer_axis(const dycl_node_t* node, int64_t a, int rank, int* axis) {
-  if (a < -(int64_t)rank || a >= rank)
-    return dycl_node_error(node, DYCL_CODE_INVALID_MODEL, "axis %" PRId64 " is out of range for rank %d", a, rank);
-  *axis = (int)(a < 0 ? a + rank : a);
-  return NULL;
+/* The `axis` attribute (default 0) normalized against rank, at inference. */
+static dycl_status_t infer_axis(const dycl_node_t* node, int rank, int* axis) {
+  return dycl_kernel_axis_code(node, DYCL_CODE_INVALID_MODEL, dycl_attr_int(node, "axis", 0), rank, axis);
+}
+
+/* The types of data (input 0) and indices (input 1, of an `allowed` dtype) at inference. */
+static dycl_status_t infer_data_indices(dycl_infer_ctx_t* ctx, const dycl_node_t* node, const dycl_dtype_t* allowed,
+                                        dycl_type_t* t, dycl_type_t* q) {
+  DYCL_RETURN_IF_ERROR(dycl_shape_in_type(ctx, node, 0, t));
+  DYCL_RETURN_IF_ERROR(dycl_shape_in_type(ctx, node, 1, q));
+  return dycl_infer_check_dtype(ctx, node, 1, allowed);
 }
 
 /* ------------------------------------------------------------------- Gather */
 
 dycl_status_t dycl_infer_Gather(dycl_infer_ctx_t* ctx, const dycl_node_t* node) {
   dycl_type_t t, q;
-  DYCL_RETURN_IF_ERROR(dycl_shape_in_type(ctx, node, 0, &t));
-  DYCL_RETURN_IF_ERROR(dycl_shape_in_type(ctx, node, 1, &q));
-  DYCL_RETURN_IF_ERROR(dycl_infer_check_dtype(ctx, node, 1, k_index));
+  DYCL_RETURN_IF_ERROR(infer_data_indices(ctx, node, dycl_dtypes_index, &t, &q));
   dycl_type_t o = dycl_type_tensor(t.dtype, -1);
   if (t.rank == 0) return dycl_node_error(node, DYCL_CODE_INVALID_MODEL, "cannot gather from a scalar");
   if (t.rank < 0) return dycl_infer_set(ctx, node, 0, &o);
   int axis = 0;
-  DYCL_RETURN_IF_ERROR(infer_axis(node, dycl_attr_int(node, "axis", 0), t.rank, &axis));
+  DYCL_RETURN_IF_ERROR(infer_axis(node, t.rank, &axis));
   /* constant indices: check them against a known axis size */
   const dycl_value_t* c = dycl_infer_const(ctx, node, 1);
   if (c && c->kind == DYCL_VALUE_TENSOR && dycl_dtype_is_int(c->dtype) && t.dims[axis].v >= 0) {
@@ -122,7 +105,7 @@ dycl_status_t dycl_run_Gather(dycl_kctx_t* ctx, const dycl_node_t* node, dycl_va
   dycl_status_t s = dycl_kernel_tensor(ctx, node, x->dtype, r, dims, &out[0]);
   if (!s) {
     dycl_value_t* y = out[0];
-    int64_t outer = prod_i64(x->dims, 0, axis), inner = prod_i64(x->dims, axis + 1, x->rank);
+    int64_t outer = dycl_shape_prod(x->dims, 0, axis), inner = dycl_shape_prod(x->dims, axis + 1, x->rank);
     if (y->numel > 0) {
       for (int64_t o = 0; o < outer; o++)
         for (int64_t e = 0; e < nidx; e++)
@@ -138,14 +121,12 @@ dycl_status_t dycl_run_Gather(dycl_kctx_t* ctx, const dycl_node_t* node, dycl_va
 
 dycl_status_t dycl_infer_GatherElements(dycl_infer_ctx_t* ctx, const dycl_node_t* node) {
   dycl_type_t t, q;
-  DYCL_RETURN_IF_ERROR(dycl_shape_in_type(ctx, node, 0, &t));
-  DYCL_RETURN_IF_ERROR(dycl_shape_in_type(ctx, node, 1, &q));
-  DYCL_RETURN_IF_ERROR(dycl_infer_check_dtype(ctx, node, 1, k_index));
+  DYCL_RETURN_IF_ERROR(infer_data_indices(ctx, node, dycl_dtypes_index, &t, &q));
   if (t.rank >= 0 && q.rank >= 0 && t.rank != q.rank)
     return dycl_node_error(node, DYCL_CODE_INVALID_MODEL, "data has rank %d but indices rank %d", t.rank, q.rank);
   int rank = t.rank >= 0 ? t.rank : q.rank, axis = 0;
   if (rank == 0) return dycl_node_error(node, DYCL_CODE_INVALID_MODEL, "inputs must have rank >= 1");
-  if (rank > 0) DYCL_RETURN_IF_ERROR(infer_axis(node, dycl_attr_int(node, "axis", 0), rank, &axis));
+  if (rank > 0) DYCL_RETURN_IF_ERROR(infer_axis(node, rank, &axis));
   dycl_type_t o = q;
   o.dtype = t.dtype;
   if (q.rank < 0) o = dycl_type_tensor(t.dtype, rank);
@@ -223,11 +204,37 @@ dycl_status_t dycl_run_GatherElements(dycl_kctx_t* ctx, const dycl_node_t* node,
 
 /* ----------------------------------------------------------------- GatherND */
 
+/* Element offsets into x of the index tuples of ind (GatherND, ScatterND): the last dim of ind
+ * holds tuples of k indices into dims b.. of x; there are nb batch entries (the first b dims of
+ * both) of `per` tuples each. An index out of range is an error. *out is owned by the caller. */
+static dycl_status_t nd_offsets(dycl_kctx_t* ctx, const dycl_node_t* node, const dycl_value_t* x,
+                                const dycl_value_t* ind, int b, int64_t k, int64_t nb, int64_t per, int64_t** out) {
+  int64_t xs[DYCL_MAX_RANK];
+  dycl_strides(x->rank, x->dims, xs);
+  int64_t bsize = dycl_shape_prod(x->dims, b, x->rank), ntup = nb * per;
+  int64_t* offs = dycl_malloc(ctx->alloc, sizeof(int64_t) * (size_t)(ntup ? ntup : 1));
+  if (!offs) return dycl_error_nomem();
+  for (int64_t bi = 0; bi < nb; bi++)
+    for (int64_t ni = 0; ni < per; ni++) {
+      int64_t t = bi * per + ni, off = bi * bsize;
+      for (int64_t j = 0; j < k; j++) {
+        int ax = (int)(b + j);
+        int64_t v = dycl_tensor_get_i64(ind, t * k + j), kk = v;
+        if (!norm_index(&kk, x->dims[ax])) {
+          dycl_free(ctx->alloc, offs);
+          return index_error(node, v, x->dims[ax], ax);
+        }
+        off += kk * xs[ax];
+      }
+      offs[t] = off;
+    }
+  *out = offs;
+  return NULL;
+}
+
 dycl_status_t dycl_infer_GatherND(dycl_infer_ctx_t* ctx, const dycl_node_t* node) {
   dycl_type_t t, q;
-  DYCL_RETURN_IF_ERROR(dycl_shape_in_type(ctx, node, 0, &t));
-  DYCL_RETURN_IF_ERROR(dycl_shape_in_type(ctx, node, 1, &q));
-  DYCL_RETURN_IF_ERROR(dycl_infer_check_dtype(ctx, node, 1, k_int64));
+  DYCL_RETURN_IF_ERROR(infer_data_indices(ctx, node, dycl_dtypes_int64, &t, &q));
   int64_t b = dycl_attr_int(node, "batch_dims", 0);
   if (b < 0) return dycl_node_error(node, DYCL_CODE_INVALID_MODEL, "batch_dims cannot be negative");
   dycl_type_t o = dycl_type_tensor(t.dtype, -1);
@@ -273,32 +280,17 @@ dycl_status_t dycl_run_GatherND(dycl_kctx_t* ctx, const dycl_node_t* node, dycl_
   if (orank > DYCL_MAX_RANK)
     return dycl_node_error(node, DYCL_CODE_UNSUPPORTED, "output rank %d is beyond dycl's maximum of %d", orank,
                            DYCL_MAX_RANK);
-  int64_t dims[DYCL_MAX_RANK], xs[DYCL_MAX_RANK];
+  int64_t dims[DYCL_MAX_RANK];
   int k = 0;
   for (int i = 0; i < q - 1; i++) dims[k++] = ind->dims[i];
   for (int i = (int)(b + last); i < r; i++) dims[k++] = x->dims[i];
-  dycl_strides(r, x->dims, xs);
-  int64_t slice = prod_i64(x->dims, (int)(b + last), r);
-  int64_t nb = prod_i64(x->dims, 0, (int)b), bsize = prod_i64(x->dims, (int)b, r);
-  int64_t per = prod_i64(ind->dims, (int)b, q - 1); /* index tuples per batch entry */
+  int64_t slice = dycl_shape_prod(x->dims, (int)(b + last), r);
+  int64_t nb = dycl_shape_prod(x->dims, 0, (int)b);
+  int64_t per = dycl_shape_prod(ind->dims, (int)b, q - 1); /* index tuples per batch entry */
   /* offsets of every tuple, checked before the output exists */
   int64_t ntup = nb * per;
-  int64_t* offs = dycl_malloc(ctx->alloc, sizeof(int64_t) * (size_t)(ntup ? ntup : 1));
-  if (!offs) return dycl_error_nomem();
-  for (int64_t bi = 0; bi < nb; bi++)
-    for (int64_t ni = 0; ni < per; ni++) {
-      int64_t t = bi * per + ni, off = bi * bsize;
-      for (int64_t j = 0; j < last; j++) {
-        int ax = (int)(b + j);
-        int64_t v = dycl_tensor_get_i64(ind, t * last + j), kk = v;
-        if (!norm_index(&kk, x->dims[ax])) {
-          dycl_free(ctx->alloc, offs);
-          return index_error(node, v, x->dims[ax], ax);
-        }
-        off += kk * xs[ax];
-      }
-      offs[t] = off;
-    }
+  int64_t* offs;
+  DYCL_RETURN_IF_ERROR(nd_offsets(ctx, node, x, ind, (int)b, last, nb, per, &offs));
   dycl_status_t s = dycl_kernel_tensor(ctx, node, x->dtype, orank, dims, &out[0]);
   if (!s) {
     for (int64_t t = 0; t < ntup; t++) dycl_shape_copy_block(out[0], t * slice, x, offs[t], slice);
@@ -328,9 +320,8 @@ static dycl_status_t scatter_reduction(const dycl_node_t* node, dycl_dtype_t dty
 
 dycl_status_t dycl_infer_Scatter(dycl_infer_ctx_t* ctx, const dycl_node_t* node) {
   dycl_type_t t, q;
-  DYCL_RETURN_IF_ERROR(dycl_shape_in_type(ctx, node, 0, &t));
-  DYCL_RETURN_IF_ERROR(dycl_shape_in_type(ctx, node, 1, &q));
-  DYCL_RETURN_IF_ERROR(dycl_infer_check_dtype(ctx, node, 1, node->op == DYCL_OP_ScatterND ? k_int64 : k_index));
+  const dycl_dtype_t* index_types = node->op == DYCL_OP_ScatterND ? dycl_dtypes_int64 : dycl_dtypes_index;
+  DYCL_RETURN_IF_ERROR(infer_data_indices(ctx, node, index_types, &t, &q));
   DYCL_RETURN_IF_ERROR(dycl_infer_check_same_dtype(ctx, node, 0, 2));
   int red;
   DYCL_RETURN_IF_ERROR(scatter_reduction(node, t.dtype, &red));
@@ -338,7 +329,7 @@ dycl_status_t dycl_infer_Scatter(dycl_infer_ctx_t* ctx, const dycl_node_t* node)
     if (t.rank >= 0 && q.rank >= 0 && t.rank != q.rank)
       return dycl_node_error(node, DYCL_CODE_INVALID_MODEL, "data has rank %d but indices rank %d", t.rank, q.rank);
     int axis = 0;
-    if (t.rank > 0) DYCL_RETURN_IF_ERROR(infer_axis(node, dycl_attr_int(node, "axis", 0), t.rank, &axis));
+    if (t.rank > 0) DYCL_RETURN_IF_ERROR(infer_axis(node, t.rank, &axis));
   }
   return dycl_infer_set(ctx, node, 0, &t);
 }
@@ -441,23 +432,9 @@ dycl_status_t dycl_run_ScatterND(dycl_kctx_t* ctx, const dycl_node_t* node, dycl
                            dycl_shape_str(u->rank, u->dims, b1, sizeof b1),
                            dycl_shape_str(q, ind->dims, b2, sizeof b2), dycl_shape_str(r, x->dims, b3, sizeof b3));
   }
-  int64_t xs[DYCL_MAX_RANK];
-  dycl_strides(r, x->dims, xs);
-  int64_t slice = prod_i64(x->dims, (int)k, r), ntup = prod_i64(ind->dims, 0, q - 1);
-  int64_t* offs = dycl_malloc(ctx->alloc, sizeof(int64_t) * (size_t)(ntup ? ntup : 1));
-  if (!offs) return dycl_error_nomem();
-  for (int64_t t = 0; t < ntup; t++) {
-    int64_t off = 0;
-    for (int64_t j = 0; j < k; j++) {
-      int64_t v = dycl_tensor_get_i64(ind, t * k + j), kk = v;
-      if (!norm_index(&kk, x->dims[j])) {
-        dycl_free(ctx->alloc, offs);
-        return index_error(node, v, x->dims[j], (int)j);
-      }
-      off += kk * xs[j];
-    }
-    offs[t] = off;
-  }
+  int64_t slice = dycl_shape_prod(x->dims, (int)k, r), ntup = dycl_shape_prod(ind->dims, 0, q - 1);
+  int64_t* offs;
+  DYCL_RETURN_IF_ERROR(nd_offsets(ctx, node, x, ind, 0, k, 1, ntup, &offs));
   dycl_status_t s = scatter_start(ctx, node, x, u, &out[0]);
   if (!s) {
     for (int64_t t = 0; t < ntup; t++) scatter_apply(out[0], offs[t], u, t * slice, slice, red);
@@ -469,10 +446,22 @@ dycl_status_t dycl_run_ScatterND(dycl_kctx_t* ctx, const dycl_node_t* node, dycl
 
 /* ----------------------------------------------------------------- Compress */
 
+/* The output shape of Compress and Unique: x's shape with n along `axis`, or [n] without an
+ * axis. Returns the rank. */
+static int axis_out_dims(const dycl_value_t* x, bool has_axis, int axis, int64_t n, int64_t* dims) {
+  if (!has_axis) {
+    dims[0] = n;
+    return 1;
+  }
+  memcpy(dims, x->dims, sizeof(int64_t) * (size_t)x->rank);
+  dims[axis] = n;
+  return x->rank;
+}
+
 dycl_status_t dycl_infer_Compress(dycl_infer_ctx_t* ctx, const dycl_node_t* node) {
   dycl_type_t t;
   DYCL_RETURN_IF_ERROR(dycl_shape_in_type(ctx, node, 0, &t));
-  DYCL_RETURN_IF_ERROR(dycl_infer_check_dtype(ctx, node, 1, k_bool));
+  DYCL_RETURN_IF_ERROR(dycl_infer_check_dtype(ctx, node, 1, dycl_dtypes_bool));
   const dycl_value_t* c = dycl_infer_const(ctx, node, 1);
   bool has_axis = dycl_node_attr(node, "axis") != NULL;
   dycl_type_t o = dycl_type_tensor(t.dtype, has_axis ? t.rank : 1);
@@ -480,12 +469,11 @@ dycl_status_t dycl_infer_Compress(dycl_infer_ctx_t* ctx, const dycl_node_t* node
   dycl_dim_t len = dycl_dim_unknown(); /* what the condition applies to */
   if (has_axis && t.rank >= 0) {
     if (t.rank == 0) return dycl_node_error(node, DYCL_CODE_INVALID_MODEL, "cannot compress a scalar along an axis");
-    DYCL_RETURN_IF_ERROR(infer_axis(node, dycl_attr_int(node, "axis", 0), t.rank, &axis));
+    DYCL_RETURN_IF_ERROR(infer_axis(node, t.rank, &axis));
     for (int i = 0; i < t.rank; i++) o.dims[i] = t.dims[i];
     len = t.dims[axis];
   } else if (!has_axis && t.rank >= 0) {
-    len = dycl_dim_const(1);
-    for (int i = 0; i < t.rank; i++) len = dycl_shape_dim_mul(len, t.dims[i]);
+    len = dycl_shape_dim_prod(&t, 0, t.rank);
   }
   dycl_dim_t cnt = dycl_dim_unknown();
   if (c && c->kind == DYCL_VALUE_TENSOR && c->dtype == DYCL_DTYPE_BOOL && len.v >= 0) {
@@ -511,21 +499,14 @@ dycl_status_t dycl_run_Compress(dycl_kctx_t* ctx, const dycl_node_t* node, dycl_
   if (has_axis) {
     if (x->rank == 0) return dycl_node_error(node, DYCL_CODE_RUNTIME, "cannot compress a scalar along an axis");
     DYCL_RETURN_IF_ERROR(dycl_kernel_axis(node, dycl_attr_int(node, "axis", 0), x->rank, &axis));
-    outer = prod_i64(x->dims, 0, axis);
-    inner = prod_i64(x->dims, axis + 1, x->rank);
+    outer = dycl_shape_prod(x->dims, 0, axis);
+    inner = dycl_shape_prod(x->dims, axis + 1, x->rank);
     len = x->dims[axis];
   }
   int64_t n = c->numel < len ? c->numel : len, cnt = 0;
   for (int64_t i = 0; i < n; i++) cnt += dycl_tensor_get_i64(c, i) != 0;
   int64_t dims[DYCL_MAX_RANK];
-  int r = 1;
-  if (has_axis) {
-    r = x->rank;
-    memcpy(dims, x->dims, sizeof(int64_t) * (size_t)r);
-    dims[axis] = cnt;
-  } else {
-    dims[0] = cnt;
-  }
+  int r = axis_out_dims(x, has_axis, axis, cnt, dims);
   DYCL_RETURN_IF_ERROR(dycl_kernel_tensor(ctx, node, x->dtype, r, dims, &out[0]));
   dycl_value_t* y = out[0];
   int64_t pos = 0;
@@ -604,7 +585,7 @@ dycl_status_t dycl_infer_ReverseSequence(dycl_infer_ctx_t* ctx, const dycl_node_
   dycl_type_t t;
   int b, tm;
   DYCL_RETURN_IF_ERROR(dycl_shape_in_type(ctx, node, 0, &t));
-  DYCL_RETURN_IF_ERROR(dycl_infer_check_dtype(ctx, node, 1, k_int64));
+  DYCL_RETURN_IF_ERROR(dycl_infer_check_dtype(ctx, node, 1, dycl_dtypes_int64));
   DYCL_RETURN_IF_ERROR(revseq_axes(node, &b, &tm));
   if (t.rank >= 0 && t.rank < 2)
     return dycl_node_error(node, DYCL_CODE_INVALID_MODEL, "input must have rank >= 2, not %d", t.rank);
@@ -620,7 +601,7 @@ dycl_status_t dycl_run_ReverseSequence(dycl_kctx_t* ctx, const dycl_node_t* node
   int ba, ta;
   DYCL_RETURN_IF_ERROR(revseq_axes(node, &ba, &ta));
   if (x->rank < 2) return dycl_node_error(node, DYCL_CODE_RUNTIME, "input must have rank >= 2, not %d", x->rank);
-  int64_t B = x->dims[ba], T = x->dims[ta], inner = prod_i64(x->dims, 2, x->rank);
+  int64_t B = x->dims[ba], T = x->dims[ta], inner = dycl_shape_prod(x->dims, 2, x->rank);
   if (lens->rank != 1 || lens->numel != B)
     return dycl_node_error(node, DYCL_CODE_RUNTIME, "sequence_lens must hold %" PRId64 " values (the batch size)", B);
   for (int64_t b = 0; b < B; b++) {
@@ -651,13 +632,11 @@ dycl_status_t dycl_infer_Unique(dycl_infer_ctx_t* ctx, const dycl_node_t* node) 
   if (has_axis && t.rank >= 0) {
     int axis = 0;
     if (t.rank == 0) return dycl_node_error(node, DYCL_CODE_INVALID_MODEL, "axis given for a scalar input");
-    DYCL_RETURN_IF_ERROR(infer_axis(node, dycl_attr_int(node, "axis", 0), t.rank, &axis));
+    DYCL_RETURN_IF_ERROR(infer_axis(node, t.rank, &axis));
     for (int i = 0; i < t.rank; i++) y.dims[i] = i == axis ? dycl_dim_unknown() : t.dims[i];
     inv.dims[0] = t.dims[axis];
   } else if (!has_axis && t.rank >= 0) {
-    dycl_dim_t n = dycl_dim_const(1);
-    for (int i = 0; i < t.rank; i++) n = dycl_shape_dim_mul(n, t.dims[i]);
-    inv.dims[0] = n;
+    inv.dims[0] = dycl_shape_dim_prod(&t, 0, t.rank);
   }
   DYCL_RETURN_IF_ERROR(dycl_infer_set(ctx, node, 0, &y));
   DYCL_RETURN_IF_ERROR(dycl_infer_set(ctx, node, 1, &idx));
@@ -811,8 +790,8 @@ dycl_status_t dycl_run_Unique(dycl_kctx_t* ctx, const dycl_node_t* node, dycl_va
     if (x->rank == 0) return dycl_node_error(node, DYCL_CODE_RUNTIME, "axis given for a scalar input");
     DYCL_RETURN_IF_ERROR(dycl_kernel_axis(node, dycl_attr_int(node, "axis", 0), x->rank, &axis));
     c.n = x->dims[axis];
-    c.outer = prod_i64(x->dims, 0, axis);
-    c.inner = prod_i64(x->dims, axis + 1, x->rank);
+    c.outer = dycl_shape_prod(x->dims, 0, axis);
+    c.inner = dycl_shape_prod(x->dims, axis + 1, x->rank);
   }
   int64_t n = c.n;
   size_t bytes = sizeof(int64_t) * (size_t)(n ? n : 1);
@@ -866,14 +845,7 @@ dycl_status_t dycl_run_Unique(dycl_kctx_t* ctx, const dycl_node_t* node, dycl_va
   }
   for (int64_t k = 0; k < ng; k++) pos[tmp[k]] = k; /* tmp[k]: the group at output position k */
   int64_t dims[DYCL_MAX_RANK];
-  int r = 1;
-  if (has_axis) {
-    r = x->rank;
-    memcpy(dims, x->dims, sizeof(int64_t) * (size_t)r);
-    dims[axis] = ng;
-  } else {
-    dims[0] = ng;
-  }
+  int r = axis_out_dims(x, has_axis, axis, ng, dims);
   if (nout > 0 && node->out[0] >= 0) {
     DYCL_GOTO_IF_ERROR(s, dycl_kernel_tensor(ctx, node, x->dtype, r, dims, &out[0]), done);
     for (int64_t k = 0; k < ng; k++)

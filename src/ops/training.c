@@ -60,7 +60,6 @@ static dycl_status_t train_check_attrs(const dycl_node_t* node, train_kind_t k) 
 
 static dycl_status_t train_infer(dycl_infer_ctx_t* ctx, const dycl_node_t* node, train_kind_t k) {
   static const dycl_dtype_t floats[] = {DYCL_DTYPE_FLOAT32, DYCL_DTYPE_FLOAT64, DYCL_DTYPE_UNDEFINED};
-  static const dycl_dtype_t ints[] = {DYCL_DTYPE_INT64, DYCL_DTYPE_UNDEFINED};
   int n;
   DYCL_RETURN_IF_ERROR(train_count(node, k, node->n_in, node->n_out, &n));
   DYCL_RETURN_IF_ERROR(train_check_attrs(node, k));
@@ -73,7 +72,7 @@ static dycl_status_t train_infer(dycl_infer_ctx_t* ctx, const dycl_node_t* node,
       return dycl_node_error(node, DYCL_CODE_INVALID_MODEL, "input %d (%s) must be a scalar", i, i ? "T" : "R");
   }
   DYCL_RETURN_IF_ERROR(dycl_infer_check_dtype(ctx, node, 0, floats));
-  DYCL_RETURN_IF_ERROR(dycl_infer_check_dtype(ctx, node, 1, ints));
+  DYCL_RETURN_IF_ERROR(dycl_infer_check_dtype(ctx, node, 1, dycl_dtypes_int64));
   for (int i = 2; i < node->n_in; i++) {
     DYCL_RETURN_IF_ERROR(dycl_infer_check_dtype(ctx, node, i, floats));
     DYCL_RETURN_IF_ERROR(dycl_infer_check_same_dtype(ctx, node, 2, i));

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "backend/backend.h"
+#include "backend/cpu/cpu.h"
 
 #define REF_MAX_IO 64
 
@@ -84,6 +85,7 @@ const dycl_backend_t* dycl_backend_ref(void) { return &ref_backend; }
 
 const dycl_backend_t* dycl_backend_find(const char* name) {
   if (!name || strcmp(name, "ref") == 0) return &ref_backend;
+  if (strcmp(name, "cpu") == 0) return dycl_backend_cpu(); /* NULL when built without oneDNN */
   return NULL;
 }
 

@@ -1,0 +1,359 @@
+/* The `cpu` backend: plans each sub-network once (prepare), then runs it node by node (run).
+ *
+ * Planning picks the nodes oneDNN runs: Conv, MatMul, Gemm and the float32 pools (heads), and
+ * fuses into a head the nodes that only post-process its result: a residual Add (when the other
+ * operand is already computed at the head's position) and activations (Relu, LeakyRelu, Clip,
+ * Sigmoid, Tanh, Elu, HardSwish), provided each intermediate value has no other use. A fused group
+ * runs at its head's position; its members are skipped. Every other node runs the reference
+ * kernel of the op table, so every model runs.
+ *
+ * Shapes may change between runs: cpu_ops.c creates a primitive per input shape on first use and
+ * keeps a few per group. When oneDNN cannot run a group on the inputs it gets (an unexpected
+ * dtype or shape, an unsupported case), the group's nodes run the reference kernels instead, in
+ * their own positions, which also gives the reference kernels' error messages for bad inputs. */
+#include "backend/cpu/cpu.h"
+
+#ifdef DYCL_HAVE_ONEDNN
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backend/cpu/cpu_internal.h"
+
+#define CPU_MAX_IO 64
+
+/* ------------------------------------------------------------ planning */
+
+static bool is_f32(const dycl_ir_t* ir, int id) {
+  if (id < 0) return false;
+  const dycl_type_t* t = &ir->values[id]->type;
+  return t->known && t->kind == DYCL_VALUE_TENSOR && t->dtype == DYCL_DTYPE_FLOAT32;
+}
+
+static bool is_const(const dycl_ir_t* ir, int id) {
+  return id >= 0 && ir->values[id]->def == DYCL_DEF_CONST && ir->values[id]->constant;
+}
+
+static bool in_list(const int* ids, int n, int id) {
+  for (int i = 0; i < n; i++)
+    if (ids[i] == id) return true;
+  return false;
+}
+
+/* The index of the only node of sn that reads value v, when that node comes after `after` and v
+ * is not needed anywhere else (not a sub-network or graph output); else -1. */
+static int sole_consumer(const dycl_subnet_t* sn, int v, int after) {
+  if (in_list(sn->out, sn->n_out, v) || in_list(sn->graph->out, sn->graph->n_out, v)) return -1;
+  int found = -1, uses = 0;
+  for (int k = 0; k < sn->n_nodes; k++) {
+    const dycl_node_t* n = sn->nodes[k];
+    for (int i = 0; i < n->n_in; i++)
+      if (n->in[i] == v) {
+        uses++;
+        found = k;
+      }
+    if (in_list(n->implicit, n->n_implicit, v)) uses += 2;
+  }
+  return uses == 1 && found > after ? found : -1;
+}
+
+/* The node index that computes value v in sn, or -1 (an input or constant of the sub-network). */
+static int producer_index(const dycl_subnet_t* sn, const dycl_ir_t* ir, int v) {
+  const dycl_ir_value_t* iv = ir->values[v];
+  if (iv->def != DYCL_DEF_NODE) return -1;
+  for (int k = 0; k < sn->n_nodes; k++)
+    if (sn->nodes[k] == iv->producer) return k;
+  return -1;
+}
+
+/* A constant scalar float input i of node n (or `dflt` when the input is omitted). */
+static bool const_scalar(const dycl_ir_t* ir, const dycl_node_t* n, int i, float dflt, float* out) {
+  if (i >= n->n_in || n->in[i] < 0) {
+    *out = dflt;
+    return true;
+  }
+  if (!is_const(ir, n->in[i])) return false;
+  const dycl_value_t* c = ir->values[n->in[i]]->constant;
+  if (c->kind != DYCL_VALUE_TENSOR || c->numel != 1 || c->dtype != DYCL_DTYPE_FLOAT32) return false;
+  *out = ((const float*)c->data)[0];
+  return true;
+}
+
+/* Node n as a oneDNN activation post-op, when it is one. */
+static bool as_activation(const dycl_ir_t* ir, const dycl_node_t* n, cpu_act_t* a) {
+  if (n->n_in < 1 || n->n_out != 1 || !is_f32(ir, n->in[0]) || !is_f32(ir, n->out[0])) return false;
+  a->alpha = a->beta = 0;
+  switch (n->op) {
+    case DYCL_OP_Relu: a->kind = CPU_ACT_RELU; return true;
+    case DYCL_OP_LeakyRelu:
+      a->kind = CPU_ACT_RELU;
+      a->alpha = (float)dycl_attr_float(n, "alpha", 0.01);
+      return true;
+    case DYCL_OP_Sigmoid: a->kind = CPU_ACT_SIGMOID; return true;
+    case DYCL_OP_Tanh: a->kind = CPU_ACT_TANH; return true;
+    case DYCL_OP_Elu:
+      a->kind = CPU_ACT_ELU;
+      a->alpha = (float)dycl_attr_float(n, "alpha", 1.0);
+      return true;
+    case DYCL_OP_HardSwish: a->kind = CPU_ACT_HARDSWISH; return true;
+    case DYCL_OP_Clip: {
+      float lo, hi;
+      if (n->opset < 11) {
+        lo = (float)dycl_attr_float(n, "min", -INFINITY);
+        hi = (float)dycl_attr_float(n, "max", INFINITY);
+      } else if (!const_scalar(ir, n, 1, -INFINITY, &lo) || !const_scalar(ir, n, 2, INFINITY, &hi)) {
+        return false;
+      }
+      if (isnan(lo) || isnan(hi) || lo > hi) return false;
+      if (lo == 0 && isinf(hi)) {
+        a->kind = CPU_ACT_RELU;
+        return true;
+      }
+      a->kind = CPU_ACT_CLIP;
+      a->alpha = lo;
+      a->beta = hi;
+      return true;
+    }
+    default: return false;
+  }
+}
+
+/* Whether node k can head a group (the static checks; the inputs are checked at run time). */
+static bool plan_head(const dycl_program_t* p, const dycl_subnet_t* sn, int k, cpu_group_t* g) {
+  const dycl_ir_t* ir = p->ir;
+  const dycl_node_t* n = sn->nodes[k];
+  memset(g, 0, sizeof *g);
+  g->head = g->last = k;
+  g->add_operand = -1;
+  if (n->n_out < 1 || !is_f32(ir, n->out[0]) || n->n_in < 1 || !is_f32(ir, n->in[0])) return false;
+  switch (n->op) {
+    case DYCL_OP_Conv:
+      if (n->n_in < 2 || !is_f32(ir, n->in[1])) return false;
+      g->kind = CPU_KIND_CONV;
+      g->w_const = is_const(ir, n->in[1]);
+      return true;
+    case DYCL_OP_MatMul:
+      if (n->n_in != 2 || !is_f32(ir, n->in[1])) return false;
+      g->kind = CPU_KIND_MATMUL;
+      g->w_const = is_const(ir, n->in[1]);
+      return true;
+    case DYCL_OP_Gemm:
+      if (n->n_in < 2 || !is_f32(ir, n->in[1]) || dycl_attr_float(n, "alpha", 1.0) != 1.0) return false;
+      g->kind = CPU_KIND_GEMM;
+      g->w_const = is_const(ir, n->in[1]);
+      return true;
+    case DYCL_OP_MaxPool:
+      if (n->n_out > 1 && n->out[1] >= 0) return false; /* Indices: the reference kernel */
+      g->kind = CPU_KIND_POOL;
+      g->pool_kind = CPU_POOL_MAX;
+      return true;
+    case DYCL_OP_AveragePool:
+      g->kind = CPU_KIND_POOL;
+      g->pool_kind = dycl_attr_int(n, "count_include_pad", 0) ? CPU_POOL_AVG_INCLUDE : CPU_POOL_AVG_EXCLUDE;
+      return true;
+    case DYCL_OP_GlobalAveragePool:
+    case DYCL_OP_GlobalMaxPool:
+      g->kind = CPU_KIND_POOL;
+      g->global = true;
+      g->pool_kind = n->op == DYCL_OP_GlobalMaxPool ? CPU_POOL_MAX : CPU_POOL_AVG_EXCLUDE;
+      return true;
+    default: return false;
+  }
+}
+
+/* Extends group g with the nodes that post-process its result. */
+static void plan_members(const dycl_program_t* p, const dycl_subnet_t* sn, cpu_group_t* g) {
+  const dycl_ir_t* ir = p->ir;
+  if (g->kind == CPU_KIND_POOL) return;
+  int v = sn->nodes[g->head]->out[0];
+  while (g->n_members < CPU_MAX_MEMBERS) {
+    int c = sole_consumer(sn, v, g->last);
+    if (c < 0) return;
+    const dycl_node_t* n = sn->nodes[c];
+    if (n->op == DYCL_OP_Add && g->n_members == 0 && n->n_in == 2 && n->n_out == 1 && n->out[0] >= 0) {
+      int other = n->in[0] == v ? n->in[1] : n->in[0];
+      if (other < 0 || other == v || !is_f32(ir, other) || !is_f32(ir, n->out[0])) return;
+      int pi = producer_index(sn, ir, other);
+      if (pi >= g->head) return; /* not computed yet at the head's position */
+      g->add_operand = other;
+    } else {
+      cpu_act_t a;
+      if (g->n_act >= CPU_MAX_ACTS || n->n_out != 1 || n->out[0] < 0 || n->in[0] != v || !as_activation(ir, n, &a)) return;
+      for (int i = 1; i < n->n_in; i++) /* Clip's bounds: constants, nothing to wait for */
+        if (n->in[i] == v) return;
+      g->act[g->n_act++] = a;
+    }
+    g->members[g->n_members++] = c;
+    g->last = c;
+    v = n->out[0];
+  }
+}
+
+static void state_destroy(cpu_state_t* st) {
+  if (!st) return;
+  for (int i = 0; i < st->n_groups; i++) cpu_group_release(&st->groups[i]);
+  cpu_state_free_buffers(st);
+  free(st->groups);
+  free(st->node_group);
+  cpu_dnn_destroy(st->dnn);
+  pthread_mutex_destroy(&st->lock);
+  free(st);
+}
+
+static dycl_status_t cpu_prepare(const dycl_program_t* p, dycl_subnet_t* sn) {
+  sn->backend_state = NULL;
+  int* node_group = malloc(((size_t)sn->n_nodes + 1) * sizeof *node_group);
+  cpu_group_t* groups = calloc((size_t)sn->n_nodes + 1, sizeof *groups);
+  if (!node_group || !groups) {
+    free(node_group);
+    free(groups);
+    return dycl_error_nomem();
+  }
+  for (int k = 0; k < sn->n_nodes; k++) node_group[k] = -1;
+  int ng = 0;
+  for (int k = 0; k < sn->n_nodes; k++) {
+    if (node_group[k] != -1) continue; /* already fused into an earlier head */
+    cpu_group_t* g = &groups[ng];
+    if (!plan_head(p, sn, k, g)) continue;
+    plan_members(p, sn, g);
+    node_group[k] = ng;
+    for (int m = 0; m < g->n_members; m++) node_group[g->members[m]] = -2 - ng;
+    ng++;
+  }
+  if (ng == 0) { /* nothing for oneDNN: the plain reference loop */
+    free(node_group);
+    free(groups);
+    return NULL;
+  }
+  cpu_state_t* st = calloc(1, sizeof *st);
+  if (!st) {
+    free(node_group);
+    free(groups);
+    return dycl_error_nomem();
+  }
+  st->groups = groups;
+  st->n_groups = ng;
+  st->node_group = node_group;
+  if (pthread_mutex_init(&st->lock, NULL) != 0) {
+    free(groups);
+    free(node_group);
+    free(st);
+    return dycl_error(DYCL_CODE_INTERNAL, "cannot create a mutex");
+  }
+  dycl_status_t s = cpu_dnn_create(0, &st->dnn);
+  if (s) {
+    state_destroy(st);
+    return s;
+  }
+  sn->backend_state = st;
+  return NULL;
+}
+
+static void cpu_release(dycl_subnet_t* sn) {
+  state_destroy(sn->backend_state);
+  sn->backend_state = NULL;
+}
+
+/* ---------------------------------------------------------------- running */
+
+/* Runs node n with its reference kernel, as the ref backend does. */
+static dycl_status_t run_ref_node(const dycl_ir_t* ir, const dycl_node_t* n, dycl_value_t** slots, dycl_kctx_t* kctx) {
+  dycl_value_t* in_buf[CPU_MAX_IO];
+  dycl_value_t* out_buf[CPU_MAX_IO];
+  dycl_value_t** in = in_buf;
+  dycl_value_t** out = out_buf;
+  dycl_status_t s = NULL;
+  bool heap = n->n_in > CPU_MAX_IO || n->n_out > CPU_MAX_IO;
+  if (heap) {
+    in = dycl_calloc(kctx->alloc, (size_t)n->n_in + 1, sizeof *in);
+    out = dycl_calloc(kctx->alloc, (size_t)n->n_out + 1, sizeof *out);
+    if (!in || !out) {
+      dycl_free(kctx->alloc, in);
+      dycl_free(kctx->alloc, out);
+      return dycl_error_nomem();
+    }
+  }
+  for (int i = 0; i < n->n_in; i++) {
+    in[i] = n->in[i] >= 0 ? slots[n->in[i]] : NULL;
+    if (n->in[i] >= 0 && !in[i])
+      s = dycl_node_error(n, DYCL_CODE_INTERNAL, "input '%s' has no value", ir->values[n->in[i]]->name);
+  }
+  for (int j = 0; j < n->n_out; j++) out[j] = NULL;
+  if (dycl_op_table[n->op].flags & DYCL_OPF_RANDOM) { /* fresh numbers on every call, as ref */
+    uint64_t z = (kctx->seed += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    kctx->seed = z ^ (z >> 27);
+  }
+  if (!s) s = dycl_op_table[n->op].run(kctx, n, in, n->n_in, out, n->n_out);
+  for (int j = 0; j < n->n_out; j++) {
+    if (!s && n->out[j] >= 0) {
+      if (!out[j]) s = dycl_node_error(n, DYCL_CODE_INTERNAL, "kernel did not produce output %d", j);
+      else s = dycl_check_output(ir, n, j, out[j]);
+    }
+    if (s || n->out[j] < 0) {
+      dycl_value_release(out[j]);
+      continue;
+    }
+    dycl_value_release(slots[n->out[j]]);
+    slots[n->out[j]] = out[j];
+  }
+  if (heap) {
+    dycl_free(kctx->alloc, in);
+    dycl_free(kctx->alloc, out);
+  }
+  return s;
+}
+
+#define CPU_PENDING_STACK 256
+
+static dycl_status_t cpu_run(const dycl_program_t* p, const dycl_subnet_t* sn, dycl_value_t** slots, dycl_kctx_t* kctx) {
+  const dycl_ir_t* ir = p->ir;
+  cpu_state_t* st = sn->backend_state;
+  dycl_status_t s = NULL;
+  /* pending[k]: member node k runs the reference kernel (its group fell back) */
+  bool pending_buf[CPU_PENDING_STACK];
+  bool* pending = pending_buf;
+  if (st && sn->n_nodes > CPU_PENDING_STACK) {
+    pending = dycl_calloc(kctx->alloc, (size_t)sn->n_nodes, sizeof *pending);
+    if (!pending) return dycl_error_nomem();
+  } else {
+    memset(pending_buf, 0, sizeof pending_buf);
+  }
+  for (int k = 0; k < sn->n_nodes && !s; k++) {
+    int gi = st ? st->node_group[k] : -1;
+    if (gi >= 0) {
+      cpu_group_t* g = &st->groups[gi];
+      cpu_ran_t ran = CPU_RAN_NONE;
+      s = cpu_group_run(p, sn, st, g, slots, kctx, &ran);
+      if (!s && ran == CPU_RAN_NONE) s = run_ref_node(ir, sn->nodes[k], slots, kctx);
+      if (!s && ran != CPU_RAN_ALL)
+        for (int m = 0; m < g->n_members; m++) pending[g->members[m]] = true;
+    } else if (gi == -1 || pending[k]) {
+      s = run_ref_node(ir, sn->nodes[k], slots, kctx);
+    }
+    if (!s)
+      for (int r = sn->release_start[k]; r < sn->release_start[k + 1]; r++) {
+        dycl_value_release(slots[sn->release_ids[r]]);
+        slots[sn->release_ids[r]] = NULL;
+      }
+  }
+  if (s) /* drop every internal value this run produced */
+    for (int kk = 0; kk < sn->n_nodes; kk++)
+      for (int r = sn->release_start[kk]; r < sn->release_start[kk + 1]; r++) {
+        dycl_value_release(slots[sn->release_ids[r]]);
+        slots[sn->release_ids[r]] = NULL;
+      }
+  if (pending != pending_buf) dycl_free(kctx->alloc, pending);
+  return s;
+}
+
+static const dycl_backend_t cpu_backend = {"cpu", cpu_prepare, cpu_run, cpu_release};
+
+const dycl_backend_t* dycl_backend_cpu(void) { return &cpu_backend; }
+
+#else /* built without oneDNN */
+
+const dycl_backend_t* dycl_backend_cpu(void) { return NULL; }
+
+#endif

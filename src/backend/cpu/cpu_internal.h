@@ -1,0 +1,94 @@
+/* The `cpu` backend's internal structures: the per-sub-network plan (which nodes oneDNN runs, and
+ * which following nodes are fused into them) and the per-group cache of primitives by shape.
+ * cpu.c plans and drives a sub-network; cpu_ops.c runs one group. */
+#ifndef DYCL_BACKEND_CPU_CPU_INTERNAL_H
+#define DYCL_BACKEND_CPU_CPU_INTERNAL_H
+
+#include <pthread.h>
+
+#include "backend/backend.h"
+#include "backend/cpu/onednn.h"
+
+#define CPU_MAX_MEMBERS 4 /* nodes fused after the head */
+#define CPU_CACHE_SIZE 8  /* primitives kept per group (one per input shape) */
+#define CPU_KEY_MAX 48
+
+typedef enum cpu_kind {
+  CPU_KIND_CONV = 0,
+  CPU_KIND_MATMUL,
+  CPU_KIND_GEMM,
+  CPU_KIND_POOL,
+} cpu_kind_t;
+
+/* One primitive for one shape key. prim NULL: oneDNN cannot run this shape (use the reference
+ * kernels). */
+typedef struct cpu_entry {
+  int nkey;
+  int64_t key[CPU_KEY_MAX];
+  cpu_prim_t* prim;
+  const void* packed; /* the weights packed for prim (constant weights), else NULL */
+  int refs;           /* executions in flight */
+  uint64_t last_use;
+} cpu_entry_t;
+
+/* A head node (Conv, MatMul, Gemm or a pool) and the nodes fused into it. */
+typedef struct cpu_group {
+  cpu_kind_t kind;
+  int head;                     /* node index in the sub-network */
+  int n_members;                /* later nodes fused in (Add, activations), in order */
+  int members[CPU_MAX_MEMBERS]; /* node indices */
+  int last;                     /* node index producing the group's result */
+  int add_operand;              /* value id of the fused Add's other operand, or -1 */
+  int n_act;
+  cpu_act_t act[CPU_MAX_ACTS];
+  /* attributes, read at prepare time */
+  int nsp;                     /* conv/pool: spatial dims, from the attributes (0: from the input) */
+  int auto_pad;                /* 0 NOTSET, 1 SAME_UPPER, 2 SAME_LOWER, 3 VALID */
+  int64_t group;               /* conv */
+  int n_kshape;                /* conv: kernel_shape length (0: absent) */
+  int64_t kshape[3], strides[3], dil[3], pads[6];
+  bool have_strides, have_dil, have_pads;
+  bool trans_a, trans_b;       /* gemm */
+  float beta;                  /* gemm */
+  cpu_pool_kind_t pool_kind;   /* pool */
+  bool global, ceil_mode;
+  bool w_const; /* conv, matmul, gemm: the weights are a module constant */
+  /* primitives by shape; guarded by the state's lock */
+  int n_entries;
+  cpu_entry_t* entries[CPU_CACHE_SIZE];
+  cpu_wcache_t* wc;
+} cpu_group_t;
+
+/* A workspace buffer for executions (64-byte aligned). */
+typedef struct cpu_buf {
+  struct cpu_buf* next;
+  size_t size;
+  void* raw;
+  void* p;
+} cpu_buf_t;
+
+typedef struct cpu_state {
+  cpu_dnn_t* dnn;
+  pthread_mutex_t lock;
+  cpu_buf_t* free_bufs; /* workspaces not in use (one per concurrent run at most) */
+  uint64_t clock;
+  int n_groups;
+  cpu_group_t* groups;
+  /* per node: the group it heads (>= 0), -1 for a reference node, -2 - g for a member of group g */
+  int* node_group;
+} cpu_state_t;
+
+typedef enum cpu_ran {
+  CPU_RAN_NONE = 0, /* nothing: run the group's nodes with the reference kernels */
+  CPU_RAN_ALL,      /* the whole group: its result is in the last member's output slot */
+  CPU_RAN_HEAD,     /* the head alone (its output slot is set): run the members with the reference kernels */
+} cpu_ran_t;
+
+/* Runs group g at its head's position; *ran tells what ran (nothing is written for CPU_RAN_NONE,
+ * when oneDNN cannot run these inputs). */
+dycl_status_t cpu_group_run(const dycl_program_t* p, const dycl_subnet_t* sn, cpu_state_t* st, cpu_group_t* g,
+                            dycl_value_t** slots, dycl_kctx_t* kctx, cpu_ran_t* ran);
+void cpu_group_release(cpu_group_t* g);
+void cpu_state_free_buffers(cpu_state_t* st);
+
+#endif

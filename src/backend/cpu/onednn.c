@@ -1,0 +1,600 @@
+/* oneDNN 2.x glue (the C API of dnnl.h): the only file of dycl that calls oneDNN. See onednn.h. */
+#ifdef DYCL_HAVE_ONEDNN
+
+#include "backend/cpu/onednn.h"
+
+#include <omp.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <oneapi/dnnl/dnnl.h>
+#include <oneapi/dnnl/dnnl_debug.h>
+
+#if DNNL_VERSION_MAJOR != 2
+#error "the cpu backend's oneDNN glue is written for the oneDNN 2 C API"
+#endif
+
+struct cpu_dnn {
+  dnnl_engine_t engine;
+  int threads;
+};
+
+struct cpu_prim {
+  dnnl_primitive_desc_t pd;
+  dnnl_primitive_t prim;
+  /* the layouts the caller passes (plain) */
+  dnnl_memory_desc_t src_user, wei_user, bias_md, dst_user;
+  /* the layouts the primitive runs on */
+  dnnl_memory_desc_t src_md, wei_md, dst_md;
+  bool has_wei, has_bias;
+  /* reorders between them (NULL when the layouts are equal) */
+  dnnl_primitive_t src_reorder, wei_reorder, dst_reorder, dst_in_reorder;
+  bool sum; /* dst holds an addend on entry */
+  size_t scratch_bytes, src_bytes, wei_bytes, dst_bytes;
+  size_t ws_bytes; /* the workspace of one execution: scratchpad and reorder buffers */
+  /* execution contexts not in use (one per concurrent execution at most) */
+  pthread_mutex_t lock;
+  struct exec_ctx* free_ctx;
+};
+
+/* What one execution needs besides buffers: a stream and memory objects whose data handles are
+ * set per call. Kept with the primitive and reused (creating them costs more than running a
+ * small primitive). */
+typedef struct exec_ctx {
+  struct exec_ctx* next;
+  dnnl_stream_t stream;
+  dnnl_memory_t src_user, src, wei_user, wei, bias, dst, dst_user, scratch;
+} exec_ctx_t;
+
+typedef struct wc_entry {
+  dnnl_memory_desc_t md;
+  void* raw;
+  void* buf;
+  struct wc_entry* next;
+} wc_entry_t;
+
+struct cpu_wcache {
+  const dycl_allocator_t* alloc;
+  wc_entry_t* head;
+};
+
+/* ------------------------------------------------------------------ helpers */
+
+static dycl_status_t dnn_error(dnnl_status_t st, const char* what) {
+  if (st == dnnl_out_of_memory) return dycl_error_nomem();
+  return dycl_error(DYCL_CODE_INTERNAL, "oneDNN: %s failed (%s)", what, dnnl_status2str(st));
+}
+
+#define DNN_TRY(expr, what)                         \
+  do {                                              \
+    dnnl_status_t dnn_st_ = (expr);                 \
+    if (dnn_st_ != dnnl_success) return dnn_error(dnn_st_, what); \
+  } while (0)
+
+/* A 64-byte aligned buffer of `n` bytes; *raw is what to free. */
+static void* alloc_aligned(const dycl_allocator_t* alloc, size_t n, void** raw) {
+  *raw = NULL;
+  if (n == 0) return NULL;
+  if (n > SIZE_MAX - 64) return NULL;
+  void* p = dycl_malloc(alloc, n + 64);
+  if (!p) return NULL;
+  *raw = p;
+  return (void*)(((uintptr_t)p + 63) & ~(uintptr_t)63);
+}
+
+static size_t align64(size_t n) { return (n + 63) & ~(size_t)63; }
+
+static void plain_md(dnnl_memory_desc_t* md, int ndims, const int64_t* dims) {
+  dnnl_dims_t d, s;
+  int64_t st = 1;
+  for (int i = ndims - 1; i >= 0; i--) {
+    d[i] = dims[i];
+    s[i] = st;
+    st *= dims[i] > 0 ? dims[i] : 1;
+  }
+  dnnl_memory_desc_init_by_strides(md, ndims, d, dnnl_f32, s);
+}
+
+static dnnl_status_t strided_md(dnnl_memory_desc_t* md, int ndims, const int64_t* dims, const int64_t* strides) {
+  dnnl_dims_t d, s;
+  for (int i = 0; i < ndims; i++) {
+    d[i] = dims[i];
+    s[i] = strides[i];
+  }
+  return dnnl_memory_desc_init_by_strides(md, ndims, d, dnnl_f32, s);
+}
+
+static dnnl_status_t any_md(dnnl_memory_desc_t* md, int ndims, const int64_t* dims) {
+  dnnl_dims_t d;
+  for (int i = 0; i < ndims; i++) d[i] = dims[i];
+  return dnnl_memory_desc_init_by_tag(md, ndims, d, dnnl_f32, dnnl_format_tag_any);
+}
+
+static dnnl_alg_kind_t act_alg(cpu_act_kind_t k) {
+  switch (k) {
+    case CPU_ACT_RELU: return dnnl_eltwise_relu;
+    case CPU_ACT_CLIP: return dnnl_eltwise_clip;
+    case CPU_ACT_SIGMOID: return dnnl_eltwise_logistic;
+    case CPU_ACT_TANH: return dnnl_eltwise_tanh;
+    case CPU_ACT_ELU: return dnnl_eltwise_elu;
+    case CPU_ACT_HARDSWISH: return dnnl_eltwise_hardswish;
+  }
+  return dnnl_eltwise_relu;
+}
+
+/* Attributes: user scratchpad, and the post-ops. */
+static dycl_status_t make_attr(const cpu_post_t* post, dnnl_primitive_attr_t* out) {
+  *out = NULL;
+  dnnl_primitive_attr_t attr;
+  DNN_TRY(dnnl_primitive_attr_create(&attr), "creating attributes");
+  dnnl_status_t st = dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user);
+  if (st == dnnl_success && post && (post->sum || post->n_act > 0)) {
+    dnnl_post_ops_t po;
+    st = dnnl_post_ops_create(&po);
+    if (st == dnnl_success) {
+      if (post->sum) st = dnnl_post_ops_append_sum(po, post->sum_scale);
+      for (int i = 0; st == dnnl_success && i < post->n_act; i++)
+        st = dnnl_post_ops_append_eltwise(po, 1.0f, act_alg(post->act[i].kind), post->act[i].alpha, post->act[i].beta);
+      if (st == dnnl_success) st = dnnl_primitive_attr_set_post_ops(attr, po);
+      dnnl_post_ops_destroy(po);
+    }
+  }
+  if (st != dnnl_success) {
+    dnnl_primitive_attr_destroy(attr);
+    return dnn_error(st, "setting attributes");
+  }
+  *out = attr;
+  return NULL;
+}
+
+static dycl_status_t make_reorder(cpu_dnn_t* dnn, const dnnl_memory_desc_t* from, const dnnl_memory_desc_t* to,
+                                  dnnl_primitive_t* out) {
+  *out = NULL;
+  if (dnnl_memory_desc_equal(from, to)) return NULL;
+  dnnl_primitive_desc_t rpd;
+  DNN_TRY(dnnl_reorder_primitive_desc_create(&rpd, from, dnn->engine, to, dnn->engine, NULL), "creating a reorder");
+  dnnl_status_t st = dnnl_primitive_create(out, rpd);
+  dnnl_primitive_desc_destroy(rpd);
+  if (st != dnnl_success) {
+    *out = NULL;
+    return dnn_error(st, "creating a reorder");
+  }
+  return NULL;
+}
+
+/* Finishes a primitive from its op descriptor: creates the primitive descriptor (NULL result
+ * when unimplemented), the primitive and the reorders between user and primitive layouts. */
+static dycl_status_t finish_prim(cpu_dnn_t* dnn, const_dnnl_op_desc_t op, const cpu_post_t* post, cpu_prim_t* p,
+                                 cpu_prim_t** out) {
+  dnnl_primitive_attr_t attr;
+  dycl_status_t s = make_attr(post, &attr);
+  if (s) {
+    free(p);
+    return s;
+  }
+  dnnl_status_t st = dnnl_primitive_desc_create(&p->pd, op, attr, dnn->engine, NULL);
+  dnnl_primitive_attr_destroy(attr);
+  if (st != dnnl_success) {
+    free(p);
+    if (st == dnnl_out_of_memory) return dycl_error_nomem();
+    return NULL; /* unimplemented or rejected: the caller falls back */
+  }
+  p->src_md = *dnnl_primitive_desc_query_md(p->pd, dnnl_query_src_md, 0);
+  p->dst_md = *dnnl_primitive_desc_query_md(p->pd, dnnl_query_dst_md, 0);
+  if (p->has_wei) p->wei_md = *dnnl_primitive_desc_query_md(p->pd, dnnl_query_weights_md, 0);
+  const dnnl_memory_desc_t* sp = dnnl_primitive_desc_query_md(p->pd, dnnl_query_scratchpad_md, 0);
+  p->scratch_bytes = sp ? dnnl_memory_desc_get_size(sp) : 0;
+  p->src_bytes = dnnl_memory_desc_get_size(&p->src_md);
+  p->dst_bytes = dnnl_memory_desc_get_size(&p->dst_md);
+  p->wei_bytes = p->has_wei ? dnnl_memory_desc_get_size(&p->wei_md) : 0;
+  p->sum = post && post->sum;
+  p->ws_bytes = align64(p->scratch_bytes) + align64(p->src_bytes) + align64(p->dst_bytes) + align64(p->wei_bytes);
+  if (pthread_mutex_init(&p->lock, NULL) != 0) {
+    dnnl_primitive_desc_destroy(p->pd);
+    free(p);
+    return dycl_error(DYCL_CODE_INTERNAL, "cannot create a mutex");
+  }
+  st = dnnl_primitive_create(&p->prim, p->pd);
+  if (st != dnnl_success) {
+    p->prim = NULL;
+    cpu_prim_destroy(p);
+    return dnn_error(st, "creating a primitive");
+  }
+  s = make_reorder(dnn, &p->src_user, &p->src_md, &p->src_reorder);
+  if (!s) s = make_reorder(dnn, &p->dst_md, &p->dst_user, &p->dst_reorder);
+  if (!s && p->sum) s = make_reorder(dnn, &p->dst_user, &p->dst_md, &p->dst_in_reorder);
+  if (!s && p->has_wei) s = make_reorder(dnn, &p->wei_user, &p->wei_md, &p->wei_reorder);
+  if (s) {
+    cpu_prim_destroy(p);
+    return s;
+  }
+  *out = p;
+  return NULL;
+}
+
+/* -------------------------------------------------------------------- engine */
+
+dycl_status_t cpu_dnn_create(int threads, cpu_dnn_t** out) {
+  *out = NULL;
+  cpu_dnn_t* d = calloc(1, sizeof *d);
+  if (!d) return dycl_error_nomem();
+  d->threads = threads;
+  dnnl_status_t st = dnnl_engine_create(&d->engine, dnnl_cpu, 0);
+  if (st != dnnl_success) {
+    free(d);
+    return dnn_error(st, "creating the CPU engine");
+  }
+  *out = d;
+  return NULL;
+}
+
+void cpu_dnn_destroy(cpu_dnn_t* dnn) {
+  if (!dnn) return;
+  dnnl_engine_destroy(dnn->engine);
+  free(dnn);
+}
+
+const char* cpu_dnn_version(void) {
+  static char buf[48];
+  const dnnl_version_t* v = dnnl_version();
+  snprintf(buf, sizeof buf, "oneDNN %d.%d.%d", v->major, v->minor, v->patch);
+  return buf;
+}
+
+/* ---------------------------------------------------------------- primitives */
+
+dycl_status_t cpu_prim_conv(cpu_dnn_t* dnn, const cpu_conv_desc_t* d, const cpu_post_t* post, bool weights_any,
+                            cpu_prim_t** out) {
+  *out = NULL;
+  cpu_prim_t* p = calloc(1, sizeof *p);
+  if (!p) return dycl_error_nomem();
+  int nd = d->nsp + 2;
+  int64_t xs[5], ys[5], ws[6], bs[1] = {d->M};
+  xs[0] = ys[0] = d->N;
+  xs[1] = d->C;
+  ys[1] = d->M;
+  for (int i = 0; i < d->nsp; i++) {
+    xs[2 + i] = d->in[i];
+    ys[2 + i] = d->out[i];
+  }
+  int wnd;
+  if (d->G == 1) {
+    wnd = nd;
+    ws[0] = d->M;
+    ws[1] = d->C;
+    for (int i = 0; i < d->nsp; i++) ws[2 + i] = d->k[i];
+  } else {
+    wnd = nd + 1;
+    ws[0] = d->G;
+    ws[1] = d->M / d->G;
+    ws[2] = d->C / d->G;
+    for (int i = 0; i < d->nsp; i++) ws[3 + i] = d->k[i];
+  }
+  plain_md(&p->src_user, nd, xs);
+  plain_md(&p->dst_user, nd, ys);
+  plain_md(&p->wei_user, wnd, ws);
+  p->has_wei = true;
+  p->has_bias = d->bias;
+  if (d->bias) plain_md(&p->bias_md, 1, bs);
+  dnnl_memory_desc_t wmd = p->wei_user, xmd = p->src_user, ymd = p->dst_user;
+  if (weights_any && any_md(&wmd, wnd, ws) != dnnl_success) wmd = p->wei_user;
+  if (d->blocked_io) {
+    any_md(&xmd, nd, xs);
+    any_md(&ymd, nd, ys);
+  }
+  dnnl_dims_t strides, dil, pl, pr;
+  for (int i = 0; i < d->nsp; i++) {
+    strides[i] = d->s[i];
+    dil[i] = d->d[i] - 1;
+    pl[i] = d->pl[i];
+    pr[i] = d->pr[i];
+  }
+  dnnl_convolution_desc_t cd;
+  dnnl_status_t st = dnnl_dilated_convolution_forward_desc_init(&cd, dnnl_forward_inference, dnnl_convolution_direct,
+                                                                &xmd, &wmd, d->bias ? &p->bias_md : NULL,
+                                                                &ymd, strides, dil, pl, pr);
+  if (st != dnnl_success) {
+    free(p);
+    return NULL;
+  }
+  return finish_prim(dnn, &cd, post, p, out);
+}
+
+dycl_status_t cpu_prim_matmul(cpu_dnn_t* dnn, const cpu_mm_desc_t* d, const cpu_post_t* post, bool weights_any,
+                              cpu_prim_t** out) {
+  *out = NULL;
+  if (d->rank < 2 || d->rank > CPU_MM_MAX_RANK) return NULL;
+  cpu_prim_t* p = calloc(1, sizeof *p);
+  if (!p) return dycl_error_nomem();
+  int nd = d->rank;
+  if (strided_md(&p->src_user, nd, d->a_dims, d->a_strides) != dnnl_success ||
+      strided_md(&p->wei_user, nd, d->b_dims, d->b_strides) != dnnl_success) {
+    free(p);
+    return NULL;
+  }
+  plain_md(&p->dst_user, nd, d->c_dims);
+  p->has_wei = true;
+  p->has_bias = d->bias;
+  if (d->bias) {
+    int64_t bd[CPU_MM_MAX_RANK];
+    for (int i = 0; i < nd; i++) bd[i] = i == nd - 1 ? d->c_dims[i] : 1;
+    plain_md(&p->bias_md, nd, bd);
+  }
+  dnnl_memory_desc_t wmd = p->wei_user;
+  if (weights_any && any_md(&wmd, nd, d->b_dims) != dnnl_success) wmd = p->wei_user;
+  dnnl_matmul_desc_t md;
+  if (dnnl_matmul_desc_init(&md, &p->src_user, &wmd, d->bias ? &p->bias_md : NULL, &p->dst_user) != dnnl_success) {
+    free(p);
+    return NULL;
+  }
+  return finish_prim(dnn, &md, post, p, out);
+}
+
+dycl_status_t cpu_prim_pool(cpu_dnn_t* dnn, const cpu_pool_desc_t* d, cpu_prim_t** out) {
+  *out = NULL;
+  cpu_prim_t* p = calloc(1, sizeof *p);
+  if (!p) return dycl_error_nomem();
+  int nd = d->nsp + 2;
+  int64_t xs[5], ys[5];
+  xs[0] = ys[0] = d->N;
+  xs[1] = ys[1] = d->C;
+  for (int i = 0; i < d->nsp; i++) {
+    xs[2 + i] = d->in[i];
+    ys[2 + i] = d->out[i];
+  }
+  plain_md(&p->src_user, nd, xs);
+  plain_md(&p->dst_user, nd, ys);
+  dnnl_dims_t strides, kernel, dil, pl, pr;
+  for (int i = 0; i < d->nsp; i++) {
+    strides[i] = d->s[i];
+    kernel[i] = d->k[i];
+    dil[i] = d->d[i] - 1;
+    pl[i] = d->pl[i];
+    pr[i] = d->pr[i];
+  }
+  dnnl_alg_kind_t alg = d->kind == CPU_POOL_MAX           ? dnnl_pooling_max
+                        : d->kind == CPU_POOL_AVG_INCLUDE ? dnnl_pooling_avg_include_padding
+                                                          : dnnl_pooling_avg_exclude_padding;
+  dnnl_pooling_v2_desc_t pd;
+  if (dnnl_pooling_v2_forward_desc_init(&pd, dnnl_forward_inference, alg, &p->src_user, &p->dst_user, strides, kernel,
+                                        dil, pl, pr) != dnnl_success) {
+    free(p);
+    return NULL;
+  }
+  return finish_prim(dnn, &pd, NULL, p, out);
+}
+
+static void ctx_destroy(exec_ctx_t* c) {
+  if (!c) return;
+  dnnl_memory_t* mems[] = {&c->src_user, &c->src, &c->wei_user, &c->wei, &c->bias, &c->dst, &c->dst_user, &c->scratch};
+  for (size_t i = 0; i < sizeof mems / sizeof *mems; i++)
+    if (*mems[i]) dnnl_memory_destroy(*mems[i]);
+  if (c->stream) dnnl_stream_destroy(c->stream);
+  free(c);
+}
+
+void cpu_prim_destroy(cpu_prim_t* p) {
+  if (!p) return;
+  if (p->prim) { /* the mutex exists once the primitive does */
+    for (exec_ctx_t *c = p->free_ctx, *n; c; c = n) {
+      n = c->next;
+      ctx_destroy(c);
+    }
+    pthread_mutex_destroy(&p->lock);
+  }
+  if (p->src_reorder) dnnl_primitive_destroy(p->src_reorder);
+  if (p->wei_reorder) dnnl_primitive_destroy(p->wei_reorder);
+  if (p->dst_reorder) dnnl_primitive_destroy(p->dst_reorder);
+  if (p->dst_in_reorder) dnnl_primitive_destroy(p->dst_in_reorder);
+  if (p->prim) dnnl_primitive_destroy(p->prim);
+  if (p->pd) dnnl_primitive_desc_destroy(p->pd);
+  free(p);
+}
+
+const char* cpu_prim_impl(const cpu_prim_t* p) {
+  const char* s = NULL;
+  if (dnnl_primitive_desc_query(p->pd, dnnl_query_impl_info_str, 0, &s) != dnnl_success || !s) return "?";
+  return s;
+}
+
+/* ------------------------------------------------------------------- running */
+
+/* Runs one primitive with up to 6 arguments on a fresh stream. */
+static dycl_status_t run1(dnnl_stream_t stream, dnnl_primitive_t prim, int n, const dnnl_exec_arg_t* args) {
+  DNN_TRY(dnnl_primitive_execute(prim, stream, n, args), "executing a primitive");
+  return NULL;
+}
+
+static dycl_status_t mem(cpu_dnn_t* dnn, const dnnl_memory_desc_t* md, const void* ptr, dnnl_memory_t* out) {
+  DNN_TRY(dnnl_memory_create(out, md, dnn->engine, (void*)ptr), "creating a memory object");
+  return NULL;
+}
+
+static dycl_status_t reorder_run(cpu_dnn_t* dnn, dnnl_stream_t stream, dnnl_primitive_t r, const dnnl_memory_desc_t* from,
+                                 const void* src, const dnnl_memory_desc_t* to, void* dst) {
+  dnnl_memory_t a = NULL, b = NULL;
+  dycl_status_t s = mem(dnn, from, src, &a);
+  if (!s) s = mem(dnn, to, dst, &b);
+  if (!s) {
+    dnnl_exec_arg_t args[2] = {{DNNL_ARG_FROM, a}, {DNNL_ARG_TO, b}};
+    s = run1(stream, r, 2, args);
+  }
+  if (a) dnnl_memory_destroy(a);
+  if (b) dnnl_memory_destroy(b);
+  return s;
+}
+
+static void set_threads(const cpu_dnn_t* dnn) {
+  if (dnn->threads > 0 && omp_get_max_threads() != dnn->threads) omp_set_num_threads(dnn->threads);
+}
+
+dycl_status_t cpu_wcache_get(cpu_dnn_t* dnn, cpu_wcache_t** wc, const cpu_prim_t* p, const float* plain,
+                             const dycl_allocator_t* alloc, const void** packed) {
+  *packed = plain;
+  if (!p->wei_reorder) return NULL;
+  if (!*wc) {
+    *wc = calloc(1, sizeof **wc);
+    if (!*wc) return dycl_error_nomem();
+    (*wc)->alloc = alloc;
+  }
+  for (wc_entry_t* e = (*wc)->head; e; e = e->next)
+    if (dnnl_memory_desc_equal(&e->md, &p->wei_md)) {
+      *packed = e->buf;
+      return NULL;
+    }
+  wc_entry_t* e = calloc(1, sizeof *e);
+  if (!e) return dycl_error_nomem();
+  e->md = p->wei_md;
+  e->buf = alloc_aligned((*wc)->alloc, p->wei_bytes, &e->raw);
+  if (!e->buf && p->wei_bytes) {
+    free(e);
+    return dycl_error_nomem();
+  }
+  set_threads(dnn);
+  dnnl_stream_t stream;
+  dnnl_status_t st = dnnl_stream_create(&stream, dnn->engine, dnnl_stream_default_flags);
+  if (st != dnnl_success) {
+    dycl_free((*wc)->alloc, e->raw);
+    free(e);
+    return dnn_error(st, "creating a stream");
+  }
+  dycl_status_t s = reorder_run(dnn, stream, p->wei_reorder, &p->wei_user, plain, &p->wei_md, e->buf);
+  if (!s) DNN_TRY(dnnl_stream_wait(stream), "waiting for a stream");
+  dnnl_stream_destroy(stream);
+  if (s) {
+    dycl_free((*wc)->alloc, e->raw);
+    free(e);
+    return s;
+  }
+  e->next = (*wc)->head;
+  (*wc)->head = e;
+  *packed = e->buf;
+  return NULL;
+}
+
+void cpu_wcache_destroy(cpu_wcache_t* wc) {
+  if (!wc) return;
+  for (wc_entry_t *e = wc->head, *n; e; e = n) {
+    n = e->next;
+    dycl_free(wc->alloc, e->raw);
+    free(e);
+  }
+  free(wc);
+}
+
+size_t cpu_prim_workspace_bytes(const cpu_prim_t* p) { return p->ws_bytes; }
+
+static dycl_status_t ctx_mem(cpu_dnn_t* dnn, const dnnl_memory_desc_t* md, dnnl_memory_t* out) {
+  DNN_TRY(dnnl_memory_create(out, md, dnn->engine, DNNL_MEMORY_NONE), "creating a memory object");
+  return NULL;
+}
+
+static dycl_status_t ctx_create(cpu_dnn_t* dnn, const cpu_prim_t* p, exec_ctx_t** out) {
+  *out = NULL;
+  exec_ctx_t* c = calloc(1, sizeof *c);
+  if (!c) return dycl_error_nomem();
+  dycl_status_t s = NULL;
+  dnnl_status_t st = dnnl_stream_create(&c->stream, dnn->engine, dnnl_stream_default_flags);
+  if (st != dnnl_success) {
+    c->stream = NULL;
+    s = dnn_error(st, "creating a stream");
+  }
+  if (!s) s = ctx_mem(dnn, &p->src_md, &c->src);
+  if (!s && p->src_reorder) s = ctx_mem(dnn, &p->src_user, &c->src_user);
+  if (!s && p->has_wei) s = ctx_mem(dnn, &p->wei_md, &c->wei);
+  if (!s && p->has_wei && p->wei_reorder) s = ctx_mem(dnn, &p->wei_user, &c->wei_user);
+  if (!s && p->has_bias) s = ctx_mem(dnn, &p->bias_md, &c->bias);
+  if (!s) s = ctx_mem(dnn, &p->dst_md, &c->dst);
+  if (!s && (p->dst_reorder || p->dst_in_reorder)) s = ctx_mem(dnn, &p->dst_user, &c->dst_user);
+  if (!s && p->scratch_bytes) s = ctx_mem(dnn, dnnl_primitive_desc_query_md(p->pd, dnnl_query_scratchpad_md, 0), &c->scratch);
+  if (s) {
+    ctx_destroy(c);
+    return s;
+  }
+  *out = c;
+  return NULL;
+}
+
+static dycl_status_t set_handle(dnnl_memory_t m, const void* ptr) {
+  DNN_TRY(dnnl_memory_set_data_handle(m, (void*)ptr), "setting a data handle");
+  return NULL;
+}
+
+static dycl_status_t reorder2(dnnl_stream_t stream, dnnl_primitive_t r, dnnl_memory_t from, const void* src,
+                              dnnl_memory_t to, void* dst) {
+  DYCL_RETURN_IF_ERROR(set_handle(from, src));
+  DYCL_RETURN_IF_ERROR(set_handle(to, dst));
+  dnnl_exec_arg_t args[2] = {{DNNL_ARG_FROM, from}, {DNNL_ARG_TO, to}};
+  return run1(stream, r, 2, args);
+}
+
+size_t cpu_prim_workspace_bytes(const cpu_prim_t* p) { return p->ws_bytes; }
+
+dycl_status_t cpu_prim_exec(cpu_dnn_t* dnn, const cpu_prim_t* p, const cpu_args_t* a, void* workspace) {
+  set_threads(dnn);
+  cpu_prim_t* mp = (cpu_prim_t*)p; /* only the context list changes, under the lock */
+  pthread_mutex_lock(&mp->lock);
+  exec_ctx_t* c = mp->free_ctx;
+  if (c) mp->free_ctx = c->next;
+  pthread_mutex_unlock(&mp->lock);
+  if (!c) DYCL_RETURN_IF_ERROR(ctx_create(dnn, p, &c));
+  dycl_status_t s = NULL;
+  const void* src = a->src;
+  const void* wei = a->weights;
+  void* dst = a->dst;
+  /* the workspace: [scratchpad | src | dst | weights], each 64-byte aligned */
+  char* ws = workspace;
+  void* src_tmp = ws + align64(p->scratch_bytes);
+  void* dst_tmp = (char*)src_tmp + align64(p->src_bytes);
+  void* wei_tmp = (char*)dst_tmp + align64(p->dst_bytes);
+  if (p->src_reorder) {
+    DYCL_GOTO_IF_ERROR(s, reorder2(c->stream, p->src_reorder, c->src_user, src, c->src, src_tmp), done);
+    src = src_tmp;
+  }
+  if (p->has_wei && p->wei_reorder && !a->weights_packed) {
+    DYCL_GOTO_IF_ERROR(s, reorder2(c->stream, p->wei_reorder, c->wei_user, wei, c->wei, wei_tmp), done);
+    wei = wei_tmp;
+  }
+  if (p->dst_reorder) {
+    dst = dst_tmp;
+    if (p->sum) DYCL_GOTO_IF_ERROR(s, reorder2(c->stream, p->dst_in_reorder, c->dst_user, a->dst, c->dst, dst), done);
+  }
+  dnnl_exec_arg_t args[5];
+  int n = 0;
+  DYCL_GOTO_IF_ERROR(s, set_handle(c->src, src), done);
+  args[n++] = (dnnl_exec_arg_t){DNNL_ARG_SRC, c->src};
+  if (p->has_wei) {
+    DYCL_GOTO_IF_ERROR(s, set_handle(c->wei, wei), done);
+    args[n++] = (dnnl_exec_arg_t){DNNL_ARG_WEIGHTS, c->wei};
+  }
+  if (p->has_bias) {
+    DYCL_GOTO_IF_ERROR(s, set_handle(c->bias, a->bias), done);
+    args[n++] = (dnnl_exec_arg_t){DNNL_ARG_BIAS, c->bias};
+  }
+  DYCL_GOTO_IF_ERROR(s, set_handle(c->dst, dst), done);
+  args[n++] = (dnnl_exec_arg_t){DNNL_ARG_DST, c->dst};
+  if (p->scratch_bytes) {
+    DYCL_GOTO_IF_ERROR(s, set_handle(c->scratch, ws), done);
+    args[n++] = (dnnl_exec_arg_t){DNNL_ARG_SCRATCHPAD, c->scratch};
+  }
+  DYCL_GOTO_IF_ERROR(s, run1(c->stream, p->prim, n, args), done);
+  if (p->dst_reorder) DYCL_GOTO_IF_ERROR(s, reorder2(c->stream, p->dst_reorder, c->dst, dst, c->dst_user, a->dst), done);
+done:;
+  dnnl_status_t st = dnnl_stream_wait(c->stream);
+  if (!s && st != dnnl_success) s = dnn_error(st, "waiting for a stream");
+  if (s) {
+    ctx_destroy(c);
+    return s;
+  }
+  pthread_mutex_lock(&mp->lock);
+  c->next = mp->free_ctx;
+  mp->free_ctx = c;
+  pthread_mutex_unlock(&mp->lock);
+  return NULL;
+}
+
+#else
+typedef int dycl_cpu_onednn_unused_t; /* ISO C forbids an empty translation unit */
+#endif

@@ -1,0 +1,419 @@
+"""Hand-written ONNX models for the cpu backend's checks (see run_cpu_checks.py).
+
+Each case is a small model around the operators the cpu backend runs with oneDNN (Conv, MatMul,
+Gemm, pools) and the nodes it fuses into them (residual Add, activations), plus the shapes and
+attributes it must leave to the reference kernels. Inputs have symbolic dims, and every case has
+several input sets of different shapes, so the per-shape primitive cache is exercised. The
+expected outputs are the ref backend's (the oracle), computed when the checks run.
+
+cases() returns a list of (name, onnx.ModelProto, [input set, ...]) where an input set is a list
+of numpy arrays in the order of the graph inputs.
+"""
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+F32 = TensorProto.FLOAT
+
+
+class Builder:
+    """A small graph builder: initializers, nodes and typed inputs/outputs."""
+
+    def __init__(self, name, seed):
+        self.name = name
+        self.rng = np.random.default_rng(seed)
+        self.nodes, self.inits, self.inputs, self.outputs = [], [], [], []
+        self.n = 0
+
+    def fresh(self, base):
+        self.n += 1
+        return f"{base}_{self.n}"
+
+    def input(self, name, shape, dtype=F32):
+        self.inputs.append(helper.make_tensor_value_info(name, dtype, shape))
+        return name
+
+    def output(self, name, dtype=F32, shape=None):
+        self.outputs.append(helper.make_tensor_value_info(name, dtype, shape))
+
+    def const(self, arr, base="w"):
+        name = self.fresh(base)
+        self.inits.append(numpy_helper.from_array(np.asarray(arr), name))
+        return name
+
+    def weights(self, *shape, scale=None):
+        fan = int(np.prod(shape[1:])) if len(shape) > 1 else 1
+        s = scale if scale is not None else 1.0 / np.sqrt(max(fan, 1))
+        return self.const((self.rng.standard_normal(shape) * s).astype(np.float32))
+
+    def op(self, op_type, inputs, out=None, n_out=1, **attrs):
+        outs = [out or self.fresh(op_type.lower())] if n_out == 1 else [self.fresh(op_type.lower()) for _ in range(n_out)]
+        self.nodes.append(helper.make_node(op_type, list(inputs), outs, **attrs))
+        return outs[0] if n_out == 1 else outs
+
+    def model(self, opset=13):
+        g = helper.make_graph(self.nodes, self.name, self.inputs, self.outputs, self.inits)
+        m = helper.make_model(g, opset_imports=[helper.make_opsetid("", opset)], producer_name="dycl-cpu-checks")
+        m.ir_version = 8
+
+        return m
+
+
+def rnd(rng, *shape):
+    return rng.standard_normal(shape).astype(np.float32)
+
+
+# ------------------------------------------------------------------------------- convolutions
+
+def conv_case(name, C, M, attrs, post=(), bias=True, shapes=((1, 9, 9), (2, 12, 7)), opset=13, seed=0,
+              group=1, kshape=(3, 3)):
+    b = Builder(name, seed)
+    x = b.input("x", ["N", C] + [f"S{i}" for i in range(len(kshape))])
+    w = b.weights(M, C // group, *kshape)
+    ins = [x, w] + ([b.const((b.rng.standard_normal(M) * 0.1).astype(np.float32), "b")] if bias else [])
+    if group != 1:
+        attrs = dict(attrs, group=group)
+    y = b.op("Conv", ins, **attrs)
+    for p in post:
+        y = p(b, y)
+    b.output(y)
+    rng = np.random.default_rng(seed + 100)
+    sets = [[rnd(rng, s[0], C, *s[1:])] for s in shapes]
+    return name, b.model(opset), sets
+
+
+def relu(b, y):
+    return b.op("Relu", [y])
+
+
+def leaky(alpha):
+    return lambda b, y: b.op("LeakyRelu", [y], alpha=alpha)
+
+
+def clip11(lo, hi):
+    def f(b, y):
+        ins = [y, b.const(np.float32(lo), "lo") if lo is not None else "", b.const(np.float32(hi), "hi") if hi is not None else ""]
+        while ins and ins[-1] == "":
+            ins.pop()
+        return b.op("Clip", ins)
+    return f
+
+
+def unary(op, **attrs):
+    return lambda b, y: b.op(op, [y], **attrs)
+
+
+def conv_cases():
+    out = []
+    out.append(conv_case("conv_k3p1_relu", 4, 8, dict(pads=[1, 1, 1, 1]), [relu]))
+    out.append(conv_case("conv_s2_asym_leaky", 4, 6, dict(strides=[2, 2], pads=[0, 1, 1, 0]), [leaky(0.2)], bias=False))
+    out.append(conv_case("conv_dil2_group2_clip", 4, 6, dict(dilations=[2, 2], pads=[2, 1, 2, 1]), [clip11(0, 6)],
+                         group=2, shapes=((1, 9, 9), (3, 10, 13))))
+    out.append(conv_case("conv_depthwise_hardswish", 8, 8, dict(pads=[1, 1, 1, 1]), [unary("HardSwish")], group=8,
+                         opset=14))
+    out.append(conv_case("conv_1x1_sigmoid", 6, 5, {}, [unary("Sigmoid")], kshape=(1, 1)))
+    out.append(conv_case("conv_tanh_elu", 3, 4, dict(pads=[1, 1, 1, 1]), [unary("Tanh"), unary("Elu", alpha=0.5)]))
+    out.append(conv_case("conv_clip_lower_only", 3, 4, dict(pads=[1, 1, 1, 1]), [clip11(-0.5, None)]))
+    out.append(conv_case("conv_clip_opset6", 3, 4, dict(pads=[1, 1, 1, 1]),
+                         [lambda b, y: b.op("Clip", [y], min=-0.25, max=0.5)], opset=6))
+    out.append(conv_case("conv_same_upper_s2_k4", 3, 4, dict(auto_pad="SAME_UPPER", strides=[2, 2]), [relu],
+                         kshape=(4, 4), shapes=((1, 9, 9), (1, 8, 11))))
+    out.append(conv_case("conv_same_lower_k2", 3, 4, dict(auto_pad="SAME_LOWER"), [], kshape=(2, 2)))
+    out.append(conv_case("conv_valid_s3", 3, 4, dict(auto_pad="VALID", strides=[3, 2]), []))
+    out.append(conv_case("conv_kernel_shape_attr", 3, 4, dict(kernel_shape=[3, 1], pads=[1, 0, 1, 0]), [relu],
+                         kshape=(3, 1)))
+    out.append(conv_case("conv1d_s2", 5, 7, dict(strides=[2], pads=[1, 2]), [relu], kshape=(3,),
+                         shapes=((1, 17), (3, 9))))
+    out.append(conv_case("conv3d", 2, 3, dict(pads=[1, 0, 1, 1, 0, 1]), [relu], kshape=(3, 2, 3),
+                         shapes=((1, 5, 6, 7), (2, 4, 4, 4))))
+    out.append(conv_case("conv_kernel_larger_than_input", 3, 2, {}, [], kshape=(5, 5), shapes=((1, 6, 6), (1, 5, 9))))
+
+    # residual: the add fuses into the second conv (its operand is the block input)
+    b = Builder("conv_residual_block", 1)
+    x = b.input("x", ["N", 8, "H", "W"])
+    y = b.op("Conv", [x, b.weights(8, 8, 3, 3), b.weights(8, scale=0.1)], pads=[1, 1, 1, 1])
+    y = b.op("Relu", [y])
+    y = b.op("Conv", [y, b.weights(8, 8, 3, 3), b.weights(8, scale=0.1)], pads=[1, 1, 1, 1])
+    y = b.op("Add", [y, x])
+    b.output(b.op("Relu", [y]))
+    rng = np.random.default_rng(7)
+    out.append(("conv_residual_block", b.model(), [[rnd(rng, 1, 8, 8, 8)], [rnd(rng, 2, 8, 5, 9)]]))
+
+    # the add's operand is computed after the first conv: it fuses into the second one
+    b = Builder("conv_residual_late", 2)
+    x = b.input("x", ["N", 4, "H", "W"])
+    y1 = b.op("Conv", [x, b.weights(6, 4, 3, 3)], pads=[1, 1, 1, 1])
+    y2 = b.op("Conv", [x, b.weights(6, 4, 1, 1), b.weights(6, scale=0.1)])
+    b.output(b.op("Relu", [b.op("Add", [y1, y2])]))
+    rng = np.random.default_rng(8)
+    out.append(("conv_residual_late", b.model(), [[rnd(rng, 1, 4, 7, 7)], [rnd(rng, 2, 4, 6, 3)]]))
+
+    # an add that broadcasts (per-channel): not a residual, the reference kernels run it
+    b = Builder("conv_add_broadcast", 3)
+    x = b.input("x", ["N", 3, "H", "W"])
+    y = b.op("Conv", [x, b.weights(4, 3, 3, 3)], pads=[1, 1, 1, 1])
+    y = b.op("Add", [y, b.const(np.arange(4, dtype=np.float32).reshape(1, 4, 1, 1))])
+    b.output(b.op("Relu", [y]))
+    rng = np.random.default_rng(9)
+    out.append(("conv_add_broadcast", b.model(), [[rnd(rng, 1, 3, 5, 5)], [rnd(rng, 2, 3, 4, 6)]]))
+
+    # the add's operand is bigger than the conv output: the add broadcasts the conv result
+    b = Builder("conv_add_grows", 4)
+    x = b.input("x", ["N", 3, "H", "W"])
+    s = b.input("s", [2, 4, "H2", "W2"])
+    y = b.op("Conv", [x, b.weights(4, 3, 3, 3)], pads=[1, 1, 1, 1])
+    b.output(b.op("Add", [y, s]))
+    rng = np.random.default_rng(10)
+    out.append(("conv_add_grows", b.model(), [[rnd(rng, 1, 3, 5, 5), rnd(rng, 2, 4, 5, 5)],
+                                              [rnd(rng, 2, 3, 4, 6), rnd(rng, 2, 4, 4, 6)]]))
+
+    # the conv output is also a graph output: nothing fuses
+    b = Builder("conv_multi_use", 5)
+    x = b.input("x", ["N", 3, "H", "W"])
+    y = b.op("Conv", [x, b.weights(4, 3, 3, 3), b.weights(4)], pads=[1, 1, 1, 1])
+    b.output(y)
+    b.output(b.op("Relu", [y]))
+    b.output(b.op("Sigmoid", [y]))
+    rng = np.random.default_rng(11)
+    out.append(("conv_multi_use", b.model(), [[rnd(rng, 1, 3, 5, 5)], [rnd(rng, 2, 3, 6, 4)]]))
+
+    # weights and bias computed at run time (not constants)
+    b = Builder("conv_runtime_weights", 6)
+    x = b.input("x", ["N", 4, "H", "W"])
+    w = b.input("w", [6, 2, 3, 3])
+    bias = b.input("bias", [6])
+    y = b.op("Conv", [x, b.op("Mul", [w, b.const(np.float32(0.5))]), bias], pads=[1, 1, 1, 1], group=2)
+    b.output(b.op("Relu", [y]))
+    rng = np.random.default_rng(12)
+    out.append(("conv_runtime_weights", b.model(), [[rnd(rng, 1, 4, 6, 6), rnd(rng, 6, 2, 3, 3), rnd(rng, 6)],
+                                                    [rnd(rng, 3, 4, 5, 8), rnd(rng, 6, 2, 3, 3), rnd(rng, 6)]]))
+    # a chain of convs with pools between them and a linear head
+    b = Builder("conv_net", 13)
+    x = b.input("x", ["N", 3, "H", "W"])
+    y = b.op("Relu", [b.op("Conv", [x, b.weights(8, 3, 3, 3), b.weights(8)], pads=[1, 1, 1, 1])])
+    y = b.op("MaxPool", [y], kernel_shape=[2, 2], strides=[2, 2])
+    y = b.op("Clip", [b.op("Conv", [y, b.weights(8, 1, 3, 3)], pads=[1, 1, 1, 1], group=8),
+                      b.const(np.float32(0)), b.const(np.float32(6))])
+    y = b.op("Relu", [b.op("Conv", [y, b.weights(16, 8, 1, 1), b.weights(16)])])
+    y = b.op("Flatten", [b.op("GlobalAveragePool", [y])])
+    y = b.op("Gemm", [y, b.weights(10, 16), b.weights(10)], transB=1)
+    b.output(y)
+    rng = np.random.default_rng(14)
+    out.append(("conv_net", b.model(), [[rnd(rng, 1, 3, 16, 16)], [rnd(rng, 4, 3, 10, 14)], [rnd(rng, 1, 3, 16, 16)]]))
+    return out
+
+
+# ----------------------------------------------------------------------------- matrix products
+
+def matmul_cases():
+    out = []
+    b = Builder("matmul_2d_bias_relu", 20)
+    a = b.input("a", ["M", 16])
+    y = b.op("MatMul", [a, b.weights(16, 12)])
+    y = b.op("Add", [y, b.weights(12, scale=0.5)])
+    b.output(b.op("Relu", [y]))
+    rng = np.random.default_rng(21)
+    out.append(("matmul_2d_bias_relu", b.model(), [[rnd(rng, 1, 16)], [rnd(rng, 5, 16)], [rnd(rng, 33, 16)]]))
+
+    b = Builder("matmul_3d_bias_first_tanh", 22)
+    a = b.input("a", ["B", "T", 8])
+    y = b.op("MatMul", [a, b.weights(8, 24)])
+    y = b.op("Add", [b.const((np.random.default_rng(1).standard_normal((1, 1, 24)) * 0.3).astype(np.float32)), y])
+    b.output(b.op("Tanh", [y]))
+    rng = np.random.default_rng(23)
+    out.append(("matmul_3d_bias_first_tanh", b.model(), [[rnd(rng, 1, 1, 8)], [rnd(rng, 2, 7, 8)], [rnd(rng, 3, 4, 8)]]))
+
+    b = Builder("matmul_batched_inputs", 24)
+    a = b.input("a", ["B", "M", "K"])
+    c = b.input("b", ["B", "K", "N"])
+    b.output(b.op("MatMul", [a, c]))
+    rng = np.random.default_rng(25)
+    out.append(("matmul_batched_inputs", b.model(), [[rnd(rng, 2, 3, 4), rnd(rng, 2, 4, 5)],
+                                                     [rnd(rng, 1, 7, 9), rnd(rng, 1, 9, 2)]]))
+
+    b = Builder("matmul_broadcast_4d", 26)
+    a = b.input("a", [2, 1, "M", 6])
+    c = b.input("b", [1, 3, 6, "N"])
+    b.output(b.op("MatMul", [a, c]))
+    rng = np.random.default_rng(27)
+    out.append(("matmul_broadcast_4d", b.model(), [[rnd(rng, 2, 1, 4, 6), rnd(rng, 1, 3, 6, 5)],
+                                                   [rnd(rng, 2, 1, 1, 6), rnd(rng, 1, 3, 6, 8)]]))
+
+    b = Builder("matmul_rank_mix", 28)
+    a = b.input("a", [3, "M", 5])
+    c = b.input("b", [2, 3, 5, 4])
+    b.output(b.op("MatMul", [a, c]))
+    rng = np.random.default_rng(29)
+    out.append(("matmul_rank_mix", b.model(), [[rnd(rng, 3, 2, 5), rnd(rng, 2, 3, 5, 4)]]))
+
+    b = Builder("matmul_add_same_shape", 30)
+    a = b.input("a", ["B", "M", 6])
+    s = b.input("s", ["B", "M", 7])
+    y = b.op("Add", [b.op("MatMul", [a, b.weights(6, 7)]), s])
+    b.output(b.op("Sigmoid", [y]))
+    rng = np.random.default_rng(31)
+    out.append(("matmul_add_same_shape", b.model(), [[rnd(rng, 2, 3, 6), rnd(rng, 2, 3, 7)],
+                                                     [rnd(rng, 1, 1, 6), rnd(rng, 1, 1, 7)]]))
+
+    b = Builder("matmul_add_broadcast", 32)
+    a = b.input("a", ["B", 3, 6])
+    s = b.input("s", [3, 7])
+    b.output(b.op("Add", [b.op("MatMul", [a, b.weights(6, 7)]), s]))
+    rng = np.random.default_rng(33)
+    out.append(("matmul_add_broadcast", b.model(), [[rnd(rng, 2, 3, 6), rnd(rng, 3, 7)]]))
+
+    b = Builder("matmul_vector", 34)
+    a = b.input("a", [6])
+    c = b.input("b", ["B", 6, 3])
+    b.output(b.op("MatMul", [a, c]))
+    b.output(b.op("MatMul", [c, b.const(np.ones(3, np.float32))]))
+    rng = np.random.default_rng(35)
+    out.append(("matmul_vector", b.model(), [[rnd(rng, 6), rnd(rng, 2, 6, 3)]]))
+
+    b = Builder("matmul_empty", 36)
+    a = b.input("a", ["M", 4])
+    b.output(b.op("MatMul", [a, b.weights(4, 3)]))
+    out.append(("matmul_empty", b.model(), [[np.zeros((0, 4), np.float32)], [np.ones((2, 4), np.float32)]]))
+
+    def gemm(name, ashape, bshape, cshape, seed, const_b=True, post=(), **attrs):
+        b = Builder(name, seed)
+        a = b.input("a", list(ashape))
+        if const_b:
+            bb = b.weights(*bshape)
+        else:
+            bb = b.input("b", list(bshape))
+        ins = [a, bb]
+        if cshape is not None:
+            ins.append(b.const((np.random.default_rng(seed).standard_normal(cshape)).astype(np.float32), "c"))
+        y = b.op("Gemm", ins, **attrs)
+        for p in post:
+            y = p(b, y)
+        b.output(y)
+        return b
+
+    rng = np.random.default_rng(40)
+    for name, ash, bsh, csh, attrs, M in [
+        ("gemm_vector_bias", ("M", 8), (8, 5), (5,), {}, [1, 4]),
+        ("gemm_row_bias_beta", ("M", 8), (8, 5), (1, 5), dict(beta=0.5), [3]),
+        ("gemm_matrix_bias_beta", (4, 8), (8, 5), (4, 5), dict(beta=2.0), [4]),
+        ("gemm_column_bias", (4, 8), (8, 5), (4, 1), {}, [4]),
+        ("gemm_scalar_bias", ("M", 8), (8, 5), (), {}, [2]),
+        ("gemm_single_bias", ("M", 8), (8, 5), (1,), {}, [2]),
+        ("gemm_no_bias", ("M", 8), (8, 5), None, {}, [3]),
+        ("gemm_trans_a", (8, "M"), (8, 5), (5,), dict(transA=1), [3]),
+        ("gemm_trans_b", ("M", 8), (5, 8), (5,), dict(transB=1), [3]),
+        ("gemm_trans_both_beta0", (8, "M"), (5, 8), (5,), dict(transA=1, transB=1, beta=0.0), [6]),
+        ("gemm_alpha", ("M", 8), (8, 5), (5,), dict(alpha=2.0), [3]),
+    ]:
+        b = gemm(name, ash, bsh, csh, 41, **attrs)
+        sets = []
+        for m in M:
+            shape = [m if d == "M" else d for d in ash]
+            sets.append([rnd(rng, *shape)])
+        out.append((name, b.model(), sets))
+    b = gemm("gemm_runtime_b_relu", ("M", 8), (5, 8), (5,), 42, const_b=False, post=[relu], transB=1)
+    out.append(("gemm_runtime_b_relu", b.model(), [[rnd(rng, 3, 8), rnd(rng, 5, 8)], [rnd(rng, 1, 8), rnd(rng, 5, 8)]]))
+    b = gemm("gemm_add_residual", ("M", 8), (8, 8), (8,), 43, post=[lambda b, y: b.op("Add", [y, "a"]), relu])
+    out.append(("gemm_add_residual", b.model(), [[rnd(rng, 3, 8)], [rnd(rng, 1, 8)]]))
+    return out
+
+
+# -------------------------------------------------------------------------------------- pools
+
+def pool_case(name, op, attrs, shapes, seed, n_out=1):
+    b = Builder(name, seed)
+    nsp = len(shapes[0]) - 2
+    x = b.input("x", ["N", "C"] + [f"S{i}" for i in range(nsp)])
+    ys = b.op(op, [x], n_out=n_out, **attrs)
+    ys = ys if n_out > 1 else [ys]
+    for j, y in enumerate(ys):
+        b.output(y, F32 if j == 0 else TensorProto.INT64)
+    rng = np.random.default_rng(seed + 1)
+    return name, b.model(12), [[rnd(rng, *s)] for s in shapes]
+
+
+def pool_cases():
+    s2 = [(1, 3, 9, 9), (2, 4, 12, 7), (1, 2, 8, 8)]
+    return [
+        pool_case("maxpool_k3s2p1", "MaxPool", dict(kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1]), s2, 50),
+        pool_case("maxpool_ceil", "MaxPool", dict(kernel_shape=[3, 3], strides=[2, 2], ceil_mode=1), s2, 51),
+        pool_case("maxpool_ceil_pads", "MaxPool", dict(kernel_shape=[2, 3], strides=[3, 2], pads=[1, 0, 0, 1], ceil_mode=1),
+                  s2, 52),
+        pool_case("maxpool_dilation", "MaxPool", dict(kernel_shape=[2, 2], dilations=[2, 2], strides=[1, 1]), s2, 53),
+        pool_case("maxpool_same_upper", "MaxPool", dict(kernel_shape=[3, 3], strides=[2, 2], auto_pad="SAME_UPPER"), s2,
+                  54),
+        pool_case("maxpool_1d", "MaxPool", dict(kernel_shape=[3], strides=[2], pads=[1, 1]), [(1, 3, 10), (2, 2, 7)], 55),
+        pool_case("maxpool_3d", "MaxPool", dict(kernel_shape=[2, 2, 2], strides=[2, 2, 2]), [(1, 2, 4, 6, 5)], 56),
+        pool_case("avgpool_exclude_pad", "AveragePool", dict(kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1]), s2,
+                  57),
+        pool_case("avgpool_include_pad", "AveragePool",
+                  dict(kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1], count_include_pad=1), s2, 58),
+        pool_case("avgpool_ceil_exclude", "AveragePool", dict(kernel_shape=[3, 3], strides=[2, 2], ceil_mode=1), s2, 59),
+        pool_case("avgpool_ceil_include", "AveragePool",
+                  dict(kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1], ceil_mode=1, count_include_pad=1), s2, 60),
+        pool_case("avgpool_same_lower", "AveragePool", dict(kernel_shape=[2, 2], auto_pad="SAME_LOWER"), s2, 61),
+        pool_case("avgpool_3d", "AveragePool", dict(kernel_shape=[3, 1, 2], pads=[1, 0, 0, 1, 0, 1]), [(1, 2, 4, 6, 5)],
+                  62),
+        pool_case("globalavgpool", "GlobalAveragePool", {}, s2, 63),
+        pool_case("globalavgpool_1d", "GlobalAveragePool", {}, [(2, 3, 5), (1, 4, 1)], 66),
+        pool_case("globalmaxpool", "GlobalMaxPool", {}, s2, 64),
+        pool_case("maxpool_with_indices", "MaxPool", dict(kernel_shape=[2, 2], strides=[2, 2]), s2[:2], 65, n_out=2),
+    ]
+
+
+# ------------------------------------------------------------------------------- control flow
+
+def loop_case():
+    """A Loop whose carried sequence grows by one row per iteration: the MatMul inside sees a new
+    shape on every iteration (more shapes than the primitive cache holds)."""
+    rng = np.random.default_rng(70)
+    body = Builder("body", 71)
+    it = body.input("i", [], TensorProto.INT64)
+    cond = body.input("cond_in", [], TensorProto.BOOL)
+    x = body.input("x_in", [1, "T", 8])
+    y = body.op("MatMul", [x, body.weights(8, 8)])
+    y = body.op("Relu", [body.op("Add", [y, body.weights(8, scale=0.1)])])
+    last = body.op("Slice", [y, body.const(np.array([-1], np.int64)), body.const(np.array([2 ** 31], np.int64)),
+                             body.const(np.array([1], np.int64))])
+    xn = body.op("Concat", [x, body.op("Tanh", [last])], out="x_out", axis=1)
+    body.op("Identity", [cond], out="cond_out")
+    body.op("ReduceSum", [y], out="scan_out", keepdims=0)
+    del it
+    g_body = helper.make_graph(body.nodes, "body", body.inputs,
+                               [helper.make_tensor_value_info("cond_out", TensorProto.BOOL, []),
+                                helper.make_tensor_value_info("x_out", F32, [1, "T2", 8]),
+                                helper.make_tensor_value_info("scan_out", F32, None)], body.inits)
+    b = Builder("loop_growing_matmul", 72)
+    x0 = b.input("x0", [1, "T0", 8])
+    n = b.input("n", [], TensorProto.INT64)
+    b.nodes.append(helper.make_node("Loop", [n, "", x0], ["x_final", "sums"], body=g_body))
+    b.output("x_final")
+    b.output("sums")
+    return ("loop_growing_matmul", b.model(13),
+            [[rnd(rng, 1, 1, 8), np.array(12, np.int64)], [rnd(rng, 1, 3, 8), np.array(4, np.int64)],
+             [rnd(rng, 1, 2, 8), np.array(0, np.int64)]])
+
+
+def if_case():
+    rng = np.random.default_rng(80)
+
+    def branch(name, seed, k):
+        b = Builder(name, seed)
+        y = b.op("Conv", ["x", b.weights(4, 3, k, k), b.weights(4)], pads=[k // 2] * 4)
+        b.op("Relu", [y], out=f"{name}_out")
+        return helper.make_graph(b.nodes, name, [], [helper.make_tensor_value_info(f"{name}_out", F32, None)], b.inits)
+
+    b = Builder("if_conv_branches", 81)
+    b.input("x", ["N", 3, "H", "W"])
+    c = b.input("c", [], TensorProto.BOOL)
+    b.nodes.append(helper.make_node("If", [c], ["y"], then_branch=branch("then", 82, 3),
+                                    else_branch=branch("else", 83, 1)))
+    b.output("y")
+    return ("if_conv_branches", b.model(13),
+            [[rnd(rng, 1, 3, 6, 6), np.array(True)], [rnd(rng, 2, 3, 5, 7), np.array(False)],
+             [rnd(rng, 1, 3, 4, 4), np.array(True)]])
+
+
+def cases():
+    return conv_cases() + matmul_cases() + pool_cases() + [loop_case(), if_case()]
