@@ -180,6 +180,7 @@ def run_cases(args, m, pkg, label):
         got, ref = os.path.join(base, label), os.path.join(base, "ref")
         for d in (got, ref):
             shutil.rmtree(d, ignore_errors=True)
+        os.makedirs(base, exist_ok=True)
         rc_r, out_r, _ = sh([args.dycl, "run", "--backend", "ref", m["model"], *inputs, "-o", ref], timeout=args.timeout)
         rc_g, out_g, _ = sh([os.path.join(pkg, "run"), *inputs, "-o", got], timeout=args.timeout)
         if rc_r != 0 or rc_g != 0:
@@ -216,7 +217,7 @@ def test_model(args, m, cc_gcc, cc_clang):
         res["times"]["make " + label] = t
         if rc != 0:
             res["failed"] += n_cases
-            lines = [ln for ln in out.splitlines() if "error" in ln or "warning" in ln][:8]
+            lines = [ln for ln in out.splitlines() if ": error:" in ln or ": warning:" in ln or ": note:" in ln][:8]
             res["fails"].append(f"make ({label}) failed:\n      " + "\n      ".join(lines or out.splitlines()[-8:]))
             continue
         p, f = run_cases(args, m, pkg, label)

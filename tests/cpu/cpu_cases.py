@@ -66,7 +66,7 @@ def rnd(rng, *shape):
 
 # ------------------------------------------------------------------------------- convolutions
 
-def conv_case(name, C, M, attrs, post=(), bias=True, shapes=((1, 9, 9), (2, 12, 7)), opset=13, seed=0,
+def conv_case(name, C, M, attrs, post=(), bias=True, shapes=((1, 15, 15), (2, 20, 11)), opset=13, seed=0,
               group=1, kshape=(3, 3)):
     b = Builder(name, seed)
     x = b.input("x", ["N", C] + [f"S{i}" for i in range(len(kshape))])
@@ -106,77 +106,77 @@ def unary(op, **attrs):
 
 def conv_cases():
     out = []
-    out.append(conv_case("conv_k3p1_relu", 4, 8, dict(pads=[1, 1, 1, 1]), [relu]))
-    out.append(conv_case("conv_s2_asym_leaky", 4, 6, dict(strides=[2, 2], pads=[0, 1, 1, 0]), [leaky(0.2)], bias=False))
-    out.append(conv_case("conv_dil2_group2_clip", 4, 6, dict(dilations=[2, 2], pads=[2, 1, 2, 1]), [clip11(0, 6)],
-                         group=2, shapes=((1, 9, 9), (3, 10, 13))))
-    out.append(conv_case("conv_depthwise_hardswish", 8, 8, dict(pads=[1, 1, 1, 1]), [unary("HardSwish")], group=8,
+    out.append(conv_case("conv_k3p1_relu", 8, 16, dict(pads=[1, 1, 1, 1]), [relu]))
+    out.append(conv_case("conv_s2_asym_leaky", 8, 12, dict(strides=[2, 2], pads=[0, 1, 1, 0]), [leaky(0.2)], bias=False))
+    out.append(conv_case("conv_dil2_group2_clip", 8, 12, dict(dilations=[2, 2], pads=[2, 1, 2, 1]), [clip11(0, 6)],
+                         group=2, shapes=((1, 15, 15), (3, 10, 13))))
+    out.append(conv_case("conv_depthwise_hardswish", 16, 16, dict(pads=[1, 1, 1, 1]), [unary("HardSwish")], group=16,
                          opset=14))
-    out.append(conv_case("conv_1x1_sigmoid", 6, 5, {}, [unary("Sigmoid")], kshape=(1, 1)))
-    out.append(conv_case("conv_tanh_elu", 3, 4, dict(pads=[1, 1, 1, 1]), [unary("Tanh"), unary("Elu", alpha=0.5)]))
-    out.append(conv_case("conv_clip_lower_only", 3, 4, dict(pads=[1, 1, 1, 1]), [clip11(-0.5, None)]))
-    out.append(conv_case("conv_clip_opset6", 3, 4, dict(pads=[1, 1, 1, 1]),
+    out.append(conv_case("conv_1x1_sigmoid", 24, 20, {}, [unary("Sigmoid")], kshape=(1, 1)))
+    out.append(conv_case("conv_tanh_elu", 3, 8, dict(pads=[1, 1, 1, 1]), [unary("Tanh"), unary("Elu", alpha=0.5)]))
+    out.append(conv_case("conv_clip_lower_only", 6, 8, dict(pads=[1, 1, 1, 1]), [clip11(-0.5, None)]))
+    out.append(conv_case("conv_clip_opset6", 6, 8, dict(pads=[1, 1, 1, 1]),
                          [lambda b, y: b.op("Clip", [y], min=-0.25, max=0.5)], opset=6))
-    out.append(conv_case("conv_same_upper_s2_k4", 3, 4, dict(auto_pad="SAME_UPPER", strides=[2, 2]), [relu],
-                         kshape=(4, 4), shapes=((1, 9, 9), (1, 8, 11))))
-    out.append(conv_case("conv_same_lower_k2", 3, 4, dict(auto_pad="SAME_LOWER"), [], kshape=(2, 2)))
-    out.append(conv_case("conv_valid_s3", 3, 4, dict(auto_pad="VALID", strides=[3, 2]), []))
-    out.append(conv_case("conv_kernel_shape_attr", 3, 4, dict(kernel_shape=[3, 1], pads=[1, 0, 1, 0]), [relu],
+    out.append(conv_case("conv_same_upper_s2_k4", 6, 8, dict(auto_pad="SAME_UPPER", strides=[2, 2]), [relu],
+                         kshape=(4, 4), shapes=((1, 17, 17), (1, 16, 21))))
+    out.append(conv_case("conv_same_lower_k2", 8, 8, dict(auto_pad="SAME_LOWER"), [], kshape=(2, 2)))
+    out.append(conv_case("conv_valid_s3", 8, 16, dict(auto_pad="VALID", strides=[3, 2]), []))
+    out.append(conv_case("conv_kernel_shape_attr", 8, 8, dict(kernel_shape=[3, 1], pads=[1, 0, 1, 0]), [relu],
                          kshape=(3, 1)))
-    out.append(conv_case("conv1d_s2", 5, 7, dict(strides=[2], pads=[1, 2]), [relu], kshape=(3,),
-                         shapes=((1, 17), (3, 9))))
-    out.append(conv_case("conv3d", 2, 3, dict(pads=[1, 0, 1, 1, 0, 1]), [relu], kshape=(3, 2, 3),
+    out.append(conv_case("conv1d_s2", 16, 24, dict(strides=[2], pads=[1, 2]), [relu], kshape=(3,),
+                         shapes=((1, 33), (3, 17))))
+    out.append(conv_case("conv3d", 4, 8, dict(pads=[1, 0, 1, 1, 0, 1]), [relu], kshape=(3, 2, 3),
                          shapes=((1, 5, 6, 7), (2, 4, 4, 4))))
     out.append(conv_case("conv_kernel_larger_than_input", 3, 2, {}, [], kshape=(5, 5), shapes=((1, 6, 6), (1, 5, 9))))
 
     # residual: the add fuses into the second conv (its operand is the block input)
     b = Builder("conv_residual_block", 1)
-    x = b.input("x", ["N", 8, "H", "W"])
-    y = b.op("Conv", [x, b.weights(8, 8, 3, 3), b.weights(8, scale=0.1)], pads=[1, 1, 1, 1])
+    x = b.input("x", ["N", 16, "H", "W"])
+    y = b.op("Conv", [x, b.weights(16, 16, 3, 3), b.weights(16, scale=0.1)], pads=[1, 1, 1, 1])
     y = b.op("Relu", [y])
-    y = b.op("Conv", [y, b.weights(8, 8, 3, 3), b.weights(8, scale=0.1)], pads=[1, 1, 1, 1])
+    y = b.op("Conv", [y, b.weights(16, 16, 3, 3), b.weights(16, scale=0.1)], pads=[1, 1, 1, 1])
     y = b.op("Add", [y, x])
     b.output(b.op("Relu", [y]))
     rng = np.random.default_rng(7)
-    out.append(("conv_residual_block", b.model(), [[rnd(rng, 1, 8, 8, 8)], [rnd(rng, 2, 8, 5, 9)]]))
+    out.append(("conv_residual_block", b.model(), [[rnd(rng, 1, 16, 8, 8)], [rnd(rng, 2, 16, 5, 9)]]))
 
     # the add's operand is computed after the first conv: it fuses into the second one
     b = Builder("conv_residual_late", 2)
-    x = b.input("x", ["N", 4, "H", "W"])
-    y1 = b.op("Conv", [x, b.weights(6, 4, 3, 3)], pads=[1, 1, 1, 1])
-    y2 = b.op("Conv", [x, b.weights(6, 4, 1, 1), b.weights(6, scale=0.1)])
+    x = b.input("x", ["N", 8, "H", "W"])
+    y1 = b.op("Conv", [x, b.weights(12, 8, 3, 3)], pads=[1, 1, 1, 1])
+    y2 = b.op("Conv", [x, b.weights(12, 8, 1, 1), b.weights(12, scale=0.1)])
     b.output(b.op("Relu", [b.op("Add", [y1, y2])]))
     rng = np.random.default_rng(8)
-    out.append(("conv_residual_late", b.model(), [[rnd(rng, 1, 4, 7, 7)], [rnd(rng, 2, 4, 6, 3)]]))
+    out.append(("conv_residual_late", b.model(), [[rnd(rng, 1, 8, 9, 9)], [rnd(rng, 2, 8, 6, 7)]]))
 
     # an add that broadcasts (per-channel): not a residual, the reference kernels run it
     b = Builder("conv_add_broadcast", 3)
     x = b.input("x", ["N", 3, "H", "W"])
-    y = b.op("Conv", [x, b.weights(4, 3, 3, 3)], pads=[1, 1, 1, 1])
-    y = b.op("Add", [y, b.const(np.arange(4, dtype=np.float32).reshape(1, 4, 1, 1))])
+    y = b.op("Conv", [x, b.weights(8, 3, 3, 3)], pads=[1, 1, 1, 1])
+    y = b.op("Add", [y, b.const(np.arange(8, dtype=np.float32).reshape(1, 8, 1, 1))])
     b.output(b.op("Relu", [y]))
     rng = np.random.default_rng(9)
-    out.append(("conv_add_broadcast", b.model(), [[rnd(rng, 1, 3, 5, 5)], [rnd(rng, 2, 3, 4, 6)]]))
+    out.append(("conv_add_broadcast", b.model(), [[rnd(rng, 1, 3, 9, 9)], [rnd(rng, 2, 3, 8, 6)]]))
 
     # the add's operand is bigger than the conv output: the add broadcasts the conv result
     b = Builder("conv_add_grows", 4)
     x = b.input("x", ["N", 3, "H", "W"])
-    s = b.input("s", [2, 4, "H2", "W2"])
-    y = b.op("Conv", [x, b.weights(4, 3, 3, 3)], pads=[1, 1, 1, 1])
+    s = b.input("s", [2, 8, "H2", "W2"])
+    y = b.op("Conv", [x, b.weights(8, 3, 3, 3)], pads=[1, 1, 1, 1])
     b.output(b.op("Add", [y, s]))
     rng = np.random.default_rng(10)
-    out.append(("conv_add_grows", b.model(), [[rnd(rng, 1, 3, 5, 5), rnd(rng, 2, 4, 5, 5)],
-                                              [rnd(rng, 2, 3, 4, 6), rnd(rng, 2, 4, 4, 6)]]))
+    out.append(("conv_add_grows", b.model(), [[rnd(rng, 1, 3, 9, 9), rnd(rng, 2, 8, 9, 9)],
+                                              [rnd(rng, 2, 3, 8, 6), rnd(rng, 2, 8, 8, 6)]]))
 
     # the conv output is also a graph output: nothing fuses
     b = Builder("conv_multi_use", 5)
     x = b.input("x", ["N", 3, "H", "W"])
-    y = b.op("Conv", [x, b.weights(4, 3, 3, 3), b.weights(4)], pads=[1, 1, 1, 1])
+    y = b.op("Conv", [x, b.weights(8, 3, 3, 3), b.weights(8)], pads=[1, 1, 1, 1])
     b.output(y)
     b.output(b.op("Relu", [y]))
     b.output(b.op("Sigmoid", [y]))
     rng = np.random.default_rng(11)
-    out.append(("conv_multi_use", b.model(), [[rnd(rng, 1, 3, 5, 5)], [rnd(rng, 2, 3, 6, 4)]]))
+    out.append(("conv_multi_use", b.model(), [[rnd(rng, 1, 3, 9, 9)], [rnd(rng, 2, 3, 10, 8)]]))
 
     # weights and bias computed at run time (not constants)
     b = Builder("conv_runtime_weights", 6)
@@ -186,8 +186,8 @@ def conv_cases():
     y = b.op("Conv", [x, b.op("Mul", [w, b.const(np.float32(0.5))]), bias], pads=[1, 1, 1, 1], group=2)
     b.output(b.op("Relu", [y]))
     rng = np.random.default_rng(12)
-    out.append(("conv_runtime_weights", b.model(), [[rnd(rng, 1, 4, 6, 6), rnd(rng, 6, 2, 3, 3), rnd(rng, 6)],
-                                                    [rnd(rng, 3, 4, 5, 8), rnd(rng, 6, 2, 3, 3), rnd(rng, 6)]]))
+    out.append(("conv_runtime_weights", b.model(), [[rnd(rng, 1, 4, 10, 10), rnd(rng, 6, 2, 3, 3), rnd(rng, 6)],
+                                                    [rnd(rng, 3, 4, 9, 8), rnd(rng, 6, 2, 3, 3), rnd(rng, 6)]]))
     # a chain of convs with pools between them and a linear head
     b = Builder("conv_net", 13)
     x = b.input("x", ["N", 3, "H", "W"])
@@ -209,20 +209,20 @@ def conv_cases():
 def matmul_cases():
     out = []
     b = Builder("matmul_2d_bias_relu", 20)
-    a = b.input("a", ["M", 16])
-    y = b.op("MatMul", [a, b.weights(16, 12)])
-    y = b.op("Add", [y, b.weights(12, scale=0.5)])
+    a = b.input("a", ["M", 64])
+    y = b.op("MatMul", [a, b.weights(64, 48)])
+    y = b.op("Add", [y, b.weights(48, scale=0.5)])
     b.output(b.op("Relu", [y]))
     rng = np.random.default_rng(21)
-    out.append(("matmul_2d_bias_relu", b.model(), [[rnd(rng, 1, 16)], [rnd(rng, 5, 16)], [rnd(rng, 33, 16)]]))
+    out.append(("matmul_2d_bias_relu", b.model(), [[rnd(rng, 1, 64)], [rnd(rng, 5, 64)], [rnd(rng, 33, 64)]]))
 
     b = Builder("matmul_3d_bias_first_tanh", 22)
-    a = b.input("a", ["B", "T", 8])
-    y = b.op("MatMul", [a, b.weights(8, 24)])
+    a = b.input("a", ["B", "T", 32])
+    y = b.op("MatMul", [a, b.weights(32, 24)])
     y = b.op("Add", [b.const((np.random.default_rng(1).standard_normal((1, 1, 24)) * 0.3).astype(np.float32)), y])
     b.output(b.op("Tanh", [y]))
     rng = np.random.default_rng(23)
-    out.append(("matmul_3d_bias_first_tanh", b.model(), [[rnd(rng, 1, 1, 8)], [rnd(rng, 2, 7, 8)], [rnd(rng, 3, 4, 8)]]))
+    out.append(("matmul_3d_bias_first_tanh", b.model(), [[rnd(rng, 1, 1, 32)], [rnd(rng, 2, 7, 32)], [rnd(rng, 3, 4, 32)]]))
 
     b = Builder("matmul_batched_inputs", 24)
     a = b.input("a", ["B", "M", "K"])
@@ -230,38 +230,38 @@ def matmul_cases():
     b.output(b.op("MatMul", [a, c]))
     rng = np.random.default_rng(25)
     out.append(("matmul_batched_inputs", b.model(), [[rnd(rng, 2, 3, 4), rnd(rng, 2, 4, 5)],
-                                                     [rnd(rng, 1, 7, 9), rnd(rng, 1, 9, 2)]]))
+                                                     [rnd(rng, 3, 17, 19), rnd(rng, 3, 19, 12)]]))
 
     b = Builder("matmul_broadcast_4d", 26)
-    a = b.input("a", [2, 1, "M", 6])
-    c = b.input("b", [1, 3, 6, "N"])
+    a = b.input("a", [2, 1, "M", 24])
+    c = b.input("b", [1, 3, 24, "N"])
     b.output(b.op("MatMul", [a, c]))
     rng = np.random.default_rng(27)
-    out.append(("matmul_broadcast_4d", b.model(), [[rnd(rng, 2, 1, 4, 6), rnd(rng, 1, 3, 6, 5)],
-                                                   [rnd(rng, 2, 1, 1, 6), rnd(rng, 1, 3, 6, 8)]]))
+    out.append(("matmul_broadcast_4d", b.model(), [[rnd(rng, 2, 1, 14, 24), rnd(rng, 1, 3, 24, 15)],
+                                                   [rnd(rng, 2, 1, 1, 24), rnd(rng, 1, 3, 24, 8)]]))
 
     b = Builder("matmul_rank_mix", 28)
-    a = b.input("a", [3, "M", 5])
-    c = b.input("b", [2, 3, 5, 4])
+    a = b.input("a", [3, "M", 20])
+    c = b.input("b", [2, 3, 20, 16])
     b.output(b.op("MatMul", [a, c]))
     rng = np.random.default_rng(29)
-    out.append(("matmul_rank_mix", b.model(), [[rnd(rng, 3, 2, 5), rnd(rng, 2, 3, 5, 4)]]))
+    out.append(("matmul_rank_mix", b.model(), [[rnd(rng, 3, 12, 20), rnd(rng, 2, 3, 20, 16)]]))
 
     b = Builder("matmul_add_same_shape", 30)
-    a = b.input("a", ["B", "M", 6])
-    s = b.input("s", ["B", "M", 7])
-    y = b.op("Add", [b.op("MatMul", [a, b.weights(6, 7)]), s])
+    a = b.input("a", ["B", "M", 24])
+    s = b.input("s", ["B", "M", 28])
+    y = b.op("Add", [b.op("MatMul", [a, b.weights(24, 28)]), s])
     b.output(b.op("Sigmoid", [y]))
     rng = np.random.default_rng(31)
-    out.append(("matmul_add_same_shape", b.model(), [[rnd(rng, 2, 3, 6), rnd(rng, 2, 3, 7)],
-                                                     [rnd(rng, 1, 1, 6), rnd(rng, 1, 1, 7)]]))
+    out.append(("matmul_add_same_shape", b.model(), [[rnd(rng, 2, 9, 24), rnd(rng, 2, 9, 28)],
+                                                     [rnd(rng, 1, 1, 24), rnd(rng, 1, 1, 28)]]))
 
     b = Builder("matmul_add_broadcast", 32)
-    a = b.input("a", ["B", 3, 6])
-    s = b.input("s", [3, 7])
-    b.output(b.op("Add", [b.op("MatMul", [a, b.weights(6, 7)]), s]))
+    a = b.input("a", ["B", 9, 24])
+    s = b.input("s", [9, 28])
+    b.output(b.op("Add", [b.op("MatMul", [a, b.weights(24, 28)]), s]))
     rng = np.random.default_rng(33)
-    out.append(("matmul_add_broadcast", b.model(), [[rnd(rng, 2, 3, 6), rnd(rng, 3, 7)]]))
+    out.append(("matmul_add_broadcast", b.model(), [[rnd(rng, 2, 9, 24), rnd(rng, 9, 28)]]))
 
     b = Builder("matmul_vector", 34)
     a = b.input("a", [6])
@@ -272,9 +272,9 @@ def matmul_cases():
     out.append(("matmul_vector", b.model(), [[rnd(rng, 6), rnd(rng, 2, 6, 3)]]))
 
     b = Builder("matmul_empty", 36)
-    a = b.input("a", ["M", 4])
-    b.output(b.op("MatMul", [a, b.weights(4, 3)]))
-    out.append(("matmul_empty", b.model(), [[np.zeros((0, 4), np.float32)], [np.ones((2, 4), np.float32)]]))
+    a = b.input("a", ["M", 64])
+    b.output(b.op("MatMul", [a, b.weights(64, 32)]))
+    out.append(("matmul_empty", b.model(), [[np.zeros((0, 64), np.float32)], [np.ones((20, 64), np.float32)]]))
 
     def gemm(name, ashape, bshape, cshape, seed, const_b=True, post=(), **attrs):
         b = Builder(name, seed)
@@ -294,17 +294,18 @@ def matmul_cases():
 
     rng = np.random.default_rng(40)
     for name, ash, bsh, csh, attrs, M in [
-        ("gemm_vector_bias", ("M", 8), (8, 5), (5,), {}, [1, 4]),
-        ("gemm_row_bias_beta", ("M", 8), (8, 5), (1, 5), dict(beta=0.5), [3]),
-        ("gemm_matrix_bias_beta", (4, 8), (8, 5), (4, 5), dict(beta=2.0), [4]),
-        ("gemm_column_bias", (4, 8), (8, 5), (4, 1), {}, [4]),
-        ("gemm_scalar_bias", ("M", 8), (8, 5), (), {}, [2]),
-        ("gemm_single_bias", ("M", 8), (8, 5), (1,), {}, [2]),
-        ("gemm_no_bias", ("M", 8), (8, 5), None, {}, [3]),
-        ("gemm_trans_a", (8, "M"), (8, 5), (5,), dict(transA=1), [3]),
-        ("gemm_trans_b", ("M", 8), (5, 8), (5,), dict(transB=1), [3]),
-        ("gemm_trans_both_beta0", (8, "M"), (5, 8), (5,), dict(transA=1, transB=1, beta=0.0), [6]),
-        ("gemm_alpha", ("M", 8), (8, 5), (5,), dict(alpha=2.0), [3]),
+        ("gemm_vector_bias", ("M", 64), (64, 40), (40,), {}, [1, 16]),
+        ("gemm_row_bias_beta", ("M", 64), (64, 40), (1, 40), dict(beta=0.5), [13]),
+        ("gemm_matrix_bias_beta", (16, 64), (64, 40), (16, 40), dict(beta=2.0), [16]),
+        ("gemm_column_bias", (16, 64), (64, 40), (16, 1), {}, [16]),
+        ("gemm_scalar_bias", ("M", 64), (64, 40), (), {}, [12]),
+        ("gemm_single_bias", ("M", 64), (64, 40), (1,), {}, [12]),
+        ("gemm_no_bias", ("M", 64), (64, 40), None, {}, [13]),
+        ("gemm_trans_a", (64, "M"), (64, 40), (40,), dict(transA=1), [13]),
+        ("gemm_trans_b", ("M", 64), (40, 64), (40,), dict(transB=1), [13]),
+        ("gemm_trans_both_beta0", (64, "M"), (40, 64), (40,), dict(transA=1, transB=1, beta=0.0), [16]),
+        ("gemm_alpha", ("M", 64), (64, 40), (40,), dict(alpha=2.0), [13]),
+        ("gemm_tiny", ("M", 8), (8, 5), (5,), {}, [3]),
     ]:
         b = gemm(name, ash, bsh, csh, 41, **attrs)
         sets = []
@@ -312,10 +313,10 @@ def matmul_cases():
             shape = [m if d == "M" else d for d in ash]
             sets.append([rnd(rng, *shape)])
         out.append((name, b.model(), sets))
-    b = gemm("gemm_runtime_b_relu", ("M", 8), (5, 8), (5,), 42, const_b=False, post=[relu], transB=1)
-    out.append(("gemm_runtime_b_relu", b.model(), [[rnd(rng, 3, 8), rnd(rng, 5, 8)], [rnd(rng, 1, 8), rnd(rng, 5, 8)]]))
-    b = gemm("gemm_add_residual", ("M", 8), (8, 8), (8,), 43, post=[lambda b, y: b.op("Add", [y, "a"]), relu])
-    out.append(("gemm_add_residual", b.model(), [[rnd(rng, 3, 8)], [rnd(rng, 1, 8)]]))
+    b = gemm("gemm_runtime_b_relu", ("M", 64), (40, 64), (40,), 42, const_b=False, post=[relu], transB=1)
+    out.append(("gemm_runtime_b_relu", b.model(), [[rnd(rng, 13, 64), rnd(rng, 40, 64)], [rnd(rng, 2, 64), rnd(rng, 40, 64)]]))
+    b = gemm("gemm_add_residual", ("M", 64), (64, 64), (64,), 43, post=[lambda b, y: b.op("Add", [y, "a"]), relu])
+    out.append(("gemm_add_residual", b.model(), [[rnd(rng, 13, 64)], [rnd(rng, 1, 64)]]))
     return out
 
 
@@ -334,7 +335,7 @@ def pool_case(name, op, attrs, shapes, seed, n_out=1):
 
 
 def pool_cases():
-    s2 = [(1, 3, 9, 9), (2, 4, 12, 7), (1, 2, 8, 8)]
+    s2 = [(1, 8, 19, 19), (2, 16, 22, 17), (1, 8, 16, 16), (1, 2, 5, 5)]
     return [
         pool_case("maxpool_k3s2p1", "MaxPool", dict(kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1]), s2, 50),
         pool_case("maxpool_ceil", "MaxPool", dict(kernel_shape=[3, 3], strides=[2, 2], ceil_mode=1), s2, 51),
@@ -343,8 +344,8 @@ def pool_cases():
         pool_case("maxpool_dilation", "MaxPool", dict(kernel_shape=[2, 2], dilations=[2, 2], strides=[1, 1]), s2, 53),
         pool_case("maxpool_same_upper", "MaxPool", dict(kernel_shape=[3, 3], strides=[2, 2], auto_pad="SAME_UPPER"), s2,
                   54),
-        pool_case("maxpool_1d", "MaxPool", dict(kernel_shape=[3], strides=[2], pads=[1, 1]), [(1, 3, 10), (2, 2, 7)], 55),
-        pool_case("maxpool_3d", "MaxPool", dict(kernel_shape=[2, 2, 2], strides=[2, 2, 2]), [(1, 2, 4, 6, 5)], 56),
+        pool_case("maxpool_1d", "MaxPool", dict(kernel_shape=[3], strides=[2], pads=[1, 1]), [(1, 16, 40), (2, 8, 27)], 55),
+        pool_case("maxpool_3d", "MaxPool", dict(kernel_shape=[2, 2, 2], strides=[2, 2, 2]), [(1, 8, 8, 10, 9)], 56),
         pool_case("avgpool_exclude_pad", "AveragePool", dict(kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1]), s2,
                   57),
         pool_case("avgpool_include_pad", "AveragePool",
@@ -353,13 +354,48 @@ def pool_cases():
         pool_case("avgpool_ceil_include", "AveragePool",
                   dict(kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1], ceil_mode=1, count_include_pad=1), s2, 60),
         pool_case("avgpool_same_lower", "AveragePool", dict(kernel_shape=[2, 2], auto_pad="SAME_LOWER"), s2, 61),
-        pool_case("avgpool_3d", "AveragePool", dict(kernel_shape=[3, 1, 2], pads=[1, 0, 0, 1, 0, 1]), [(1, 2, 4, 6, 5)],
+        pool_case("avgpool_3d", "AveragePool", dict(kernel_shape=[3, 1, 2], pads=[1, 0, 0, 1, 0, 1]), [(1, 8, 8, 10, 9)],
                   62),
         pool_case("globalavgpool", "GlobalAveragePool", {}, s2, 63),
-        pool_case("globalavgpool_1d", "GlobalAveragePool", {}, [(2, 3, 5), (1, 4, 1)], 66),
+        pool_case("globalavgpool_1d", "GlobalAveragePool", {}, [(2, 64, 50), (1, 4, 1)], 66),
         pool_case("globalmaxpool", "GlobalMaxPool", {}, s2, 64),
         pool_case("maxpool_with_indices", "MaxPool", dict(kernel_shape=[2, 2], strides=[2, 2]), s2[:2], 65, n_out=2),
     ]
+
+
+# --------------------------------------------------------------------------------- reductions
+
+def reduce_cases():
+    out = []
+    rng = np.random.default_rng(90)
+    shapes = [(2, 16, 9, 11), (1, 32, 8, 8), (1, 2, 3, 4)]
+    for name, op, attrs, axes_in, opset in [
+        ("reducemean_spatial_keep", "ReduceMean", dict(axes=[2, 3]), None, 13),
+        ("reducemean_spatial_drop", "ReduceMean", dict(axes=[-1, -2], keepdims=0), None, 13),
+        ("reducemax_last", "ReduceMax", dict(axes=[-1], keepdims=0), None, 13),
+        ("reducemin_all", "ReduceMin", {}, None, 13),
+        ("reducemean_all_drop", "ReduceMean", dict(keepdims=0), None, 11),
+        ("reducesum_attr_opset11", "ReduceSum", dict(axes=[1]), None, 11),
+        ("reducesum_axes_input", "ReduceSum", dict(keepdims=0), [0, 2], 13),
+        ("reducesum_no_axes", "ReduceSum", {}, None, 13),
+        ("reducesum_noop_empty", "ReduceSum", dict(noop_with_empty_axes=1), None, 13),
+        ("reducesum_ones_only", "ReduceSum", {}, [0], 13),
+    ]:
+        b = Builder(name, 91)
+        x = b.input("x", ["N", "C", "H", "W"])
+        ins = [x] + ([b.const(np.array(axes_in, np.int64), "axes")] if axes_in is not None else [])
+        b.output(b.op(op, ins, **attrs))
+        sets = [[rnd(rng, *sh)] for sh in shapes]
+        out.append((name, b.model(opset), sets))
+    # axes computed at run time
+    b = Builder("reducesum_runtime_axes", 92)
+    x = b.input("x", ["N", "C", "H", "W"])
+    ax = b.input("axes", [1], TensorProto.INT64)
+    b.output(b.op("ReduceSum", [x, ax], keepdims=1))
+    out.append(("reducesum_runtime_axes", b.model(13), [[rnd(rng, 2, 16, 9, 11), np.array([1], np.int64)],
+                                                        [rnd(rng, 2, 16, 9, 11), np.array([-1], np.int64)],
+                                                        [rnd(rng, 2, 16, 9, 11), np.array([7], np.int64)]]))
+    return out
 
 
 # ------------------------------------------------------------------------------- control flow
@@ -371,9 +407,9 @@ def loop_case():
     body = Builder("body", 71)
     it = body.input("i", [], TensorProto.INT64)
     cond = body.input("cond_in", [], TensorProto.BOOL)
-    x = body.input("x_in", [1, "T", 8])
-    y = body.op("MatMul", [x, body.weights(8, 8)])
-    y = body.op("Relu", [body.op("Add", [y, body.weights(8, scale=0.1)])])
+    x = body.input("x_in", [1, "T", 32])
+    y = body.op("MatMul", [x, body.weights(32, 32)])
+    y = body.op("Relu", [body.op("Add", [y, body.weights(32, scale=0.1)])])
     last = body.op("Slice", [y, body.const(np.array([-1], np.int64)), body.const(np.array([2 ** 31], np.int64)),
                              body.const(np.array([1], np.int64))])
     xn = body.op("Concat", [x, body.op("Tanh", [last])], out="x_out", axis=1)
@@ -382,17 +418,17 @@ def loop_case():
     del it
     g_body = helper.make_graph(body.nodes, "body", body.inputs,
                                [helper.make_tensor_value_info("cond_out", TensorProto.BOOL, []),
-                                helper.make_tensor_value_info("x_out", F32, [1, "T2", 8]),
+                                helper.make_tensor_value_info("x_out", F32, [1, "T2", 32]),
                                 helper.make_tensor_value_info("scan_out", F32, None)], body.inits)
     b = Builder("loop_growing_matmul", 72)
-    x0 = b.input("x0", [1, "T0", 8])
+    x0 = b.input("x0", [1, "T0", 32])
     n = b.input("n", [], TensorProto.INT64)
     b.nodes.append(helper.make_node("Loop", [n, "", x0], ["x_final", "sums"], body=g_body))
     b.output("x_final")
     b.output("sums")
     return ("loop_growing_matmul", b.model(13),
-            [[rnd(rng, 1, 1, 8), np.array(12, np.int64)], [rnd(rng, 1, 3, 8), np.array(4, np.int64)],
-             [rnd(rng, 1, 2, 8), np.array(0, np.int64)]])
+            [[rnd(rng, 1, 1, 32), np.array(14, np.int64)], [rnd(rng, 1, 3, 32), np.array(4, np.int64)],
+             [rnd(rng, 1, 2, 32), np.array(0, np.int64)]])
 
 
 def if_case():
@@ -400,7 +436,7 @@ def if_case():
 
     def branch(name, seed, k):
         b = Builder(name, seed)
-        y = b.op("Conv", ["x", b.weights(4, 3, k, k), b.weights(4)], pads=[k // 2] * 4)
+        y = b.op("Conv", ["x", b.weights(8, 3, k, k), b.weights(8)], pads=[k // 2] * 4)
         b.op("Relu", [y], out=f"{name}_out")
         return helper.make_graph(b.nodes, name, [], [helper.make_tensor_value_info(f"{name}_out", F32, None)], b.inits)
 
@@ -411,9 +447,9 @@ def if_case():
                                     else_branch=branch("else", 83, 1)))
     b.output("y")
     return ("if_conv_branches", b.model(13),
-            [[rnd(rng, 1, 3, 6, 6), np.array(True)], [rnd(rng, 2, 3, 5, 7), np.array(False)],
+            [[rnd(rng, 1, 3, 12, 12), np.array(True)], [rnd(rng, 2, 3, 15, 7), np.array(False)],
              [rnd(rng, 1, 3, 4, 4), np.array(True)]])
 
 
 def cases():
-    return conv_cases() + matmul_cases() + pool_cases() + [loop_case(), if_case()]
+    return conv_cases() + matmul_cases() + pool_cases() + reduce_cases() + [loop_case(), if_case()]

@@ -15,7 +15,8 @@ Four groups of cases:
            reported as `xfail` and not counted (it is in the conformance expected failures).
   gen      the hand-written models of cpu_cases.py (fusions, attributes, dynamic shapes, the
            shapes the cpu backend leaves to the reference kernels, a Loop whose MatMul sees a new
-           shape on every iteration); expected: the ref backend's outputs on the same inputs.
+           shape on every iteration); expected: the ref backend's outputs on the same inputs, or,
+           where the ref backend rejects an input, the same error message.
   torch    the PyTorch networks of torch_cases.py (ResNet-ish, MobileNet-ish, MLP), exported with
            dynamic sizes; expected: eager PyTorch's outputs. Skipped when torch is missing.
   pytorch  the dynamic-model suite of tests/pytorch/run_pytorch_tests.py, run with
@@ -175,13 +176,20 @@ def model_check(group, name, model, sets, refs, args, rc, dycl, libs, work):
             paths.append(os.path.join(sdir, f"input_{i}.pb"))
             save_pb(numpy_helper, a, nm, paths[-1])
         tag = f"[set {k}] "
+        ref_error = None
         if refs is None:
-            want, why, crash = run_model(dycl, "ref", model, paths, os.path.join(sdir, "ref"), n_out, args.timeout, rc, libs)
-            if want is None:
-                return Outcome(group, name, False, tag + why, crash=crash)
+            want, ref_error, crash = run_model(dycl, "ref", model, paths, os.path.join(sdir, "ref"), n_out, args.timeout,
+                                               rc, libs)
+            if crash:
+                return Outcome(group, name, False, tag + ref_error, crash=True)
         else:
             want = refs[k]
         got, why, crash = run_model(dycl, "cpu", model, paths, os.path.join(sdir, "cpu"), n_out, args.timeout, rc, libs)
+        if ref_error:  # a bad input: the cpu backend must report the same error
+            if got is None and not crash and why.split(":", 1)[1] == ref_error.split(":", 1)[1]:
+                continue
+            return Outcome(group, name, False, tag + ("ref fails, cpu does not: " + ref_error if got is not None else
+                                                      f"{why} (ref: {ref_error})"), crash=crash)
         if got is None:
             return Outcome(group, name, False, tag + why, crash=crash)
         for j in range(n_out):

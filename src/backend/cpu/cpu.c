@@ -1,6 +1,7 @@
 /* The `cpu` backend: plans each sub-network once (prepare), then runs it node by node (run).
  *
- * Planning picks the nodes oneDNN runs: Conv, MatMul, Gemm and the float32 pools (heads), and
+ * Planning picks the nodes oneDNN runs: Conv, MatMul, Gemm, the pools and ReduceSum/Mean/Max/Min
+ * on float32 (heads), and
  * fuses into a head the nodes that only post-process its result: a residual Add (when the other
  * operand is already computed at the head's position) and activations (Relu, LeakyRelu, Clip,
  * Sigmoid, Tanh, Elu, HardSwish), provided each intermediate value has no other use. A fused group
@@ -152,6 +153,18 @@ static bool plan_head(const dycl_program_t* p, const dycl_subnet_t* sn, int k, c
       g->kind = CPU_KIND_POOL;
       g->pool_kind = dycl_attr_int(n, "count_include_pad", 0) ? CPU_POOL_AVG_INCLUDE : CPU_POOL_AVG_EXCLUDE;
       return true;
+    case DYCL_OP_ReduceSum:
+    case DYCL_OP_ReduceMean:
+    case DYCL_OP_ReduceMax:
+    case DYCL_OP_ReduceMin:
+      if (n->n_out != 1) return false;
+      g->kind = CPU_KIND_REDUCE;
+      g->reduce_kind = n->op == DYCL_OP_ReduceSum    ? CPU_REDUCE_SUM
+                       : n->op == DYCL_OP_ReduceMean ? CPU_REDUCE_MEAN
+                       : n->op == DYCL_OP_ReduceMax  ? CPU_REDUCE_MAX
+                                                     : CPU_REDUCE_MIN;
+      g->axes_input = n->op == DYCL_OP_ReduceSum ? n->opset >= 13 : n->opset >= 18;
+      return true;
     case DYCL_OP_GlobalAveragePool:
     case DYCL_OP_GlobalMaxPool:
       g->kind = CPU_KIND_POOL;
@@ -165,7 +178,7 @@ static bool plan_head(const dycl_program_t* p, const dycl_subnet_t* sn, int k, c
 /* Extends group g with the nodes that post-process its result. */
 static void plan_members(const dycl_program_t* p, const dycl_subnet_t* sn, cpu_group_t* g) {
   const dycl_ir_t* ir = p->ir;
-  if (g->kind == CPU_KIND_POOL) return;
+  if (g->kind == CPU_KIND_POOL || g->kind == CPU_KIND_REDUCE) return;
   int v = sn->nodes[g->head]->out[0];
   while (g->n_members < CPU_MAX_MEMBERS) {
     int c = sole_consumer(sn, v, g->last);

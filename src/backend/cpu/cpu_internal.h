@@ -18,6 +18,7 @@ typedef enum cpu_kind {
   CPU_KIND_MATMUL,
   CPU_KIND_GEMM,
   CPU_KIND_POOL,
+  CPU_KIND_REDUCE,
 } cpu_kind_t;
 
 /* One primitive for one shape key. prim NULL: oneDNN cannot run this shape (use the reference
@@ -51,6 +52,8 @@ typedef struct cpu_group {
   bool trans_a, trans_b;       /* gemm */
   float beta;                  /* gemm */
   cpu_pool_kind_t pool_kind;   /* pool */
+  cpu_reduce_kind_t reduce_kind; /* reduce */
+  bool axes_input;               /* reduce: the axes come from input 1 */
   bool global, ceil_mode;
   bool w_const; /* conv, matmul, gemm: the weights are a module constant */
   /* primitives by shape; guarded by the state's lock */

@@ -10,6 +10,11 @@
 
 #include "backend/cpu/cpu_internal.h"
 
+/* Problems smaller than this (multiply-adds, or pooled elements) run faster in the reference
+ * kernels than through a oneDNN call. */
+#define CPU_MIN_WORK 4096.0
+#define CPU_MIN_REDUCE 1024.0 /* elements: the reference reductions are slower */
+
 /* How the bias and the pre-filled destination (sum post-op) of an entry are fed. */
 typedef enum { SRC_NONE = 0, SRC_OWN, SRC_GEMM_C, SRC_ADD } src_kind_t;
 
@@ -329,6 +334,64 @@ static bool pool_problem(const cpu_group_t* g, const dycl_node_t* node, const gr
   return true;
 }
 
+/* The reduced dims of X, as the reference kernel reads them; false when nothing is reduced
+ * (noop_with_empty_axes) or the axes are bad (the reference kernel reports it). */
+static bool reduce_axes(const cpu_group_t* g, const dycl_node_t* node, const group_io_t* io, bool* red) {
+  int rank = io->x->rank;
+  int64_t axes[DYCL_MAX_RANK * 2];
+  int n = 0;
+  bool given = false;
+  if (g->axes_input || io->w) {
+    if (io->w) {
+      const dycl_value_t* a = io->w;
+      if (a->kind != DYCL_VALUE_TENSOR || (a->dtype != DYCL_DTYPE_INT64 && a->dtype != DYCL_DTYPE_INT32) || a->rank > 1 ||
+          a->numel > DYCL_MAX_RANK * 2)
+        return false;
+      n = (int)a->numel;
+      for (int k = 0; k < n; k++) axes[k] = dycl_tensor_get_i64(a, k);
+      given = true;
+    }
+  } else {
+    const int64_t* a = dycl_attr_ints(node, "axes", &n);
+    if (n > DYCL_MAX_RANK * 2) return false;
+    for (int k = 0; k < n; k++) axes[k] = a[k];
+    given = a != NULL;
+  }
+  for (int d = 0; d < rank; d++) red[d] = false;
+  if (!given || n == 0) {
+    if (g->axes_input && dycl_attr_int(node, "noop_with_empty_axes", 0)) return false;
+    for (int d = 0; d < rank; d++) red[d] = true;
+    return true;
+  }
+  for (int k = 0; k < n; k++) {
+    int64_t a = axes[k] < 0 ? axes[k] + rank : axes[k];
+    if (a < 0 || a >= rank || red[a]) return false;
+    red[a] = true;
+  }
+  return true;
+}
+
+static bool reduce_problem(const cpu_group_t* g, const dycl_node_t* node, const group_io_t* io, cpu_reduce_desc_t* d,
+                           entry_plan_t* ep) {
+  memset(ep, 0, sizeof *ep);
+  memset(d, 0, sizeof *d);
+  const dycl_value_t* X = io->x;
+  if (X->rank < 1 || X->numel < 1) return false;
+  bool red[DYCL_MAX_RANK];
+  if (!reduce_axes(g, node, io, red)) return false;
+  bool keep = dycl_attr_int(node, "keepdims", 1) != 0;
+  d->kind = g->reduce_kind;
+  d->rank = X->rank;
+  bool any = false;
+  for (int i = 0; i < X->rank; i++) {
+    d->dims[i] = X->dims[i];
+    d->out_dims[i] = red[i] ? 1 : X->dims[i];
+    any |= red[i] && X->dims[i] != 1;
+    if (!red[i] || keep) ep->out_dims[ep->out_rank++] = d->out_dims[i];
+  }
+  return any; /* reducing only dims of 1 is a copy: the reference kernel */
+}
+
 /* ------------------------------------------------------------------ cache */
 
 static void entry_destroy(cpu_entry_t* e) {
@@ -357,6 +420,9 @@ static dycl_status_t build_prim(cpu_state_t* st, cpu_group_t* g, const dycl_node
     case CPU_KIND_CONV: {
       cpu_conv_desc_t d;
       if (!conv_problem(g, head, io, fused, &d, &e->plan)) return NULL;
+      double work = (double)d.N * (double)d.M * (double)(d.C / d.G);
+      for (int i = 0; i < d.nsp; i++) work *= (double)d.k[i] * (double)d.out[i];
+      if (work < CPU_MIN_WORK) return NULL;
       post.sum = e->plan.sum != SRC_NONE;
       post.sum_scale = 1.0f;
       return cpu_prim_conv(st->dnn, &d, &post, g->w_const, &e->e.prim);
@@ -367,13 +433,25 @@ static dycl_status_t build_prim(cpu_state_t* st, cpu_group_t* g, const dycl_node
       bool ok = g->kind == CPU_KIND_MATMUL ? matmul_problem(g, io, &d, &e->plan, fused)
                                            : gemm_problem(g, head, io, &d, &e->plan, fused);
       if (!ok) return NULL;
+      double work = (double)d.a_dims[d.rank - 1];
+      for (int i = 0; i < d.rank; i++) work *= (double)d.c_dims[i];
+      if (work < CPU_MIN_WORK) return NULL;
       post.sum = e->plan.sum != SRC_NONE;
       post.sum_scale = e->plan.sum == SRC_GEMM_C ? (float)dycl_attr_float(head, "beta", 1.0) : 1.0f;
       return cpu_prim_matmul(st->dnn, &d, &post, g->w_const, &e->e.prim);
     }
+    case CPU_KIND_REDUCE: {
+      cpu_reduce_desc_t d;
+      if (!reduce_problem(g, head, io, &d, &e->plan)) return NULL;
+      if ((double)io->x->numel < CPU_MIN_REDUCE) return NULL;
+      return cpu_prim_reduce(st->dnn, &d, &e->e.prim);
+    }
     case CPU_KIND_POOL: {
       cpu_pool_desc_t d;
       if (!pool_problem(g, head, io, &d, &e->plan)) return NULL;
+      double work = (double)d.N * (double)d.C;
+      for (int i = 0; i < d.nsp; i++) work *= (double)d.k[i] * (double)d.out[i];
+      if (work < CPU_MIN_WORK) return NULL;
       return cpu_prim_pool(st->dnn, &d, &e->e.prim);
     }
   }
@@ -525,7 +603,9 @@ dycl_status_t cpu_group_run(const dycl_program_t* p, const dycl_subnet_t* sn, cp
   const dycl_node_t* head = sn->nodes[g->head];
   group_io_t io = {tensor_or_null(slots, head, 0), NULL, NULL, NULL};
   if (!f32_tensor(io.x)) return NULL;
-  if (g->kind != CPU_KIND_POOL) {
+  if (g->kind == CPU_KIND_REDUCE) {
+    io.w = tensor_or_null(slots, head, 1); /* the axes, when an input */
+  } else if (g->kind != CPU_KIND_POOL) {
     io.w = tensor_or_null(slots, head, 1);
     io.b = tensor_or_null(slots, head, 2);
     if (!f32_tensor(io.w) || (io.b && !f32_tensor(io.b))) return NULL;
@@ -537,7 +617,14 @@ dycl_status_t cpu_group_run(const dycl_program_t* p, const dycl_subnet_t* sn, cp
   int64_t key[CPU_KEY_MAX];
   int nkey = 0;
   key_push(key, &nkey, io.x);
-  key_push(key, &nkey, io.w);
+  if (g->kind == CPU_KIND_REDUCE) { /* the axes' values */
+    if (io.w && (io.w->kind != DYCL_VALUE_TENSOR || !dycl_dtype_is_int(io.w->dtype) || io.w->numel > DYCL_MAX_RANK))
+      return NULL;
+    key[nkey++] = io.w ? io.w->numel : -1;
+    for (int64_t i = 0; io.w && i < io.w->numel; i++) key[nkey++] = dycl_tensor_get_i64(io.w, i);
+  } else {
+    key_push(key, &nkey, io.w);
+  }
   key_push(key, &nkey, io.b);
   key_push(key, &nkey, io.s);
   cpu_entry_full_t* e;
@@ -581,7 +668,8 @@ dycl_status_t cpu_group_run(const dycl_program_t* p, const dycl_subnet_t* sn, cp
       bias = tmp_bias;
     }
   }
-  cpu_args_t args = {io.x->data, e->e.packed ? e->e.packed : (io.w ? io.w->data : NULL), e->e.packed != NULL, bias, Y->data};
+  const void* wei = e->e.packed ? e->e.packed : (io.w && g->kind != CPU_KIND_REDUCE ? io.w->data : NULL);
+  cpu_args_t args = {io.x->data, wei, e->e.packed != NULL, bias, Y->data};
   DYCL_GOTO_IF_ERROR(s, ws_take(st, cpu_prim_workspace_bytes(e->e.prim), &ws), done);
   s = cpu_prim_exec(st->dnn, e->e.prim, &args, ws->p);
   if (!s) s = dycl_check_output(p->ir, last, 0, Y);

@@ -366,6 +366,24 @@ dycl_status_t cpu_prim_pool(cpu_dnn_t* dnn, const cpu_pool_desc_t* d, cpu_prim_t
   return finish_prim(dnn, &pd, NULL, p, out);
 }
 
+dycl_status_t cpu_prim_reduce(cpu_dnn_t* dnn, const cpu_reduce_desc_t* d, cpu_prim_t** out) {
+  *out = NULL;
+  cpu_prim_t* p = calloc(1, sizeof *p);
+  if (!p) return dycl_error_nomem();
+  plain_md(&p->src_user, d->rank, d->dims);
+  plain_md(&p->dst_user, d->rank, d->out_dims);
+  dnnl_alg_kind_t alg = d->kind == CPU_REDUCE_SUM    ? dnnl_reduction_sum
+                        : d->kind == CPU_REDUCE_MEAN ? dnnl_reduction_mean
+                        : d->kind == CPU_REDUCE_MAX  ? dnnl_reduction_max
+                                                     : dnnl_reduction_min;
+  dnnl_reduction_desc_t rd;
+  if (dnnl_reduction_desc_init(&rd, alg, &p->src_user, &p->dst_user, 0.0f, 0.0f) != dnnl_success) {
+    free(p);
+    return NULL;
+  }
+  return finish_prim(dnn, &rd, NULL, p, out);
+}
+
 static void ctx_destroy(exec_ctx_t* c) {
   if (!c) return;
   dnnl_memory_t* mems[] = {&c->src_user, &c->src, &c->wei_user, &c->wei, &c->bias, &c->dst, &c->dst_user, &c->scratch};
@@ -483,8 +501,6 @@ void cpu_wcache_destroy(cpu_wcache_t* wc) {
   }
   free(wc);
 }
-
-size_t cpu_prim_workspace_bytes(const cpu_prim_t* p) { return p->ws_bytes; }
 
 static dycl_status_t ctx_mem(cpu_dnn_t* dnn, const dnnl_memory_desc_t* md, dnnl_memory_t* out) {
   DNN_TRY(dnnl_memory_create(out, md, dnn->engine, DNNL_MEMORY_NONE), "creating a memory object");

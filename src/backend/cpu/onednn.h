@@ -77,6 +77,15 @@ typedef struct cpu_pool_desc {
   int64_t in[3], k[3], out[3], s[3], d[3], pl[3], pr[3];
 } cpu_pool_desc_t;
 
+typedef enum cpu_reduce_kind { CPU_REDUCE_SUM = 0, CPU_REDUCE_MEAN, CPU_REDUCE_MAX, CPU_REDUCE_MIN } cpu_reduce_kind_t;
+
+/* A reduction of x[dims] over the dims where out_dims is 1 (and dims is not). */
+typedef struct cpu_reduce_desc {
+  cpu_reduce_kind_t kind;
+  int rank;
+  int64_t dims[DYCL_MAX_RANK], out_dims[DYCL_MAX_RANK];
+} cpu_reduce_desc_t;
+
 /* The buffers of one execution. `weights` is plain (as described to the primitive) unless
  * `weights_packed`, in which case it comes from cpu_wcache_get for the same primitive. */
 typedef struct cpu_args {
@@ -100,6 +109,7 @@ dycl_status_t cpu_prim_conv(cpu_dnn_t* dnn, const cpu_conv_desc_t* d, const cpu_
 dycl_status_t cpu_prim_matmul(cpu_dnn_t* dnn, const cpu_mm_desc_t* d, const cpu_post_t* post, bool weights_any,
                               cpu_prim_t** out);
 dycl_status_t cpu_prim_pool(cpu_dnn_t* dnn, const cpu_pool_desc_t* d, cpu_prim_t** out);
+dycl_status_t cpu_prim_reduce(cpu_dnn_t* dnn, const cpu_reduce_desc_t* d, cpu_prim_t** out);
 void cpu_prim_destroy(cpu_prim_t* p);
 /* A short name of the implementation oneDNN chose (e.g. "brg:avx512_core"), for logs. */
 const char* cpu_prim_impl(const cpu_prim_t* p);
