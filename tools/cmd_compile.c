@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "emit/c_emit.h"
 #include "exec/model.h"
 #include "onnx/onnx_io.h"
 #include "tools/commands.h"
@@ -91,30 +92,51 @@ static char* join_command(int argc, char** argv) {
   return s;
 }
 
-/* Runs `make -C dir -jN` with its output on stderr (unless quiet); returns its exit status. */
-static int run_make(const char* dir, bool quiet) {
+/* Runs `make -C dir -jN`; its output is kept and shown only when it fails. Returns its exit status. */
+static int run_make(const char* dir) {
   long cpus = sysconf(_SC_NPROCESSORS_ONLN);
   char jobs[32];
   snprintf(jobs, sizeof jobs, "-j%ld", cpus > 0 ? cpus : 1);
+  int fds[2];
+  if (pipe(fds) != 0) return -1;
   fflush(stdout);
   fflush(stderr);
   pid_t pid = fork();
   if (pid < 0) return -1;
   if (pid == 0) {
-    if (quiet) {
-      FILE* f = freopen("/dev/null", "w", stdout);
-      (void)f;
-    } else {
-      dup2(2, 1);
-    }
+    close(fds[0]);
+    dup2(fds[1], 1);
+    dup2(fds[1], 2);
     execlp("make", "make", "--no-print-directory", "-C", dir, jobs, (char*)NULL);
-    fprintf(stderr, "dycl: error: cannot run make: %s\n", strerror(errno));
+    fprintf(stderr, "cannot run make: %s\n", strerror(errno));
     _exit(127);
   }
+  close(fds[1]);
+  char* out = NULL;
+  size_t len = 0, cap = 0;
+  for (;;) {
+    if (len + 4096 > cap) {
+      char* n = realloc(out, cap ? cap * 2 : 65536);
+      if (!n) break;
+      out = n;
+      cap = cap ? cap * 2 : 65536;
+    }
+    ssize_t r = read(fds[0], out + len, cap - len);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) break;
+    len += (size_t)r;
+  }
+  close(fds[0]);
   int st;
   while (waitpid(pid, &st, 0) < 0)
-    if (errno != EINTR) return -1;
-  return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+    if (errno != EINTR) {
+      free(out);
+      return -1;
+    }
+  int rc = WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+  if (rc != 0 && out) fwrite(out, 1, len, stderr);
+  free(out);
+  return rc;
 }
 
 int dycl_cmd_compile(int argc, char** argv) {
@@ -169,28 +191,29 @@ int dycl_cmd_compile(int argc, char** argv) {
     report(quiet, "load", t1 - t0, detail);
     s = dycl_partition(m->ir, &m->program);
   }
-  for (int i = 0; !s && i < m->program->n_subnets; i++) s = m->backend->prepare(m->program, m->program->subnets[i]);
+  for (int i = 0; !s && i < m->program->n_subnets; i++) s = m->backend->prepare(m->program, m->program->subnets[i], &m->options);
   double t2 = now_s();
   if (!s) {
     snprintf(detail, sizeof detail, "%d sub-networks", m->program->n_subnets);
     report(quiet, "partition", t2 - t1, detail);
   }
   char* cmdline = join_command(argc, argv);
+  char summary[1024] = "";
   if (!s) {
     dycl_compile_options_t co = {name, backend, cmdline, quiet};
-    s = dycl_model_compile(m, &co, out);
+    s = dycl_cemit_compile(m, &co, out, summary, sizeof summary);
   }
   double t3 = now_s();
   free(cmdline);
   dycl_model_destroy(m);
   if (s) return fail(s);
-  snprintf(detail, sizeof detail, "%s/", out);
-  report(quiet, "emit", t3 - t2, detail);
+  report(quiet, "emit", t3 - t2, summary);
   if (build) {
-    int rc = run_make(out, quiet);
+    int rc = run_make(out);
     double t4 = now_s();
     if (rc != 0) return fail(dycl_status_create(DYCL_CODE_IO, "`make -C %s` failed (exit status %d)", out, rc));
-    report(quiet, "make", t4 - t3, "the C compiler (make -C PKG)");
+    snprintf(detail, sizeof detail, "make -C %s: lib, runner", out);
+    report(quiet, "make", t4 - t3, detail);
     report(quiet, "total", t4 - t0, "");
   } else {
     report(quiet, "total", t3 - t0, "");

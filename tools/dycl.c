@@ -55,7 +55,7 @@ static const char* BENCH_HELP =
     "options:\n"
     "  --iters N      timed runs (default 20)\n"
     "  --warmup N     untimed runs first (default 3)\n"
-    "  --threads N    threads the backend may use (the ref backend runs on one)\n"
+    "  --threads N    threads the cpu backend may use (default: all cores; ref runs on one)\n"
     "  --backend NAME execution backend (default: ref)\n"
     "  -h, --help     show this help\n";
 

@@ -332,8 +332,11 @@ def choose_end_shift(traj: List[Tuple[np.ndarray, np.ndarray]]) -> float:
     return best
 
 
-# per-model cache of the pool's encoder features (build computes them; make_inputs reuses them)
+# per-model caches (build fills them; make_inputs reuses them): the pool's encoder features, and
+# each pool image's decode trajectory with the <end> shift it was measured under
 _FEATS: "weakref.WeakKeyDictionary[nn.Module, Dict[int, Tensor]]" = weakref.WeakKeyDictionary()
+_TRAJ: "weakref.WeakKeyDictionary[nn.Module, Dict[int, Tuple[np.ndarray, np.ndarray, float]]]" = \
+    weakref.WeakKeyDictionary()
 
 
 def pool_features(model: CaptionModel, seeds: List[int], size: int) -> Dict[int, Tensor]:
@@ -343,6 +346,20 @@ def pool_features(model: CaptionModel, seeds: List[int], size: int) -> Dict[int,
             if s not in cache:
                 cache[s] = model.encoder(make_image(s, size))
     return cache
+
+
+def pool_lengths(model: CaptionModel, seeds: List[int], size: int) -> Dict[int, Tuple[int, bool, bool]]:
+    """{seed: (decoded length, ended with <end>, robust)} under the model's current weights."""
+    feats = pool_features(model, seeds, size)
+    traj = _TRAJ.setdefault(model, {})
+    res = {}
+    for s in seeds:
+        if s not in traj:
+            m, gap = decode_margins(model.decoder, feats[s])
+            traj[s] = (m, gap, 0.0)
+        m, gap, shift = traj[s]
+        res[s] = length_at(m, gap, shift)
+    return res
 
 
 def build_caption_model(encoder: nn.Module, feat_dim: int, vocab: int, emb_dim: int, att_dim: int,
@@ -358,6 +375,8 @@ def build_caption_model(encoder: nn.Module, feat_dim: int, vocab: int, emb_dim: 
     shift = choose_end_shift(traj)
     with torch.no_grad():
         dec.out_vocab.bias[END] += shift
+    # the trajectories stay valid: until <end> wins, no step depends on the <end> logit
+    _TRAJ[model] = {s: (m, gap, shift) for s, (m, gap) in enumerate(traj)}
     return model
 
 
@@ -370,9 +389,7 @@ def select_inputs(model: CaptionModel, image_size: int, n: int, pool: int) -> Li
     while sum(len(v) for v in cands.values()) < n:
         seeds = list(range(size, max(pool, size + n)))
         size = seeds[-1] + 1
-        feats = pool_features(model, seeds, image_size)
-        for s in seeds:
-            n_tok, ended, robust = length_at(*decode_margins(model.decoder, feats[s]), 0.0)
+        for s, (n_tok, ended, robust) in pool_lengths(model, seeds, image_size).items():
             if robust:
                 cands.setdefault(_bucket_index(n_tok, ended), []).append((n_tok, s))
         if size > 20 * max(pool, n):
@@ -389,6 +406,7 @@ def select_inputs(model: CaptionModel, image_size: int, n: int, pool: int) -> Li
             lst.remove(pick)
             chosen.append(pick)
             seen_len.add(pick[0])
+    feats = pool_features(model, [s for _, s in chosen], image_size)
     res = []
     with torch.no_grad():
         for n_tok, s in chosen:

@@ -32,6 +32,7 @@ span a few tokens to the length cap. Candidates whose argmax decisions have a to
 below MARGIN at any step are rejected.
 """
 
+import weakref
 from typing import Dict, List, Tuple
 
 import numpy as np
@@ -63,7 +64,7 @@ CONFIGS = {
     "small": dict(vocab=64, emb=16, hidden=24, align=24, maxout=16, src_len=(3, 30), len_b=4,
                   pool=200),
     "full": dict(vocab=30000, emb=620, hidden=1000, align=1000, maxout=500, src_len=(5, 50),
-                 len_b=10, pool=100),
+                 len_b=10, pool=50),
 }
 
 BUCKETS = [(1, 5), (6, 10), (11, 20), (21, 10 ** 9)]
@@ -209,27 +210,53 @@ def make_source(seed: int, config: str) -> Tensor:
     return torch.from_numpy(np.concatenate([ids, [EOS]]).astype(np.int64)).reshape(1, n)
 
 
-def decode_margins(model: RNNSearch, src: Tensor) -> Tuple[np.ndarray, np.ndarray]:
-    """The decode with <eos> never taken (until <eos> wins the argmax the trajectory does not
-    depend on the <eos> logit), for max_len steps: m[t] = best non-eos logit - eos logit (the
-    decode stops at the first t with m[t] < the <eos> shift), gap[t] = gap of the top-2 non-eos
-    logits."""
-    max_len = 2 * src.size(1) + model.len_b
-    m = np.zeros(max_len)
-    gap = np.zeros(max_len)
+def pool_margins(model: RNNSearch, srcs: List[Tensor], batch: int = 64
+                 ) -> List[Tuple[np.ndarray, np.ndarray]]:
+    """For each source, the decode with <eos> never taken (until <eos> wins the argmax the
+    trajectory does not depend on the <eos> logit), for its max_len steps: m[t] = best non-eos
+    logit - eos logit (the decode stops at the first t with m[t] < the <eos> shift) and gap[t] =
+    gap of the top-2 non-eos logits.
+
+    The sources are encoded one by one (model.encode), the decode steps run batched (a batch-1
+    step reads every weight once per token: 100 MB per step in the full model) with the padded
+    source positions masked out of the attention; this mirrors RNNSearch.step. Batched float
+    sums may differ from the batch-1 forward in the last bits, which the MARGIN absorbs, and
+    make_inputs checks every chosen source against the real forward."""
+    res: List[Tuple[np.ndarray, np.ndarray]] = []
     with torch.no_grad():
-        annot, ua, s = model.encode(src)
-        tok = torch.full([1], model.bos, dtype=torch.int64)
-        for t in range(max_len):
-            logits, _, s = model.step(annot, ua, tok, s)
-            lg = logits[0].double().numpy()
-            other = lg.copy()
-            other[model.eos] = -np.inf
-            top2 = np.partition(other, -2)[-2:]
-            m[t] = top2.max() - lg[model.eos]
-            gap[t] = top2.max() - top2.min()
-            tok = torch.tensor([int(np.argmax(other))], dtype=torch.int64)
-    return m, gap
+        for i0 in range(0, len(srcs), batch):
+            group = srcs[i0:i0 + batch]
+            enc = [model.encode(x) for x in group]
+            nb, smax = len(group), max(x.size(1) for x in group)
+            steps = [2 * x.size(1) + model.len_b for x in group]
+            annot = torch.zeros(nb, smax, 2 * model.hidden)
+            ua = torch.zeros(nb, smax, model.att_v.in_features)
+            mask = torch.zeros(nb, smax, dtype=torch.bool)
+            for r, (a, u, _) in enumerate(enc):
+                annot[r, :a.size(1)] = a[0]
+                ua[r, :a.size(1)] = u[0]
+                mask[r, :a.size(1)] = True
+            s = torch.cat([e[2] for e in enc], 0)
+            tok = torch.full([nb], model.bos, dtype=torch.int64)
+            m = np.zeros((nb, max(steps)))
+            gap = np.zeros((nb, max(steps)))
+            for t in range(max(steps)):
+                e = model.att_v(torch.tanh(ua + model.att_state(s).unsqueeze(1))).squeeze(2)
+                alpha = F.softmax(e.masked_fill(~mask, float("-inf")), dim=1)
+                ctx = (annot * alpha.unsqueeze(2)).sum(1)
+                y = model.tgt_embed(tok)
+                o = model.out_s(s) + model.out_y(y) + model.out_c(ctx)
+                logits = model.out_vocab(o.reshape(nb, model.maxout, 2).max(2)[0])
+                s = model.dec(model.dec_in(torch.cat([y, ctx], 1)), s)
+                lg = logits.double().numpy()
+                other = lg.copy()
+                other[:, model.eos] = -np.inf
+                top2 = np.partition(other, -2, axis=1)[:, -2:]
+                m[:, t] = top2.max(1) - lg[:, model.eos]
+                gap[:, t] = top2.max(1) - top2.min(1)
+                tok = torch.from_numpy(np.argmax(other, axis=1).astype(np.int64))
+            res += [(m[r, :steps[r]].copy(), gap[r, :steps[r]].copy()) for r in range(nb)]
+    return res
 
 
 def length_at(m: np.ndarray, gap: np.ndarray, shift: float) -> Tuple[int, bool, bool]:
@@ -275,6 +302,12 @@ def _choose_shift(traj: List[Tuple[np.ndarray, np.ndarray]]) -> float:
     return best
 
 
+# each pool source's decode trajectory with the <eos> shift it was measured under (build fills
+# it; make_inputs reuses it)
+_TRAJ: "weakref.WeakKeyDictionary[nn.Module, Dict[int, Tuple[np.ndarray, np.ndarray, float]]]" = \
+    weakref.WeakKeyDictionary()
+
+
 def build(config: str) -> torch.nn.Module:
     cfg = CONFIGS[config]
     torch.manual_seed(10)
@@ -282,9 +315,12 @@ def build(config: str) -> torch.nn.Module:
                       cfg["len_b"])
     _init(model)
     model.eval()
-    traj = [decode_margins(model, make_source(k, config)) for k in range(cfg["pool"])]
+    traj = pool_margins(model, [make_source(k, config) for k in range(cfg["pool"])])
+    shift = _choose_shift(traj)
     with torch.no_grad():
-        model.out_vocab.bias[EOS] += _choose_shift(traj)
+        model.out_vocab.bias[EOS] += shift
+    # the trajectories stay valid: until <eos> wins, no step depends on the <eos> logit
+    _TRAJ[model] = {k: (m, gap, shift) for k, (m, gap) in enumerate(traj)}
     return model
 
 
@@ -292,40 +328,43 @@ def make_inputs(model, config: str, n: int) -> List[Tuple[Tensor, ...]]:
     """n pool sources with robust decodes covering every bucket, then as many distinct
     (length, source length) pairs as possible; each checked against the real forward."""
     cfg = CONFIGS[config]
+    traj = _TRAJ.setdefault(model, {})
     cands: Dict[int, List[Tuple[int, int, int]]] = {}
     size = 0
     while sum(len(v) for v in cands.values()) < n:
         seeds = list(range(size, max(cfg["pool"], size + n)))
         size = seeds[-1] + 1
+        new = [k for k in seeds if k not in traj]
+        for k, mg in zip(new, pool_margins(model, [make_source(k, config) for k in new])):
+            traj[k] = mg + (0.0,)
         for k in seeds:
-            src = make_source(k, config)
-            n_tok, ended, robust = length_at(*decode_margins(model, src), 0.0)
+            n_tok, ended, robust = length_at(*traj[k])
             if robust:
-                cands.setdefault(_bucket(n_tok, ended), []).append((n_tok, src.size(1), k))
+                cands.setdefault(_bucket(n_tok, ended), []).append((n_tok, make_source(k, config).size(1), k))
         if size > 20 * max(cfg["pool"], n):
             raise RuntimeError(f"nmt: too few robust sources in a pool of {size}")
-    chosen: List[Tuple[int, int, int]] = []
+    res: List[Tuple[Tensor, ...]] = []
     seen_len, seen_src = set(), set()
-    while len(chosen) < n:
+    # round-robin over the buckets; inside a bucket prefer a decode length and a source length
+    # not chosen yet; a choice is kept only when the real forward decodes the predicted length
+    while len(res) < n and any(cands.values()):
         for b in range(len(BUCKETS) + 1):
             lst = cands.get(b, [])
-            if not lst or len(chosen) >= n:
+            if not lst or len(res) >= n:
                 continue
             pick = next((x for x in lst if x[0] not in seen_len and x[1] not in seen_src),
                         next((x for x in lst if x[0] not in seen_len), lst[0]))
             lst.remove(pick)
-            chosen.append(pick)
+            src = make_source(pick[2], config)
+            with torch.no_grad():
+                count = int(model(src)[2])
+            if count != pick[0]:
+                continue
+            res.append((src,))
             seen_len.add(pick[0])
             seen_src.add(pick[1])
-    res = []
-    with torch.no_grad():
-        for n_tok, _, k in chosen:
-            src = make_source(k, config)
-            tokens, _, count = model(src)
-            if int(count) != n_tok:
-                raise RuntimeError(f"nmt: source {k}: forward decoded {int(count)} tokens, "
-                                   f"calibration predicted {n_tok}")
-            res.append((src,))
+    if len(res) < n:
+        raise RuntimeError(f"nmt: only {len(res)} sources decode as predicted")
     return res
 
 

@@ -8,8 +8,8 @@
 
 typedef struct dycl_backend {
   const char* name;
-  /* Prepares `sn` (may set sn->backend_state). */
-  dycl_status_t (*prepare)(const dycl_program_t* p, dycl_subnet_t* sn);
+  /* Prepares `sn` (may set sn->backend_state). `options` are the model's (threads, limits). */
+  dycl_status_t (*prepare)(const dycl_program_t* p, dycl_subnet_t* sn, const dycl_options_t* options);
   /* Runs `sn`: reads slots[sn->in[i]] / slots[sn->consts[i]], sets slots[sn->out[i]] (new references;
    * the previous contents of those slots were released by the caller). Internal values are released
    * before returning, also on error. */

@@ -427,21 +427,57 @@ static dycl_status_t emit_header(dycl_cemit_t* E) {
     dycl_cbuf_printf(&outs, "\n");
   }
   if (!g->n_out) dycl_cbuf_printf(&outs, " *   (none)\n");
+  /* a usage example with this model's inputs */
+  dycl_cbuf_t use = {0};
+  const char* N = E->name;
+  dycl_cbuf_printf(&use, " *   #include \"%s.h\"\n *   char err[512];\n *   %s_t* m;\n", N, N);
+  if (E->embed_weights)
+    dycl_cbuf_printf(&use, " *   if (%s_create(NULL, &m, err, sizeof err) != %s_OK) { // the weights are embedded\n", N, N);
+  else
+    dycl_cbuf_printf(&use, " *   if (%s_create(\"path/to/%s.weights\", &m, err, sizeof err) != %s_OK) {\n", N, N, N);
+  dycl_cbuf_printf(&use, " *     puts(err);\n *     return 1;\n *   }\n");
+  bool all_tensors = true;
+  for (int i = 0; i < g->n_in; i++) {
+    const dycl_type_t* t = &ir->values[g->in[i]]->declared;
+    if (t->known && t->kind != DYCL_VALUE_TENSOR) all_tensors = false;
+  }
+  if (all_tensors) {
+    dycl_cbuf_printf(&use, " *   %s_tensor_t in[%s_NUM_INPUTS] = {", N, N);
+    for (int i = 0; i < g->n_in; i++) {
+      const dycl_ir_value_t* v = ir->values[g->in[i]];
+      const dycl_type_t* t = &v->declared;
+      const char* dt = t->known && t->dtype ? dycl_cemit_dtype_macro(t->dtype) + 11 : "FLOAT32";
+      dycl_cbuf_printf(&use, "\n *       {%s_%s, %d, {", N, dt, t->known && t->rank >= 0 ? t->rank : 1);
+      for (int d = 0; t->known && d < t->rank; d++) {
+        if (t->dims[d].v >= 0) dycl_cbuf_printf(&use, "%s%lld", d ? ", " : "", (long long)t->dims[d].v);
+        else dycl_cbuf_printf(&use, "%sn%d", d ? ", " : "", d);
+      }
+      dycl_cbuf_printf(&use, "%s}, data_%d}%s // ", t->known && t->rank ? "" : "0", i, i + 1 < g->n_in ? "," : "");
+      dycl_cbuf_comment(&use, v->name);
+    }
+    dycl_cbuf_printf(&use, "\n *   };\n *   if (%s_run(m, in, %s_NUM_INPUTS) != %s_OK) puts(%s_error(m));\n", N, N, N, N);
+    dycl_cbuf_printf(&use, " *   %s_tensor_t y;\n *   %s_output(m, 0, &y); // y.dims, y.data: valid until the next run\n", N, N);
+  } else {
+    dycl_cbuf_printf(&use, " *   // sequence or optional inputs: build dycl values and call %s_run_values\n", N);
+    dycl_cbuf_printf(&use, " *   dycl_value_t* in[%s_NUM_INPUTS] = {...}, *out[%s_NUM_OUTPUTS];\n", N, N);
+    dycl_cbuf_printf(&use, " *   if (%s_run_values(m, in, out) != %s_OK) puts(%s_error(m));\n", N, N, N);
+  }
+  dycl_cbuf_printf(&use, " *   %s_destroy(m);\n", N);
   char uname[256], nin[16], nout[16];
   size_t i = 0;
   for (; E->name[i] && i < sizeof uname - 1; i++) uname[i] = (char)toupper((unsigned char)E->name[i]);
   uname[i] = 0;
   snprintf(nin, sizeof nin, "%d", g->n_in);
   snprintf(nout, sizeof nout, "%d", g->n_out);
-  const char* keys[] = {"NAME", "UNAME", "PROVENANCE", "INPUTS", "OUTPUTS", "VERSION", "NUM_INPUTS", "NUM_OUTPUTS", "EMBEDDED"};
+  const char* keys[] = {"NAME", "UNAME", "PROVENANCE", "INPUTS", "OUTPUTS", "VERSION", "NUM_INPUTS", "NUM_OUTPUTS", "EMBEDDED", "USAGE"};
   const char* vals[] = {E->name, uname, prov.data ? prov.data : "", ins.data ? ins.data : "", outs.data ? outs.data : "",
-                        DYCL_VERSION, nin, nout, E->embed_weights ? "1" : "0"};
+                        DYCL_VERSION, nin, nout, E->embed_weights ? "1" : "0", use.data ? use.data : ""};
   const char* tpl = dycl_embedded_text("src/emit/pkg/model.h.in");
   dycl_status_t s = NULL;
   if (!tpl) s = dycl_error(DYCL_CODE_INTERNAL, "the package templates are missing from this dycl build");
   if (!s) {
-    dycl_cbuf_template(&b, tpl, keys, vals, 9);
-    if (prov.failed || ins.failed || outs.failed) b.failed = true;
+    dycl_cbuf_template(&b, tpl, keys, vals, 10);
+    if (prov.failed || ins.failed || outs.failed || use.failed) b.failed = true;
     char path[512];
     snprintf(path, sizeof path, "%s.h", E->name);
     s = dycl_cemit_write_buf(E, path, &b);
@@ -449,6 +485,7 @@ static dycl_status_t emit_header(dycl_cemit_t* E) {
   dycl_cbuf_free(&prov);
   dycl_cbuf_free(&ins);
   dycl_cbuf_free(&outs);
+  dycl_cbuf_free(&use);
   dycl_cbuf_free(&b);
   return s;
 }
@@ -504,6 +541,15 @@ static void default_name(const char* path, char* out, size_t size) {
 }
 
 dycl_status_t dycl_model_compile(const dycl_model_t* model, const dycl_compile_options_t* options, const char* dir) {
+  char summary[1024];
+  dycl_status_t s = dycl_cemit_compile(model, options, dir, summary, sizeof summary);
+  if (!s && !(options && options->quiet)) fprintf(stderr, "dycl compile: %s\n", summary);
+  return s;
+}
+
+dycl_status_t dycl_cemit_compile(const dycl_model_t* model, const dycl_compile_options_t* options, const char* dir,
+                                 char* summary, size_t summary_size) {
+  if (summary && summary_size) summary[0] = 0;
   dycl_compile_options_t opts;
   memset(&opts, 0, sizeof opts);
   if (options) opts = *options;
@@ -536,13 +582,10 @@ dycl_status_t dycl_model_compile(const dycl_model_t* model, const dycl_compile_o
   E.consts = calloc(nv, sizeof *E.consts);
   E.op_used = calloc(DYCL_OP_COUNT_ + 1, sizeof *E.op_used);
   dycl_status_t s = (!E.slot || !E.slot_value || !E.consts || !E.op_used) ? dycl_error_nomem() : compile(&E);
-  if (!s && !opts.quiet) {
-    fprintf(stderr,
-            "dycl compile: %s/: %d files, %d value slots, %d sub-networks, %d runtime sources (%s), weights %" PRIu64
-            " bytes %s\n",
-            dir, E.n_files, E.n_slots, E.p->n_subnets, E.n_runtime_units, E.runtime_list, E.weight_bytes,
-            E.embed_weights ? "embedded" : "in a file");
-  }
+  if (!s && summary && summary_size)
+    snprintf(summary, summary_size, "%s/: %d files; %d value slots; weights %" PRIu64 " bytes, %s; %d runtime sources: %s", dir,
+             E.n_files, E.n_slots, E.weight_bytes, E.embed_weights ? "embedded" : "in a file", E.n_runtime_units,
+             E.runtime_list);
   free(E.slot);
   free(E.slot_value);
   free(E.consts);

@@ -79,6 +79,11 @@ typedef struct dycl_cemit {
   int n_runtime_units;
 } dycl_cemit_t;
 
+/* dycl_model_compile, with a one-line summary of what was written (files, weights, runtime sources)
+ * instead of a report on stderr. */
+dycl_status_t dycl_cemit_compile(const dycl_model_t* model, const dycl_compile_options_t* options, const char* dir,
+                                 char* summary, size_t summary_size);
+
 /* Slot of IR value `id` (-1 for -1). */
 static inline int dycl_cemit_slot(const dycl_cemit_t* E, int id) { return id < 0 ? -1 : E->slot[id]; }
 
@@ -91,5 +96,10 @@ void dycl_cemit_provenance(const dycl_cemit_t* E, dycl_cbuf_t* b);
 dycl_status_t dycl_cemit_host(dycl_cemit_t* E);
 dycl_status_t dycl_cemit_subnets(dycl_cemit_t* E);
 dycl_status_t dycl_cemit_runtime(dycl_cemit_t* E);
+
+/* For the tests: DIR/runtime with the runtime every op needs, DIR/all_ops.c (an op table of every
+ * kernel and a main) and DIR/Makefile building DIR/all_ops. Linking it checks the runtime selection
+ * for all ops at once. */
+dycl_status_t dycl_cemit_all_ops(const char* dir);
 
 #endif

@@ -396,7 +396,10 @@ static dycl_status_t emit_readme(dycl_cemit_t* E, int n_units) {
                        "protobuf library at run time.\n\n",
                    strrchr(E->ir->path, '/') ? strrchr(E->ir->path, '/') + 1 : E->ir->path);
   dycl_cbuf_printf(&b, "Build with `make` (or `make -j4`; `CC=clang make` works too): it makes `lib%s.a` and `./run`.\n\n", N);
-  dycl_cbuf_printf(&b, "    ./run INPUT ... [-o DIR]      # as `dycl run MODEL INPUT ... -o DIR`\n\n");
+  dycl_cbuf_printf(&b, "    ./run INPUT ... [-o DIR]      # as `dycl run MODEL INPUT ... -o DIR`\n"
+                       "    ./run INPUT ... --iters 50    # latency, as `dycl bench`\n\n");
+  dycl_cbuf_printf(&b, "In C: `%s_create`, `%s_run` on tensors (or `%s_run_values` on dycl values, for sequence and\n"
+                       "optional inputs and outputs), `%s_output`, `%s_destroy`; see `%s.h`.\n\n", N, N, N, N, N, N);
   dycl_cbuf_printf(&b, "| file | what |\n|---|---|\n");
   dycl_cbuf_printf(&b, "| `%s.h` | the API: create an instance, run it, read the outputs; errors, ownership, threads |\n", N);
   dycl_cbuf_printf(&b, "| `%s.c` | the host module: the model's If/Loop/Scan/SequenceMap as C `if`/`for`, one function per graph |\n", N);
@@ -407,7 +410,7 @@ static dycl_status_t emit_readme(dycl_cemit_t* E, int n_units) {
   else
     dycl_cbuf_printf(&b, "| `%s.weights` | the weights (%" PRIu64 " bytes), read by `%s_create`: too big to embed |\n", N,
                      E->weight_bytes, N);
-  dycl_cbuf_printf(&b, "| `runtime/` | dycl's runtime: values, attribute getters and the %d kernel sources this model needs, plus `dycl_rt.c` (host helpers) and `dycl_pb.c` (.pb/.npy files) |\n", n_units);
+  dycl_cbuf_printf(&b, "| `runtime/` | dycl's runtime, the %d sources this model needs (values, attribute getters, kernels), plus `dycl_rt.c` (host helpers) and `dycl_pb.c` (.pb/.npy files) |\n", n_units);
   dycl_cbuf_printf(&b, "| `runner.c` | the command-line runner |\n\n");
   dycl_cbuf_printf(&b,
                    "Weights: dycl embeds weights of up to 64 KiB in the library (one file to link, nothing to\n"
@@ -442,7 +445,10 @@ static const char* const GLUE[][2] = {
     {"src/emit/pkg/dycl_pb.c.in", "runtime/dycl_pb.c"},
 };
 
-static dycl_status_t select_and_write(dycl_cemit_t* E, sel_t* S) {
+/* Picks the runtime files for the ops in E->op_used, writes them and the glue into E->dir/runtime,
+ * and lists the compiled sources (*srcs) and the headers (*hdrs), allocated in S->A. */
+static dycl_status_t select_runtime(dycl_cemit_t* E, sel_t* S, const char*** srcs_out, int* n_srcs_out,
+                                    const char*** hdrs_out, int* n_hdrs_out) {
   dycl_status_t s = NULL;
   /* the runtime files */
   S->files = dycl_arena_calloc(&S->A, (size_t)dycl_embedded_count + 1, sizeof *S->files);
@@ -537,6 +543,19 @@ static dycl_status_t select_and_write(dycl_cemit_t* E, sel_t* S) {
     const char* t = dycl_embedded_text(GLUE[g][0]);
     DYCL_RETURN_IF_ERROR(dycl_cemit_write(E, GLUE[g][1], t, strlen(t)));
   }
+  *srcs_out = srcs;
+  *n_srcs_out = n_srcs;
+  *hdrs_out = hdrs;
+  *n_hdrs_out = n_hdrs;
+  return NULL;
+}
+
+static dycl_status_t select_and_write(dycl_cemit_t* E, sel_t* S) {
+  const char** srcs;
+  const char** hdrs;
+  int n_srcs, n_hdrs;
+  DYCL_RETURN_IF_ERROR(select_runtime(E, S, &srcs, &n_srcs, &hdrs, &n_hdrs));
+  dycl_status_t s;
   /* the runner */
   dycl_cbuf_t r = {0};
   const char* keys[] = {"NAME"};
@@ -556,6 +575,56 @@ dycl_status_t dycl_cemit_runtime(dycl_cemit_t* E) {
   dycl_strmap_init(&S.defs, NULL);
   dycl_strmap_init(&S.paths, NULL);
   dycl_status_t s = select_and_write(E, &S);
+  dycl_strmap_destroy(&S.defs);
+  dycl_strmap_destroy(&S.paths);
+  dycl_arena_destroy(&S.A);
+  return s;
+}
+
+/* ------------------------------------------------------------ a self-check */
+
+dycl_status_t dycl_cemit_all_ops(const char* dir) {
+  dycl_cemit_t E;
+  memset(&E, 0, sizeof E);
+  E.name = "all_ops";
+  E.dir = dir;
+  bool used[DYCL_OP_COUNT_ + 1];
+  for (int op = 0; op < DYCL_OP_COUNT_; op++) used[op] = true;
+  E.op_used = used;
+  sel_t S;
+  memset(&S, 0, sizeof S);
+  dycl_arena_init(&S.A, NULL);
+  dycl_strmap_init(&S.defs, NULL);
+  dycl_strmap_init(&S.paths, NULL);
+  const char** srcs;
+  const char** hdrs;
+  int n_srcs, n_hdrs;
+  dycl_status_t s = select_runtime(&E, &S, &srcs, &n_srcs, &hdrs, &n_hdrs);
+  dycl_cbuf_t b = {0};
+  if (!s) {
+    dycl_cbuf_printf(&b, "/* Every op's kernel in one op table: linking this checks the runtime selection. */\n"
+                         "#include <stdio.h>\n\n#include \"dycl_rt.h\"\n\nconst dycl_op_def_t dycl_op_table[DYCL_OP_COUNT_] = {\n");
+    for (int op = 0; op < DYCL_OP_COUNT_; op++)
+      dycl_cbuf_printf(&b, "    [DYCL_OP_%s] = {\"%s\", 0, 0, 0, 0, %d, NULL, %s},\n", dycl_op_table[op].name,
+                       dycl_op_table[op].name, dycl_op_table[op].flags, kernel_name_of(op));
+    dycl_cbuf_printf(&b, "};\n\nint main(void) {\n  int n = 0;\n  for (int op = 0; op < DYCL_OP_COUNT_; op++) n += dycl_op_table[op].run != NULL;\n"
+                         "  printf(\"%%d kernels linked\\n\", n);\n  return n == DYCL_OP_COUNT_ ? 0 : 1;\n}\n");
+    s = dycl_cemit_write_buf(&E, "all_ops.c", &b);
+  }
+  if (!s) {
+    dycl_cbuf_t m = {0};
+    dycl_cbuf_printf(&m, "CC ?= cc\nCFLAGS ?= -O2\nWARN := -Wall -Wextra $(if $(filter 1,$(WERROR)),-Werror)\n"
+                         "SRCS := all_ops.c");
+    for (int i = 0; i < n_srcs; i++) dycl_cbuf_printf(&m, " %s", srcs[i]);
+    dycl_cbuf_printf(&m, "\nOBJS := $(patsubst %%.c,obj/%%.o,$(SRCS))\nall_ops: $(OBJS)\n\t$(CC) $(CFLAGS) -o $@ $(OBJS) -lm\n"
+                         "obj/%%.o: %%.c\n\t@mkdir -p $(dir $@)\n\t$(CC) -std=c11 -D_XOPEN_SOURCE=700 -Iruntime $(WARN) $(CFLAGS) -c $< -o $@\n"
+                         "clean:\n\trm -rf obj all_ops\n");
+    s = dycl_cemit_write_buf(&E, "Makefile", &m);
+    dycl_cbuf_free(&m);
+  }
+  (void)hdrs;
+  (void)n_hdrs;
+  dycl_cbuf_free(&b);
   dycl_strmap_destroy(&S.defs);
   dycl_strmap_destroy(&S.paths);
   dycl_arena_destroy(&S.A);

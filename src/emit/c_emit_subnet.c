@@ -322,12 +322,15 @@ dycl_status_t dycl_cemit_subnets(dycl_cemit_t* E) {
   dycl_cbuf_printf(&b, "#include <math.h>\n#include <stdint.h>\n\n#include \"%s_internal.h\"\n\n", E->name);
   dycl_cbuf_printf(&b, "/* The operators this package uses (the runtime reads their flags; inference is not needed). */\n");
   dycl_cbuf_printf(&b, "const dycl_op_def_t dycl_op_table[DYCL_OP_COUNT_] = {\n");
+  int n_ops = 0;
   for (int op = 0; op < DYCL_OP_COUNT_; op++) {
     if (!E->op_used[op]) continue;
+    n_ops++;
     const dycl_op_def_t* d = &dycl_op_table[op];
     dycl_cbuf_printf(&b, "    [DYCL_OP_%s] = {\"%s\", %d, %d, %d, %d, %d, NULL, %s},\n", d->name, d->name, d->min_in,
                      d->max_in, d->min_out, d->max_out, d->flags, kernel_names[op]);
   }
+  if (!n_ops) dycl_cbuf_printf(&b, "    {NULL, 0, 0, 0, 0, 0, NULL, NULL}, /* none: nothing is computed outside the host */\n");
   dycl_cbuf_printf(&b, "};\n");
   for (int k = 0; k < p->n_subnets && !s; k++) s = emit_subnet(E, &b, p->subnets[k]);
   snprintf(path, sizeof path, "%s_subnets.c", E->name);

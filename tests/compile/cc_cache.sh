@@ -37,6 +37,7 @@ done
 key=$( { echo "$cc $pp_args"; $cc $pp_args -E "$src" 2>/dev/null || echo "preprocessing failed $$"; } | sha256sum | cut -c1-40)
 mkdir -p "$cache"
 if [ -f "$cache/$key.o" ]; then
+  touch "$cache/$key.o" # recently used: kept by run_compile_tests.py's pruning
   cp "$cache/$key.o" "$obj"
   exit 0
 fi

@@ -8,7 +8,9 @@ Usage: /usr/bin/python3 tests/compile/run_compile_tests.py [--dycl build/dycl]
 
 Models: every If/Loop/Scan/SequenceMap ONNX backend node test (build/onnx-node-tests, generated when
 missing), the dynamic PyTorch models (build/pytorch-tests, generated when missing and PyTorch is
-installed) and the demo model models/demo/early_exit.onnx with its three inputs.
+installed), the demo model models/demo/early_exit.onnx with its three inputs, a few hand-made corner
+cases, and the dynamic-network suite's models when `make suite` has generated them
+(build/suite/small, three input sets each).
 
 For each model:
   dycl compile MODEL -o WORK/pkg/NAME --name NAME
@@ -53,6 +55,8 @@ def sh(cmd, cwd=None, timeout=600, env=None):
         return p.returncode, out, time.monotonic() - t0
     except subprocess.TimeoutExpired:
         return -1, f"timed out after {timeout} s", time.monotonic() - t0
+    except OSError as e:  # e.g. the binary is being relinked
+        return -1, f"cannot run {cmd[0]}: {e}", time.monotonic() - t0
 
 
 # ------------------------------------------------------------------------------------------------
@@ -104,6 +108,106 @@ def pytorch_models(work, flt, log):
                                              "cases": []})
         m["cases"].append((e["case"], [os.path.join(work, p) for p in e["inputs"]]))
     return [by_model[k] for k in sorted(by_model)]
+
+
+def edge_models(work, flt, log):
+    """Small hand-made models for corners the other suites miss: nothing for a sub-network to
+    compute (the host binds inputs and constants only), a Loop whose outputs are partly omitted and
+    whose trip count is absent (a while loop), string tensors through If."""
+    try:
+        import numpy as np
+        import onnx
+        from onnx import TensorProto, helper, numpy_helper
+    except ImportError as e:
+        log(f"note: no edge-case models ({e})")
+        return []
+    models = []
+
+    def save(name, graph, inputs, opset=17):
+        if flt and not flt.search("edge_" + name):
+            return
+        d = os.path.join(work, "edge", name)
+        os.makedirs(d, exist_ok=True)
+        m = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)], producer_name="dycl-tests")
+        onnx.save(m, os.path.join(d, "model.onnx"))
+        cases = []
+        for ci, vals in enumerate(inputs):
+            paths = []
+            for k, v in enumerate(vals):
+                p = os.path.join(d, f"case{ci}_in{k}.pb")
+                with open(p, "wb") as f:
+                    f.write(numpy_helper.from_array(v, graph.input[k].name).SerializeToString())
+                paths.append(p)
+            cases.append((f"case{ci}", paths))
+        models.append({"name": "edge_" + name, "model": os.path.join(d, "model.onnx"), "cases": cases})
+
+    f32 = TensorProto.FLOAT
+    # 1. the outputs are an input and a constant: no node at all
+    g = helper.make_graph([helper.make_node("Identity", ["x"], ["y"])], "no_nodes",
+                          [helper.make_tensor_value_info("x", f32, ["N"])],
+                          [helper.make_tensor_value_info("y", f32, ["N"]), helper.make_tensor_value_info("c", f32, [2])],
+                          [numpy_helper.from_array(np.array([1.5, -2], np.float32), "c")])
+    save("no_nodes", g, [[np.arange(3, dtype=np.float32)]])
+    # 2. an If whose branches only pass values through
+    then_g = helper.make_graph([helper.make_node("Identity", ["x"], ["t"])], "then", [],
+                               [helper.make_tensor_value_info("t", f32, None)])
+    else_g = helper.make_graph([], "else", [], [helper.make_tensor_value_info("c", f32, None)])
+    g = helper.make_graph([helper.make_node("If", ["b"], ["y"], then_branch=then_g, else_branch=else_g)], "if_bind",
+                          [helper.make_tensor_value_info("b", TensorProto.BOOL, []),
+                           helper.make_tensor_value_info("x", f32, [2])],
+                          [helper.make_tensor_value_info("y", f32, None)],
+                          [numpy_helper.from_array(np.array([7, 8], np.float32), "c")])
+    save("if_bind", g, [[np.array(True), np.array([1, 2], np.float32)], [np.array(False), np.array([1, 2], np.float32)]])
+    # 3. a while loop (no trip count): carried i and s; the final i is omitted; scan output of s
+    body = helper.make_graph(
+        [helper.make_node("Add", ["i_in", "one"], ["i_out"]), helper.make_node("Add", ["s_in", "i_out"], ["s_out"]),
+         helper.make_node("Less", ["i_out", "lim"], ["c_out"]), helper.make_node("Identity", ["s_out"], ["scan"])],
+        "body", [helper.make_tensor_value_info("it", TensorProto.INT64, []),
+                 helper.make_tensor_value_info("c_in", TensorProto.BOOL, []),
+                 helper.make_tensor_value_info("i_in", f32, []), helper.make_tensor_value_info("s_in", f32, [])],
+        [helper.make_tensor_value_info("c_out", TensorProto.BOOL, []), helper.make_tensor_value_info("i_out", f32, []),
+         helper.make_tensor_value_info("s_out", f32, []), helper.make_tensor_value_info("scan", f32, [])])
+    g = helper.make_graph([helper.make_node("Loop", ["", "c0", "i0", "s0"], ["", "s_final", "scans"], body=body)],
+                          "while_omitted",
+                          [helper.make_tensor_value_info("c0", TensorProto.BOOL, []),
+                           helper.make_tensor_value_info("lim", f32, [])],
+                          [helper.make_tensor_value_info("s_final", f32, None), helper.make_tensor_value_info("scans", f32, None)],
+                          [numpy_helper.from_array(np.array(1, np.float32), "one"),
+                           numpy_helper.from_array(np.array(0, np.float32), "i0"),
+                           numpy_helper.from_array(np.array(0, np.float32), "s0")])
+    save("while_omitted", g, [[np.array(True), np.array(4, np.float32)], [np.array(False), np.array(4, np.float32)]])
+    # 4. strings: an If choosing between a string input and a string constant
+    then_g = helper.make_graph([helper.make_node("Identity", ["s"], ["t"])], "then", [],
+                               [helper.make_tensor_value_info("t", TensorProto.STRING, None)])
+    else_g = helper.make_graph([helper.make_node("Identity", ["k"], ["e"])], "else", [],
+                               [helper.make_tensor_value_info("e", TensorProto.STRING, None)])
+    g = helper.make_graph([helper.make_node("If", ["b"], ["y"], then_branch=then_g, else_branch=else_g),
+                           helper.make_node("Concat", ["y", "y"], ["z"], axis=0)], "strings",
+                          [helper.make_tensor_value_info("b", TensorProto.BOOL, []),
+                           helper.make_tensor_value_info("s", TensorProto.STRING, [2])],
+                          [helper.make_tensor_value_info("z", TensorProto.STRING, None)],
+                          [numpy_helper.from_array(np.array(["a?\"*/", "\u00e9\n"], dtype=object), "k")])
+    strs = np.array(["x", "yz"], dtype=object)
+    save("strings", g, [[np.array(True), strs], [np.array(False), strs]])
+    return models
+
+
+def suite_models(suite_dir, flt):
+    """The dynamic-network suite's models when `make suite` has generated them (three input sets each)."""
+    models = []
+    for name in sorted(os.listdir(suite_dir)) if suite_dir and os.path.isdir(suite_dir) else []:
+        d = os.path.join(suite_dir, name)
+        if not os.path.exists(os.path.join(d, "model.onnx")) or (flt and not flt.search("suite_" + name)):
+            continue
+        cases = []
+        for k in range(3):
+            ds = os.path.join(d, f"test_data_set_{k}")
+            if os.path.isdir(ds):
+                ins = sorted((f for f in os.listdir(ds) if f.startswith("input_")), key=lambda f: int(re.sub(r"\D", "", f) or 0))
+                cases.append((f"test_data_set_{k}", [os.path.join(ds, f) for f in ins]))
+        if cases:
+            models.append({"name": "suite_" + name, "model": os.path.join(d, "model.onnx"), "cases": cases})
+    return models
 
 
 def demo_model(flt):
@@ -178,10 +282,14 @@ def run_cases(args, m, pkg, label):
     for case, inputs in m["cases"]:
         base = os.path.join(args.work, "out", m["name"], case)
         got, ref = os.path.join(base, label), os.path.join(base, "ref")
-        for d in (got, ref):
-            shutil.rmtree(d, ignore_errors=True)
+        shutil.rmtree(got, ignore_errors=True)
         os.makedirs(base, exist_ok=True)
-        rc_r, out_r, _ = sh([args.dycl, "run", "--backend", "ref", m["model"], *inputs, "-o", ref], timeout=args.timeout)
+        key = (m["name"], case)
+        if key not in args.ref_runs:  # dycl run once per input set, for every compiler
+            shutil.rmtree(ref, ignore_errors=True)
+            args.ref_runs[key] = sh([args.dycl, "run", "--backend", "ref", m["model"], *inputs, "-o", ref],
+                                    timeout=args.timeout)
+        rc_r, out_r, _ = args.ref_runs[key]
         rc_g, out_g, _ = sh([os.path.join(pkg, "run"), *inputs, "-o", got], timeout=args.timeout)
         if rc_r != 0 or rc_g != 0:
             er, eg = error_text(out_r, "dycl: error:"), error_text(out_g, "run: error:")
@@ -196,6 +304,10 @@ def run_cases(args, m, pkg, label):
         else:
             passed += 1
     return passed, fails
+
+
+def cflags(args):
+    return ["CFLAGS=" + args.cflags] if args.cflags else []
 
 
 def test_model(args, m, cc_gcc, cc_clang):
@@ -213,7 +325,7 @@ def test_model(args, m, cc_gcc, cc_clang):
     compilers = [("gcc", cc_gcc)] + ([("clang", cc_clang)] if cc_clang else [])
     for label, cc in compilers:
         sh(["make", "-C", pkg, "clean"])
-        rc, out, t = sh(["make", "-C", pkg, "WERROR=1", "CC=" + cc, "V=1"], timeout=900)
+        rc, out, t = sh(["make", "-C", pkg, "WERROR=1", "CC=" + cc, "V=1"] + cflags(args), timeout=900)
         res["times"]["make " + label] = t
         if rc != 0:
             res["failed"] += n_cases
@@ -264,6 +376,90 @@ def golden(args, log):
 
 
 # ------------------------------------------------------------------------------------------------
+# The API, the weights file, the runtime of every op
+# ------------------------------------------------------------------------------------------------
+
+def api_checks(args, compilers, node_dir):
+    """The typed API (tests/compile/api_test.c) on test_loop11 compiled as package `api`."""
+    model = os.path.join(node_dir, "test_loop11", "model.onnx")
+    if not os.path.exists(model):
+        return ["api: test_loop11 is missing"], 0
+    pkg = os.path.join(args.work, "api", "pkg")
+    shutil.rmtree(pkg, ignore_errors=True)
+    rc, out, _ = sh([args.dycl, "compile", model, "-o", pkg, "--name", "api"])
+    if rc != 0:
+        return [f"api: dycl compile failed: {out.strip()}"], 0
+    fails, passed = [], 0
+    for label, cc, plain in compilers:
+        sh(["make", "-C", pkg, "clean"])
+        rc, out, _ = sh(["make", "-C", pkg, "WERROR=1", "CC=" + cc] + cflags(args), timeout=900)
+        exe = os.path.join(args.work, "api", "api_test_" + label)
+        if rc == 0:
+            rc, out, _ = sh([plain, "-std=c11", "-D_XOPEN_SOURCE=700", "-Wall", "-Wextra", "-Werror", "-O1"] +
+                            args.cflags.split() + ["-I", pkg,
+                             "-I", os.path.join(pkg, "runtime"), os.path.join(HERE, "api_test.c"),
+                             os.path.join(pkg, "libapi.a"), "-lm", "-lpthread", "-o", exe])
+        if rc == 0:
+            rc, out, _ = sh([exe])
+        if rc == 0:
+            passed += 1
+        else:
+            fails.append(f"api [{label}]: {out.strip()}")
+    return fails, passed
+
+
+def weights_checks(args):
+    """The runner of a package with a weights file refuses a missing, truncated or foreign one."""
+    pkg = os.path.join(args.work, "pkg", "early_exit")
+    wfile = os.path.join(pkg, "early_exit.weights")
+    inp = os.path.join(ROOT, "models", "demo", "inputs", "easy.pb")
+    if not os.path.exists(wfile) or not os.path.exists(os.path.join(pkg, "run")):
+        return [], 0
+    with open(wfile, "rb") as f:
+        data = f.read()
+    bad = os.path.join(args.work, "bad.weights")
+    cases = [("missing", None, "cannot open"), ("truncated", data[:-7], "weights:"),
+             ("other shape", data[:24] + bytes([data[24] ^ 1]) + data[25:], "the package needs"),
+             ("not weights", b"hello", "not a dycl weights file")]
+    fails, passed = [], 0
+    for what, content, want in cases:
+        path = os.path.join(args.work, "does-not-exist.weights")
+        if content is not None:
+            with open(bad, "wb") as f:
+                f.write(content)
+            path = bad
+        rc, out, _ = sh([os.path.join(pkg, "run"), inp, "--weights", path])
+        if rc == 1 and want in out and "run: error:" in out:
+            passed += 1
+        else:
+            fails.append(f"weights ({what}): exit {rc}, {out.strip()[:200]}")
+    return fails, passed
+
+
+def all_ops_checks(args, compilers):
+    """The runtime selection for every op links (tests/compile/emit_all_ops.c)."""
+    if not args.emit_all_ops or not os.access(args.emit_all_ops, os.X_OK):
+        return ["all ops: no emit_all_ops binary (build it: it is a CTest target)"], 0
+    d = os.path.join(args.work, "all_ops")
+    shutil.rmtree(d, ignore_errors=True)
+    rc, out, _ = sh([args.emit_all_ops, d])
+    if rc != 0:
+        return [f"all ops: {out.strip()}"], 0
+    fails, passed = [], 0
+    for label, cc, _ in compilers:
+        sh(["make", "-C", d, "clean"])
+        rc, out, _ = sh(["make", "-C", d, "WERROR=1", "CC=" + cc] + cflags(args), timeout=900)
+        if rc == 0:
+            rc, out, _ = sh([os.path.join(d, "all_ops")])
+        if rc == 0:
+            passed += 1
+        else:
+            lines = [ln for ln in out.splitlines() if "error" in ln or "undefined" in ln][:8]
+            fails.append(f"all ops [{label}]: " + "\n      ".join(lines or out.splitlines()[-8:]))
+    return fails, passed
+
+
+# ------------------------------------------------------------------------------------------------
 
 def main():
     ap = argparse.ArgumentParser(description="Compile models to C packages and compare them with dycl run.")
@@ -271,17 +467,22 @@ def main():
     ap.add_argument("--work", default=os.path.join(ROOT, "build", "compile-tests"))
     ap.add_argument("--node-tests", default=os.path.join(ROOT, "build", "onnx-node-tests"))
     ap.add_argument("--pytorch-tests", default=os.path.join(ROOT, "build", "pytorch-tests"))
+    ap.add_argument("--suite", default=os.path.join(ROOT, "build", "suite", "small"),
+                    help="the suite's generated models (`make suite`), used when present")
+    ap.add_argument("--emit-all-ops", default=os.path.join(ROOT, "build", "tests", "emit_all_ops"))
     ap.add_argument("--filter", default="", help="regex on model names")
     ap.add_argument("-j", type=int, default=os.cpu_count() or 2)
     ap.add_argument("--timeout", type=float, default=120.0, help="seconds per run")
     ap.add_argument("--no-clang", action="store_true", help="skip the clang build")
     ap.add_argument("--no-cache", action="store_true", help="compile every package from scratch")
+    ap.add_argument("--cflags", default="", help="CFLAGS for the packages (default: theirs, -O2)")
     ap.add_argument("--golden-only", action="store_true")
     ap.add_argument("--update", action="store_true", help="rewrite the golden file")
     ap.add_argument("-v", action="store_true", help="print build times and every failure in full")
     args = ap.parse_args()
     args.dycl = os.path.abspath(args.dycl)
     args.work = os.path.abspath(args.work)
+    args.ref_runs = {}
     if not os.access(args.dycl, os.X_OK):
         print(f"run_compile_tests: no dycl binary at {args.dycl}", file=sys.stderr)
         return 2
@@ -304,8 +505,17 @@ def main():
         return 1 if failed else 0
 
     flt = re.compile(args.filter) if args.filter else None
-    models = node_models(args.node_tests, flt, log) + pytorch_models(args.pytorch_tests, flt, log) + demo_model(flt)
+    models = (node_models(args.node_tests, flt, log) + pytorch_models(args.pytorch_tests, flt, log) + demo_model(flt) +
+              edge_models(args.work, flt, log) + suite_models(args.suite, flt))
     cache = os.path.join(args.work, "cc-cache")
+    if os.path.isdir(cache):  # objects unused for two days belong to older sources
+        for f in os.listdir(cache):
+            p = os.path.join(cache, f)
+            try:
+                if time.time() - os.path.getmtime(p) > 2 * 86400:
+                    os.remove(p)
+            except OSError:
+                pass
     wrapper = os.path.join(HERE, "cc_cache.sh")
     cc_gcc = "gcc" if args.no_cache else f"{wrapper} {cache} gcc"
     cc_clang = None
@@ -322,6 +532,16 @@ def main():
             status = "ok  " if not r["failed"] else "FAIL"
             log(f"{status} {r['name']}: {r['passed']} passed, {r['failed']} failed" + (f"  ({times})" if args.v else ""))
             for f in r["fails"] if (args.v or r["failed"]) else []:
+                log(f"     {f}")
+    if not flt:
+        compilers = [("gcc", cc_gcc, "gcc")] + ([("clang", cc_clang, "clang")] if cc_clang else [])
+        for name, (fails, p) in (("api", api_checks(args, compilers, args.node_tests)),
+                                 ("weights file", weights_checks(args)),
+                                 ("runtime of every op", all_ops_checks(args, compilers))):
+            passed += p
+            failed += len(fails)
+            log(f"{'ok  ' if not fails else 'FAIL'} {name}: {p} passed, {len(fails)} failed")
+            for f in fails:
                 log(f"     {f}")
     log(f"({len(models)} models in {time.monotonic() - t_start:.0f} s)")
     log(f"compile: {passed} passed, {failed} failed")

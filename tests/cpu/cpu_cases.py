@@ -129,6 +129,24 @@ def conv_cases():
                          shapes=((1, 5, 6, 7), (2, 4, 4, 4))))
     out.append(conv_case("conv_kernel_larger_than_input", 3, 2, {}, [], kshape=(5, 5), shapes=((1, 6, 6), (1, 5, 9))))
 
+    # transposed convolutions (W [C, M/G, k...])
+    for name, C, M, attrs, kshape, group, shapes in [
+        ("convtranspose_s2", 16, 8, dict(strides=[2, 2], pads=[1, 1, 1, 1]), (3, 3), 1, ((1, 8, 8), (2, 5, 7))),
+        ("convtranspose_outpad", 8, 12, dict(strides=[2, 2], pads=[1, 0, 1, 1], output_padding=[1, 1]), (3, 3), 1,
+         ((1, 8, 8), (1, 6, 9))),
+        ("convtranspose_group_dil", 8, 8, dict(dilations=[2, 1], group=2), (3, 3), 2, ((1, 10, 10), (2, 7, 5))),
+        ("convtranspose_same_upper", 8, 16, dict(strides=[2, 2], auto_pad="SAME_UPPER"), (4, 4), 1, ((1, 8, 8),)),
+        ("convtranspose_output_shape", 8, 16, dict(strides=[2, 2], output_shape=[17, 17]), (3, 3), 1, ((1, 8, 8),)),
+        ("convtranspose_1d", 16, 8, dict(strides=[3], pads=[1, 2]), (4,), 1, ((1, 20), (2, 9))),
+        ("convtranspose_3d", 4, 8, dict(strides=[1, 2, 2]), (2, 3, 3), 1, ((1, 4, 5, 6),)),
+    ]:
+        b = Builder(name, 30)
+        x = b.input("x", ["N", C] + [f"S{i}" for i in range(len(kshape))])
+        y = b.op("ConvTranspose", [x, b.weights(C, M // group, *kshape), b.weights(M, scale=0.1)], **attrs)
+        b.output(b.op("Relu", [y]))
+        rng = np.random.default_rng(31)
+        out.append((name, b.model(), [[rnd(rng, sh[0], C, *sh[1:])] for sh in shapes]))
+
     # residual: the add fuses into the second conv (its operand is the block input)
     b = Builder("conv_residual_block", 1)
     x = b.input("x", ["N", 16, "H", "W"])
@@ -188,6 +206,40 @@ def conv_cases():
     rng = np.random.default_rng(12)
     out.append(("conv_runtime_weights", b.model(), [[rnd(rng, 1, 4, 10, 10), rnd(rng, 6, 2, 3, 3), rnd(rng, 6)],
                                                     [rnd(rng, 3, 4, 9, 8), rnd(rng, 6, 2, 3, 3), rnd(rng, 6)]]))
+    # everything dynamic, including bad combinations the reference kernel must report
+    b = Builder("conv_dynamic_errors", 15)
+    x = b.input("x", ["N", "C", "H", "W"])
+    w = b.input("w", ["M", "CG", "KH", "KW"])
+    b.output(b.op("Relu", [b.op("Conv", [x, w], pads=[1, 1, 1, 1], strides=[2, 1])]))
+    rng = np.random.default_rng(16)
+    out.append(("conv_dynamic_errors", b.model(), [[rnd(rng, 2, 8, 12, 10), rnd(rng, 16, 8, 3, 3)],
+                                                   [rnd(rng, 1, 8, 12, 10), rnd(rng, 16, 6, 3, 3)],
+                                                   [rnd(rng, 1, 8, 2, 2), rnd(rng, 16, 8, 7, 7)],
+                                                   [rnd(rng, 1, 8, 9, 9), rnd(rng, 16, 8, 5, 1)]]))
+    # channels-last activations between convs, read back by the reference kernels when the next
+    # conv falls back (too small, or bad weights)
+    b = Builder("conv_chain_fallback", 17)
+    x = b.input("x", ["N", 8, "H", "W"])
+    w2 = b.input("w2", ["M", "C2", "KH", "KW"])
+    y = b.op("Relu", [b.op("Conv", [x, b.weights(16, 8, 3, 3), b.weights(16)], pads=[1, 1, 1, 1])])
+    b.output(b.op("Conv", [y, w2]))
+    rng = np.random.default_rng(18)
+    out.append(("conv_chain_fallback", b.model(), [[rnd(rng, 1, 8, 12, 12), rnd(rng, 16, 16, 3, 3)],
+                                                   [rnd(rng, 1, 8, 3, 3), rnd(rng, 1, 16, 1, 1)],
+                                                   [rnd(rng, 1, 8, 6, 6), rnd(rng, 4, 8, 3, 3)]]))
+    # a residual whose add cannot fuse for some weights: the Add reads the channels-last operand
+    b = Builder("conv_residual_fallback", 19)
+    x = b.input("x", ["N", 8, "H", "W"])
+    wb = b.input("wb", ["M", 16, "KH", "KW"])
+    y0 = b.op("Relu", [b.op("Conv", [x, b.weights(16, 8, 3, 3), b.weights(16)], pads=[1, 1, 1, 1])])
+    y1 = b.op("Relu", [b.op("Conv", [y0, b.weights(16, 16, 3, 3)], pads=[1, 1, 1, 1])])
+    y2 = b.op("Conv", [y1, wb])
+    b.output(b.op("Relu", [b.op("Add", [y2, y0])]))
+    rng = np.random.default_rng(20)
+    out.append(("conv_residual_fallback", b.model(), [[rnd(rng, 1, 8, 12, 12), rnd(rng, 16, 16, 1, 1)],
+                                                      [rnd(rng, 2, 8, 12, 10), rnd(rng, 1, 16, 1, 1)],
+                                                      [rnd(rng, 1, 8, 12, 12), rnd(rng, 16, 16, 3, 3)],
+                                                      [rnd(rng, 1, 8, 12, 12), rnd(rng, 16, 16, 1, 1)]]))
     # a chain of convs with pools between them and a linear head
     b = Builder("conv_net", 13)
     x = b.input("x", ["N", 3, "H", "W"])
@@ -427,7 +479,7 @@ def loop_case():
     b.output("x_final")
     b.output("sums")
     return ("loop_growing_matmul", b.model(13),
-            [[rnd(rng, 1, 1, 32), np.array(14, np.int64)], [rnd(rng, 1, 3, 32), np.array(4, np.int64)],
+            [[rnd(rng, 1, 1, 32), np.array(44, np.int64)], [rnd(rng, 1, 3, 32), np.array(4, np.int64)],
              [rnd(rng, 1, 2, 32), np.array(0, np.int64)]])
 
 

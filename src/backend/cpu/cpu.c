@@ -1,17 +1,19 @@
 /* The `cpu` backend: plans each sub-network once (prepare), then runs it node by node (run).
  *
- * Planning picks the nodes oneDNN runs: Conv, MatMul, Gemm, the pools and ReduceSum/Mean/Max/Min
- * on float32 (heads), and
- * fuses into a head the nodes that only post-process its result: a residual Add (when the other
- * operand is already computed at the head's position) and activations (Relu, LeakyRelu, Clip,
- * Sigmoid, Tanh, Elu, HardSwish), provided each intermediate value has no other use. A fused group
- * runs at its head's position; its members are skipped. Every other node runs the reference
- * kernel of the op table, so every model runs.
+ * Planning picks the nodes oneDNN runs (heads): Conv, ConvTranspose, MatMul, Gemm, the pools and
+ * ReduceSum/Mean/Max/Min on float32. It fuses into a head the nodes that only post-process its
+ * result: a residual Add (when the other operand is already computed at the head's position) and
+ * activations (Relu, LeakyRelu, Clip, Sigmoid, Tanh, Elu, HardSwish), provided each intermediate
+ * value has no other use. A fused group runs at its head's position; its members are skipped.
+ * Every other node runs the reference kernel of the op table, so every model runs. Values that
+ * only convs and pools read inside the sub-network stay channels-last between them (no reorders);
+ * everything else, and everything at the sub-network's boundary, is plain row-major.
  *
  * Shapes may change between runs: cpu_ops.c creates a primitive per input shape on first use and
  * keeps a few per group. When oneDNN cannot run a group on the inputs it gets (an unexpected
- * dtype or shape, an unsupported case), the group's nodes run the reference kernels instead, in
- * their own positions, which also gives the reference kernels' error messages for bad inputs. */
+ * dtype or shape, a problem too small to be worth a call, an unsupported case), the group's nodes
+ * run the reference kernels instead, in their own positions, which also gives the reference
+ * kernels' error messages for bad inputs. */
 #include "backend/cpu/cpu.h"
 
 #ifdef DYCL_HAVE_ONEDNN
@@ -127,11 +129,14 @@ static bool plan_head(const dycl_program_t* p, const dycl_subnet_t* sn, int k, c
   memset(g, 0, sizeof *g);
   g->head = g->last = k;
   g->add_operand = -1;
+  g->x_cl = g->s_cl = g->y_cl = -1;
   if (n->n_out < 1 || !is_f32(ir, n->out[0]) || n->n_in < 1 || !is_f32(ir, n->in[0])) return false;
   switch (n->op) {
     case DYCL_OP_Conv:
+    case DYCL_OP_ConvTranspose:
       if (n->n_in < 2 || !is_f32(ir, n->in[1])) return false;
       g->kind = CPU_KIND_CONV;
+      g->transpose = n->op == DYCL_OP_ConvTranspose;
       g->w_const = is_const(ir, n->in[1]);
       return true;
     case DYCL_OP_MatMul:
@@ -192,7 +197,8 @@ static void plan_members(const dycl_program_t* p, const dycl_subnet_t* sn, cpu_g
       g->add_operand = other;
     } else {
       cpu_act_t a;
-      if (g->n_act >= CPU_MAX_ACTS || n->n_out != 1 || n->out[0] < 0 || n->in[0] != v || !as_activation(ir, n, &a)) return;
+      if (g->n_act >= CPU_MAX_ACTS || n->n_out != 1 || n->out[0] < 0 || n->in[0] != v || !as_activation(ir, n, &a))
+        return;
       for (int i = 1; i < n->n_in; i++) /* Clip's bounds: constants, nothing to wait for */
         if (n->in[i] == v) return;
       g->act[g->n_act++] = a;
@@ -203,8 +209,64 @@ static void plan_members(const dycl_program_t* p, const dycl_subnet_t* sn, cpu_g
   }
 }
 
+/* Whether value y may be held channels-last: every reader is a group that takes it so (a conv's
+ * or pool's input X, a conv's fused residual operand), nothing after the sub-network needs it. */
+static bool cl_readers_only(const dycl_subnet_t* sn, const cpu_state_t* st, int y) {
+  if (in_list(sn->out, sn->n_out, y) || in_list(sn->graph->out, sn->graph->n_out, y)) return false;
+  int uses = 0;
+  for (int k = 0; k < sn->n_nodes; k++) {
+    const dycl_node_t* n = sn->nodes[k];
+    if (in_list(n->implicit, n->n_implicit, y)) return false;
+    for (int i = 0; i < n->n_in; i++) {
+      if (n->in[i] != y) continue;
+      uses++;
+      int gk = st->node_group[k];
+      if (gk >= 0) {
+        const cpu_group_t* h = &st->groups[gk];
+        /* oneDNN 2.6 reduces a channels-last source with a slow generic kernel */
+        if (i != 0 || (h->kind != CPU_KIND_CONV && h->kind != CPU_KIND_POOL)) return false;
+      } else if (gk <= -2) {
+        const cpu_group_t* h = &st->groups[-2 - gk];
+        if (h->kind != CPU_KIND_CONV || h->add_operand != y || n->op != DYCL_OP_Add) return false;
+      } else {
+        return false;
+      }
+    }
+  }
+  return uses > 0;
+}
+
+static int cl_index(const cpu_state_t* st, int v) {
+  for (int i = 0; i < st->n_cl; i++)
+    if (st->cl_vals[i] == v) return i;
+  return -1;
+}
+
+/* Picks the values kept channels-last between groups (the activations of a chain of convs and
+ * pools, when oneDNN runs them in that layout they need no reordering in between). */
+static dycl_status_t plan_layouts(const dycl_subnet_t* sn, cpu_state_t* st) {
+  st->cl_vals = malloc(((size_t)st->n_groups + 1) * sizeof *st->cl_vals);
+  if (!st->cl_vals) return dycl_error_nomem();
+  for (int i = 0; i < st->n_groups; i++) {
+    cpu_group_t* g = &st->groups[i];
+    if (g->kind != CPU_KIND_CONV && g->kind != CPU_KIND_POOL) continue;
+    int y = sn->nodes[g->last]->out[0];
+    if (y < 0 || !cl_readers_only(sn, st, y)) continue;
+    g->y_cl = st->n_cl;
+    st->cl_vals[st->n_cl++] = y;
+  }
+  for (int i = 0; i < st->n_groups; i++) {
+    cpu_group_t* g = &st->groups[i];
+    if (g->kind != CPU_KIND_CONV && g->kind != CPU_KIND_POOL) continue;
+    g->x_cl = cl_index(st, sn->nodes[g->head]->in[0]);
+    if (g->add_operand >= 0) g->s_cl = cl_index(st, g->add_operand);
+  }
+  return NULL;
+}
+
 static void state_destroy(cpu_state_t* st) {
   if (!st) return;
+  free(st->cl_vals);
   for (int i = 0; i < st->n_groups; i++) cpu_group_release(&st->groups[i]);
   cpu_state_free_buffers(st);
   free(st->groups);
@@ -214,7 +276,8 @@ static void state_destroy(cpu_state_t* st) {
   free(st);
 }
 
-static dycl_status_t cpu_prepare(const dycl_program_t* p, dycl_subnet_t* sn) {
+/* Plans sub-network sn; `threads` > 0: the threads oneDNN runs on (else OpenMP's default). */
+static dycl_status_t cpu_prepare_threads(const dycl_program_t* p, dycl_subnet_t* sn, int threads) {
   sn->backend_state = NULL;
   int* node_group = malloc(((size_t)sn->n_nodes + 1) * sizeof *node_group);
   cpu_group_t* groups = calloc((size_t)sn->n_nodes + 1, sizeof *groups);
@@ -254,13 +317,20 @@ static dycl_status_t cpu_prepare(const dycl_program_t* p, dycl_subnet_t* sn) {
     free(st);
     return dycl_error(DYCL_CODE_INTERNAL, "cannot create a mutex");
   }
-  dycl_status_t s = cpu_dnn_create(0, &st->dnn);
+  dycl_status_t s = plan_layouts(sn, st);
+  if (!s) s = cpu_dnn_create(threads, &st->dnn);
   if (s) {
     state_destroy(st);
     return s;
   }
   sn->backend_state = st;
   return NULL;
+}
+
+/* The backend interface does not pass dycl_options_t yet: oneDNN runs on OpenMP's default
+ * threads (OMP_NUM_THREADS, else all cores). */
+static dycl_status_t cpu_prepare(const dycl_program_t* p, dycl_subnet_t* sn, const dycl_options_t* options) {
+  return cpu_prepare_threads(p, sn, options ? options->threads : 0);
 }
 
 static void cpu_release(dycl_subnet_t* sn) {
@@ -301,8 +371,10 @@ static dycl_status_t run_ref_node(const dycl_ir_t* ir, const dycl_node_t* n, dyc
   if (!s) s = dycl_op_table[n->op].run(kctx, n, in, n->n_in, out, n->n_out);
   for (int j = 0; j < n->n_out; j++) {
     if (!s && n->out[j] >= 0) {
-      if (!out[j]) s = dycl_node_error(n, DYCL_CODE_INTERNAL, "kernel did not produce output %d", j);
-      else s = dycl_check_output(ir, n, j, out[j]);
+      if (!out[j])
+        s = dycl_node_error(n, DYCL_CODE_INTERNAL, "kernel did not produce output %d", j);
+      else
+        s = dycl_check_output(ir, n, j, out[j]);
     }
     if (s || n->out[j] < 0) {
       dycl_value_release(out[j]);
@@ -318,32 +390,70 @@ static dycl_status_t run_ref_node(const dycl_ir_t* ir, const dycl_node_t* n, dyc
   return s;
 }
 
-#define CPU_PENDING_STACK 256
+/* Replaces the channels-last tensor in *slot by a plain copy (for a reference kernel). */
+static dycl_status_t to_plain(dycl_kctx_t* kctx, dycl_value_t** slot) {
+  const dycl_value_t* t = *slot;
+  if (!t || t->kind != DYCL_VALUE_TENSOR || t->dtype != DYCL_DTYPE_FLOAT32 || t->rank < 3)
+    return dycl_error(DYCL_CODE_INTERNAL, "cpu backend: a channels-last value is not a float tensor of rank 3 or more");
+  dycl_value_t* u;
+  DYCL_RETURN_IF_ERROR(dycl_tensor_new(kctx->alloc, kctx->limits, t->dtype, t->rank, t->dims, &u));
+  int64_t N = t->dims[0], C = t->dims[1], S = 1;
+  for (int d = 2; d < t->rank; d++) S *= t->dims[d];
+  const float* src = t->data;
+  float* dst = u->data;
+  for (int64_t n = 0; n < N; n++)
+    for (int64_t s = 0; s < S; s++)
+      for (int64_t c = 0; c < C; c++) dst[(n * C + c) * S + s] = src[(n * S + s) * C + c];
+  dycl_value_release(*slot);
+  *slot = u;
+  return NULL;
+}
 
-static dycl_status_t cpu_run(const dycl_program_t* p, const dycl_subnet_t* sn, dycl_value_t** slots, dycl_kctx_t* kctx) {
+/* Makes the inputs of node n that are held channels-last plain again. */
+static dycl_status_t inputs_to_plain(const cpu_state_t* st, const dycl_node_t* n, dycl_value_t** slots,
+                                     unsigned char* cl, dycl_kctx_t* kctx) {
+  for (int i = 0; i < n->n_in; i++) {
+    int c = n->in[i] >= 0 ? cl_index(st, n->in[i]) : -1;
+    if (c >= 0 && cl[c]) {
+      DYCL_RETURN_IF_ERROR(to_plain(kctx, &slots[n->in[i]]));
+      cl[c] = 0;
+    }
+  }
+  return NULL;
+}
+
+#define CPU_STACK_NODES 256
+
+static dycl_status_t cpu_run(const dycl_program_t* p, const dycl_subnet_t* sn, dycl_value_t** slots,
+                             dycl_kctx_t* kctx) {
   const dycl_ir_t* ir = p->ir;
   cpu_state_t* st = sn->backend_state;
   dycl_status_t s = NULL;
-  /* pending[k]: member node k runs the reference kernel (its group fell back) */
-  bool pending_buf[CPU_PENDING_STACK];
-  bool* pending = pending_buf;
-  if (st && sn->n_nodes > CPU_PENDING_STACK) {
-    pending = dycl_calloc(kctx->alloc, (size_t)sn->n_nodes, sizeof *pending);
+  /* pending[k]: member node k runs the reference kernel (its group fell back); cl[i]: value
+   * st->cl_vals[i] is held channels-last */
+  unsigned char buf[2 * CPU_STACK_NODES];
+  unsigned char* pending = buf;
+  unsigned char* cl = buf + CPU_STACK_NODES;
+  if (st && (sn->n_nodes > CPU_STACK_NODES || st->n_cl > CPU_STACK_NODES)) {
+    pending = dycl_calloc(kctx->alloc, (size_t)sn->n_nodes + (size_t)st->n_cl + 1, 1);
     if (!pending) return dycl_error_nomem();
+    cl = pending + sn->n_nodes;
   } else {
-    memset(pending_buf, 0, sizeof pending_buf);
+    memset(buf, 0, sizeof buf);
   }
   for (int k = 0; k < sn->n_nodes && !s; k++) {
     int gi = st ? st->node_group[k] : -1;
     if (gi >= 0) {
       cpu_group_t* g = &st->groups[gi];
       cpu_ran_t ran = CPU_RAN_NONE;
-      s = cpu_group_run(p, sn, st, g, slots, kctx, &ran);
+      s = cpu_group_run(p, sn, st, g, slots, cl, kctx, &ran);
+      if (!s && ran == CPU_RAN_NONE) s = inputs_to_plain(st, sn->nodes[k], slots, cl, kctx);
       if (!s && ran == CPU_RAN_NONE) s = run_ref_node(ir, sn->nodes[k], slots, kctx);
       if (!s && ran != CPU_RAN_ALL)
-        for (int m = 0; m < g->n_members; m++) pending[g->members[m]] = true;
+        for (int m = 0; m < g->n_members; m++) pending[g->members[m]] = 1;
     } else if (gi == -1 || pending[k]) {
-      s = run_ref_node(ir, sn->nodes[k], slots, kctx);
+      if (st && st->n_cl) s = inputs_to_plain(st, sn->nodes[k], slots, cl, kctx);
+      if (!s) s = run_ref_node(ir, sn->nodes[k], slots, kctx);
     }
     if (!s)
       for (int r = sn->release_start[k]; r < sn->release_start[k + 1]; r++) {
@@ -357,7 +467,7 @@ static dycl_status_t cpu_run(const dycl_program_t* p, const dycl_subnet_t* sn, d
         dycl_value_release(slots[sn->release_ids[r]]);
         slots[sn->release_ids[r]] = NULL;
       }
-  if (pending != pending_buf) dycl_free(kctx->alloc, pending);
+  if (pending != buf) dycl_free(kctx->alloc, pending);
   return s;
 }
 

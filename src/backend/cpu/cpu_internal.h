@@ -10,7 +10,7 @@
 #include "backend/cpu/onednn.h"
 
 #define CPU_MAX_MEMBERS 4 /* nodes fused after the head */
-#define CPU_CACHE_SIZE 8  /* primitives kept per group (one per input shape) */
+#define CPU_CACHE_SIZE 32 /* primitives kept per group (one per input shape) */
 #define CPU_KEY_MAX 48
 
 typedef enum cpu_kind {
@@ -24,12 +24,12 @@ typedef enum cpu_kind {
 /* One primitive for one shape key. prim NULL: oneDNN cannot run this shape (use the reference
  * kernels). */
 typedef struct cpu_entry {
+  uint64_t hash; /* of the key */
   int nkey;
   int64_t key[CPU_KEY_MAX];
   cpu_prim_t* prim;
   const void* packed; /* the weights packed for prim (constant weights), else NULL */
   int refs;           /* executions in flight */
-  uint64_t last_use;
 } cpu_entry_t;
 
 /* A head node (Conv, MatMul, Gemm or a pool) and the nodes fused into it. */
@@ -43,19 +43,23 @@ typedef struct cpu_group {
   int n_act;
   cpu_act_t act[CPU_MAX_ACTS];
   /* attributes, read at prepare time */
-  int nsp;                     /* conv/pool: spatial dims, from the attributes (0: from the input) */
-  int auto_pad;                /* 0 NOTSET, 1 SAME_UPPER, 2 SAME_LOWER, 3 VALID */
-  int64_t group;               /* conv */
-  int n_kshape;                /* conv: kernel_shape length (0: absent) */
+  int nsp;       /* conv/pool: spatial dims, from the attributes (0: from the input) */
+  int auto_pad;  /* 0 NOTSET, 1 SAME_UPPER, 2 SAME_LOWER, 3 VALID */
+  int64_t group; /* conv */
+  int n_kshape;  /* conv: kernel_shape length (0: absent) */
   int64_t kshape[3], strides[3], dil[3], pads[6];
   bool have_strides, have_dil, have_pads;
-  bool trans_a, trans_b;       /* gemm */
-  float beta;                  /* gemm */
-  cpu_pool_kind_t pool_kind;   /* pool */
+  bool trans_a, trans_b;         /* gemm */
+  float beta;                    /* gemm */
+  cpu_pool_kind_t pool_kind;     /* pool */
   cpu_reduce_kind_t reduce_kind; /* reduce */
   bool axes_input;               /* reduce: the axes come from input 1 */
   bool global, ceil_mode;
-  bool w_const; /* conv, matmul, gemm: the weights are a module constant */
+  bool transpose; /* conv: ConvTranspose */
+  bool w_const;   /* conv, matmul, gemm: the weights are a module constant */
+  /* channels-last activations: indices into the run's layout states (-1: always plain) of the
+   * group's input X, its Add operand and its result (written channels-last when it runs fused) */
+  int x_cl, s_cl, y_cl;
   /* primitives by shape; guarded by the state's lock */
   int n_entries;
   cpu_entry_t* entries[CPU_CACHE_SIZE];
@@ -74,11 +78,14 @@ typedef struct cpu_state {
   cpu_dnn_t* dnn;
   pthread_mutex_t lock;
   cpu_buf_t* free_bufs; /* workspaces not in use (one per concurrent run at most) */
-  uint64_t clock;
+  uint64_t clock;       /* cache misses so far */
   int n_groups;
   cpu_group_t* groups;
   /* per node: the group it heads (>= 0), -1 for a reference node, -2 - g for a member of group g */
   int* node_group;
+  /* values that may be kept channels-last between groups (only groups read them) */
+  int n_cl;
+  int* cl_vals;
 } cpu_state_t;
 
 typedef enum cpu_ran {
@@ -88,9 +95,10 @@ typedef enum cpu_ran {
 } cpu_ran_t;
 
 /* Runs group g at its head's position; *ran tells what ran (nothing is written for CPU_RAN_NONE,
- * when oneDNN cannot run these inputs). */
+ * when oneDNN cannot run these inputs). cl[i] tells whether value st->cl_vals[i] is held
+ * channels-last in this run (set here when the group writes its result so). */
 dycl_status_t cpu_group_run(const dycl_program_t* p, const dycl_subnet_t* sn, cpu_state_t* st, cpu_group_t* g,
-                            dycl_value_t** slots, dycl_kctx_t* kctx, cpu_ran_t* ran);
+                            dycl_value_t** slots, unsigned char* cl, dycl_kctx_t* kctx, cpu_ran_t* ran);
 void cpu_group_release(cpu_group_t* g);
 void cpu_state_free_buffers(cpu_state_t* st);
 

@@ -14,17 +14,20 @@
  * kernels than through a oneDNN call. */
 #define CPU_MIN_WORK 4096.0
 #define CPU_MIN_REDUCE 1024.0 /* elements: the reference reductions are slower */
+/* Problems smaller than this run on one thread: waking the others costs more than they save. */
+#define CPU_SERIAL_WORK 262144.0
 
 /* How the bias and the pre-filled destination (sum post-op) of an entry are fed. */
 typedef enum { SRC_NONE = 0, SRC_OWN, SRC_GEMM_C, SRC_ADD } src_kind_t;
 
 /* What one entry needs besides its primitive: the output shape and where bias/sum come from. */
 typedef struct entry_plan {
-  bool fused; /* the group's members are fused in (else only the head runs here) */
+  bool fused;  /* the group's members are fused in (else only the head runs here) */
+  bool out_cl; /* the result is written channels-last */
   int out_rank;
   int64_t out_dims[DYCL_MAX_RANK];
   src_kind_t bias, sum;
-  bool bias_direct; /* the bias tensor's data can be passed as is */
+  bool bias_direct;   /* the bias tensor's data can be passed as is */
   int64_t rows, cols; /* gemm C broadcast into [rows, cols] */
 } entry_plan_t;
 
@@ -39,6 +42,7 @@ typedef struct group_io {
   const dycl_value_t* w; /* W or B */
   const dycl_value_t* b; /* conv B, gemm C */
   const dycl_value_t* s; /* fused Add's other operand */
+  bool x_cl, s_cl;       /* x and s are held channels-last */
 } group_io_t;
 
 /* ------------------------------------------------------------------ keys */
@@ -93,22 +97,35 @@ static bool conv_problem(const cpu_group_t* g, const dycl_node_t* node, const gr
   int nsp = r - 2;
   memset(d, 0, sizeof *d);
   d->nsp = nsp;
+  d->transpose = g->transpose;
   d->N = X->dims[0];
   d->C = X->dims[1];
-  d->M = W->dims[0];
   d->G = dycl_attr_int(node, "group", 1);
-  if (d->G < 1 || d->N < 1 || d->C < 1 || d->M < 1 || d->M % d->G || W->dims[1] * d->G != d->C) return false;
+  if (d->G < 1 || d->G > d->C) return false;
+  if (g->transpose) { /* W [C, M/G, k...] */
+    d->M = W->dims[1] * d->G;
+    if (W->dims[0] != d->C || d->C % d->G) return false;
+  } else { /* W [M, C/G, k...] */
+    d->M = W->dims[0];
+    if (d->M % d->G || W->dims[1] * d->G != d->C) return false;
+  }
+  if (d->N < 1 || d->C < 1 || d->M < 1) return false;
   if (B && (B->rank != 1 || B->dims[0] != d->M)) return false;
   d->bias = B != NULL;
   d->blocked_io = true;
+  d->src_cl = io->x_cl;
+  ep->out_cl = d->dst_cl = g->y_cl >= 0 && (fused || g->n_members == 0);
   int nk = 0;
   const int64_t* ks = dycl_attr_ints(node, "kernel_shape", &nk);
   if (ks && nk != nsp) return false;
-  int64_t pads[6];
+  int64_t pads[6], opad[3];
   int ap = auto_pad(node);
   if (ap < 0 || !ints_attr(node, "strides", nsp, 1, 1, d->s) || !ints_attr(node, "dilations", nsp, 1, 1, d->d) ||
-      !ints_attr(node, "pads", 2 * nsp, 0, 0, pads))
+      !ints_attr(node, "pads", 2 * nsp, 0, 0, pads) || !ints_attr(node, "output_padding", nsp, 0, 0, opad))
     return false;
+  int nos = 0;
+  const int64_t* os = g->transpose ? dycl_attr_ints(node, "output_shape", &nos) : NULL;
+  if (os && nos != nsp && nos != nsp + 2) return false;
   for (int i = 0; i < nsp; i++) {
     int64_t in = X->dims[2 + i], k = W->dims[2 + i];
     if (ks && ks[i] != k) return false;
@@ -116,6 +133,25 @@ static bool conv_problem(const cpu_group_t* g, const dycl_node_t* node, const gr
     int64_t keff = (k - 1) * d->d[i] + 1;
     d->in[i] = in;
     d->k[i] = k;
+    if (g->transpose) { /* as the reference kernel: the output extent, then the padding */
+      int64_t full = d->s[i] * (in - 1) + opad[i] + keff, out, pb, pe;
+      if (os || ap == 1 || ap == 2) {
+        out = os ? os[nos == nsp ? i : i + 2] : in * d->s[i];
+        int64_t total = full - out, half = total >= 0 ? total / 2 : -((-total + 1) / 2);
+        pb = ap == 1 ? half : total - half;
+        pe = total - pb;
+      } else {
+        pb = ap == 3 ? 0 : pads[i];
+        pe = ap == 3 ? 0 : pads[nsp + i];
+        out = full - pb - pe;
+      }
+      /* oneDNN: out = (in - 1) * s + keff - pl - pr, output_padding folded into pr */
+      d->out[i] = out;
+      d->pl[i] = pb;
+      d->pr[i] = (in - 1) * d->s[i] + keff - pb - out;
+      if (out < 1 || d->pl[i] < 0 || d->pr[i] < 0) return false;
+      continue;
+    }
     if (ap == 1 || ap == 2) {
       int64_t out = (in + d->s[i] - 1) / d->s[i];
       int64_t total = (out - 1) * d->s[i] + keff - in;
@@ -142,6 +178,7 @@ static bool conv_problem(const cpu_group_t* g, const dycl_node_t* node, const gr
     for (int i = 0; i < r; i++)
       if (S->dims[i] != ep->out_dims[i]) return false;
     ep->sum = SRC_ADD;
+    d->sum_cl = io->s_cl;
   }
   return true;
 }
@@ -165,7 +202,7 @@ static bool same_shape(const dycl_value_t* S, int rank, const int64_t* dims) {
 static bool mm_add_operand(const cpu_group_t* g, const group_io_t* io, entry_plan_t* ep, cpu_mm_desc_t* d, bool fused) {
   if (g->add_operand < 0 || !fused) return true;
   const dycl_value_t* S = io->s;
-  int64_t N = ep->out_dims[ep->out_rank - 1];
+  int64_t N = ep->out_rank > 0 ? ep->out_dims[ep->out_rank - 1] : 1;
   if (ep->bias == SRC_NONE && bias_like(S, ep->out_rank, N)) {
     ep->bias = SRC_ADD;
     ep->bias_direct = true;
@@ -274,6 +311,8 @@ static bool pool_problem(const cpu_group_t* g, const dycl_node_t* node, const gr
   memset(d, 0, sizeof *d);
   d->kind = g->pool_kind;
   d->nsp = nsp;
+  d->src_cl = io->x_cl;
+  ep->out_cl = d->dst_cl = g->y_cl >= 0;
   d->N = X->dims[0];
   d->C = X->dims[1];
   if (d->N < 1 || d->C < 1) return false;
@@ -321,12 +360,15 @@ static bool pool_problem(const cpu_group_t* g, const dycl_node_t* node, const gr
       int64_t pr = pe;
       if ((in + pb + pr - keff) / d->s[i] + 1 < out) pr = (out - 1) * d->s[i] + keff - in - pb;
       if (pr > pe && d->kind == CPU_POOL_AVG_INCLUDE) return false; /* would count the overhang */
-      if (pb >= keff || pr >= keff) return false; /* windows entirely in the padding */
+      if (pb >= keff || pr >= keff) return false;                   /* windows entirely in the padding */
       d->pl[i] = pb;
       d->pr[i] = pr;
       d->out[i] = out;
     }
   }
+  bool unit = true; /* spatial output extents of 1: both layouts are the same bytes */
+  for (int i = 0; i < nsp; i++) unit &= d->out[i] == 1;
+  if (unit && d->src_cl) d->dst_cl = true;
   ep->out_rank = r;
   ep->out_dims[0] = d->N;
   ep->out_dims[1] = d->C;
@@ -344,8 +386,8 @@ static bool reduce_axes(const cpu_group_t* g, const dycl_node_t* node, const gro
   if (g->axes_input || io->w) {
     if (io->w) {
       const dycl_value_t* a = io->w;
-      if (a->kind != DYCL_VALUE_TENSOR || (a->dtype != DYCL_DTYPE_INT64 && a->dtype != DYCL_DTYPE_INT32) || a->rank > 1 ||
-          a->numel > DYCL_MAX_RANK * 2)
+      if (a->kind != DYCL_VALUE_TENSOR || (a->dtype != DYCL_DTYPE_INT64 && a->dtype != DYCL_DTYPE_INT32) ||
+          a->rank > 1 || a->numel > DYCL_MAX_RANK * 2)
         return false;
       n = (int)a->numel;
       for (int k = 0; k < n; k++) axes[k] = dycl_tensor_get_i64(a, k);
@@ -382,6 +424,7 @@ static bool reduce_problem(const cpu_group_t* g, const dycl_node_t* node, const 
   bool keep = dycl_attr_int(node, "keepdims", 1) != 0;
   d->kind = g->reduce_kind;
   d->rank = X->rank;
+  d->src_cl = io->x_cl && X->rank >= 3;
   bool any = false;
   for (int i = 0; i < X->rank; i++) {
     d->dims[i] = X->dims[i];
@@ -408,8 +451,8 @@ void cpu_group_release(cpu_group_t* g) {
 }
 
 /* Creates the primitive of group g for these inputs, with the members fused in or not. */
-static dycl_status_t build_prim(cpu_state_t* st, cpu_group_t* g, const dycl_node_t* head, const group_io_t* io, bool fused,
-                                cpu_entry_full_t* e) {
+static dycl_status_t build_prim(cpu_state_t* st, cpu_group_t* g, const dycl_node_t* head, const group_io_t* io,
+                                bool fused, cpu_entry_full_t* e) {
   cpu_post_t post;
   memset(&post, 0, sizeof post);
   if (fused) {
@@ -421,8 +464,9 @@ static dycl_status_t build_prim(cpu_state_t* st, cpu_group_t* g, const dycl_node
       cpu_conv_desc_t d;
       if (!conv_problem(g, head, io, fused, &d, &e->plan)) return NULL;
       double work = (double)d.N * (double)d.M * (double)(d.C / d.G);
-      for (int i = 0; i < d.nsp; i++) work *= (double)d.k[i] * (double)d.out[i];
+      for (int i = 0; i < d.nsp; i++) work *= (double)d.k[i] * (double)(d.transpose ? d.in[i] : d.out[i]);
       if (work < CPU_MIN_WORK) return NULL;
+      d.threads = work < CPU_SERIAL_WORK ? 1 : 0;
       post.sum = e->plan.sum != SRC_NONE;
       post.sum_scale = 1.0f;
       return cpu_prim_conv(st->dnn, &d, &post, g->w_const, &e->e.prim);
@@ -436,6 +480,7 @@ static dycl_status_t build_prim(cpu_state_t* st, cpu_group_t* g, const dycl_node
       double work = (double)d.a_dims[d.rank - 1];
       for (int i = 0; i < d.rank; i++) work *= (double)d.c_dims[i];
       if (work < CPU_MIN_WORK) return NULL;
+      d.threads = work < CPU_SERIAL_WORK ? 1 : 0;
       post.sum = e->plan.sum != SRC_NONE;
       post.sum_scale = e->plan.sum == SRC_GEMM_C ? (float)dycl_attr_float(head, "beta", 1.0) : 1.0f;
       return cpu_prim_matmul(st->dnn, &d, &post, g->w_const, &e->e.prim);
@@ -444,6 +489,7 @@ static dycl_status_t build_prim(cpu_state_t* st, cpu_group_t* g, const dycl_node
       cpu_reduce_desc_t d;
       if (!reduce_problem(g, head, io, &d, &e->plan)) return NULL;
       if ((double)io->x->numel < CPU_MIN_REDUCE) return NULL;
+      d.threads = (double)io->x->numel < CPU_SERIAL_WORK ? 1 : 0;
       return cpu_prim_reduce(st->dnn, &d, &e->e.prim);
     }
     case CPU_KIND_POOL: {
@@ -452,6 +498,7 @@ static dycl_status_t build_prim(cpu_state_t* st, cpu_group_t* g, const dycl_node
       double work = (double)d.N * (double)d.C;
       for (int i = 0; i < d.nsp; i++) work *= (double)d.k[i] * (double)d.out[i];
       if (work < CPU_MIN_WORK) return NULL;
+      d.threads = work < CPU_SERIAL_WORK ? 1 : 0;
       return cpu_prim_pool(st->dnn, &d, &e->e.prim);
     }
   }
@@ -482,15 +529,17 @@ static dycl_status_t entry_build(cpu_state_t* st, cpu_group_t* g, const dycl_nod
 /* Finds or makes the entry for `key`, with a reference taken (*transient: not kept in the cache,
  * destroy after use). */
 static dycl_status_t entry_get(cpu_state_t* st, cpu_group_t* g, const dycl_node_t* head, const group_io_t* io,
-                               const int64_t* key, int nkey, dycl_kctx_t* kctx, cpu_entry_full_t** out, bool* transient) {
+                               const int64_t* key, int nkey, dycl_kctx_t* kctx, cpu_entry_full_t** out,
+                               bool* transient) {
   *out = NULL;
   *transient = false;
+  uint64_t h = 0xcbf29ce484222325ull;
+  for (int i = 0; i < nkey; i++) h = (h ^ (uint64_t)key[i]) * 0x100000001b3ull;
   pthread_mutex_lock(&st->lock);
   for (int i = 0; i < g->n_entries; i++) {
     cpu_entry_t* e = g->entries[i];
-    if (e->nkey == nkey && !memcmp(e->key, key, (size_t)nkey * sizeof *key)) {
+    if (e->hash == h && e->nkey == nkey && !memcmp(e->key, key, (size_t)nkey * sizeof *key)) {
       e->refs++;
-      e->last_use = ++st->clock;
       pthread_mutex_unlock(&st->lock);
       *out = (cpu_entry_full_t*)e;
       return NULL;
@@ -502,20 +551,29 @@ static dycl_status_t entry_get(cpu_state_t* st, cpu_group_t* g, const dycl_node_
     pthread_mutex_unlock(&st->lock);
     return s;
   }
+  e->e.hash = h;
   e->e.nkey = nkey;
   memcpy(e->e.key, key, (size_t)nkey * sizeof *key);
   e->e.refs = 1;
-  e->e.last_use = ++st->clock;
+  st->clock++; /* misses: the seed of the random eviction */
   int slot = -1;
   if (g->n_entries < CPU_CACHE_SIZE) {
     slot = g->n_entries++;
-  } else { /* evict the least recently used entry not in use */
-    for (int i = 0; i < g->n_entries; i++)
-      if (g->entries[i]->refs == 0 && (slot < 0 || g->entries[i]->last_use < g->entries[slot]->last_use)) slot = i;
+  } else {
+    /* evict an entry not in use, picked at random: shapes that come back in a cycle longer than
+     * the cache (a sequence growing in a loop) would miss every time under LRU */
+    uint64_t r = (st->clock + (uint64_t)(uintptr_t)g) * 0x9e3779b97f4a7c15ull;
+    int start = (int)((r >> 32) % (uint64_t)g->n_entries);
+    for (int j = 0; j < g->n_entries && slot < 0; j++) {
+      int i = (start + j) % g->n_entries;
+      if (g->entries[i]->refs == 0) slot = i;
+    }
     if (slot >= 0) entry_destroy(g->entries[slot]);
   }
-  if (slot >= 0) g->entries[slot] = &e->e;
-  else *transient = true;
+  if (slot >= 0)
+    g->entries[slot] = &e->e;
+  else
+    *transient = true;
   pthread_mutex_unlock(&st->lock);
   *out = e;
   return NULL;
@@ -598,10 +656,12 @@ static void broadcast_rows(const float* c, int64_t ci, int64_t cj, float* y, int
 }
 
 dycl_status_t cpu_group_run(const dycl_program_t* p, const dycl_subnet_t* sn, cpu_state_t* st, cpu_group_t* g,
-                            dycl_value_t** slots, dycl_kctx_t* kctx, cpu_ran_t* ran) {
+                            dycl_value_t** slots, unsigned char* cl, dycl_kctx_t* kctx, cpu_ran_t* ran) {
   *ran = CPU_RAN_NONE;
   const dycl_node_t* head = sn->nodes[g->head];
-  group_io_t io = {tensor_or_null(slots, head, 0), NULL, NULL, NULL};
+  group_io_t io = {tensor_or_null(slots, head, 0), NULL, NULL, NULL, false, false};
+  io.x_cl = g->x_cl >= 0 && cl[g->x_cl];
+  io.s_cl = g->s_cl >= 0 && cl[g->s_cl];
   if (!f32_tensor(io.x)) return NULL;
   if (g->kind == CPU_KIND_REDUCE) {
     io.w = tensor_or_null(slots, head, 1); /* the axes, when an input */
@@ -616,6 +676,7 @@ dycl_status_t cpu_group_run(const dycl_program_t* p, const dycl_subnet_t* sn, cp
   }
   int64_t key[CPU_KEY_MAX];
   int nkey = 0;
+  key[nkey++] = io.x_cl | io.s_cl << 1;
   key_push(key, &nkey, io.x);
   if (g->kind == CPU_KIND_REDUCE) { /* the axes' values */
     if (io.w && (io.w->kind != DYCL_VALUE_TENSOR || !dycl_dtype_is_int(io.w->dtype) || io.w->numel > DYCL_MAX_RANK))
@@ -641,11 +702,13 @@ dycl_status_t cpu_group_run(const dycl_program_t* p, const dycl_subnet_t* sn, cp
   cpu_buf_t* ws = NULL;
   dycl_status_t s = dycl_kernel_tensor(kctx, last, DYCL_DTYPE_FLOAT32, ep->out_rank, ep->out_dims, &Y);
   if (s) goto done;
-  int64_t N = ep->out_dims[ep->out_rank - 1];
+  int64_t N = ep->out_rank > 0 ? ep->out_dims[ep->out_rank - 1] : 1;
   /* the addend, written into the output before the run */
+  const float* sum = NULL;
   if (ep->sum == SRC_ADD) {
-    memcpy(Y->data, io.s->data, Y->nbytes);
+    sum = io.s->data;
   } else if (ep->sum == SRC_GEMM_C) {
+    sum = Y->data;
     broadcast_rows(io.b->data, ep->rows, ep->cols, Y->data, ep->out_dims[0], N);
   }
   const float* bias = NULL;
@@ -669,7 +732,7 @@ dycl_status_t cpu_group_run(const dycl_program_t* p, const dycl_subnet_t* sn, cp
     }
   }
   const void* wei = e->e.packed ? e->e.packed : (io.w && g->kind != CPU_KIND_REDUCE ? io.w->data : NULL);
-  cpu_args_t args = {io.x->data, wei, e->e.packed != NULL, bias, Y->data};
+  cpu_args_t args = {io.x->data, wei, e->e.packed != NULL, bias, sum, Y->data};
   DYCL_GOTO_IF_ERROR(s, ws_take(st, cpu_prim_workspace_bytes(e->e.prim), &ws), done);
   s = cpu_prim_exec(st->dnn, e->e.prim, &args, ws->p);
   if (!s) s = dycl_check_output(p->ir, last, 0, Y);
@@ -684,6 +747,7 @@ done:
   dycl_value_release(slots[last->out[0]]);
   slots[last->out[0]] = Y;
   *ran = ep->fused || g->n_members == 0 ? CPU_RAN_ALL : CPU_RAN_HEAD;
+  if (ep->out_cl) cl[g->y_cl] = 1;
   return NULL;
 }
 

@@ -5,7 +5,6 @@
 
 #include <omp.h>
 #include <pthread.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -24,16 +23,19 @@ struct cpu_dnn {
 struct cpu_prim {
   dnnl_primitive_desc_t pd;
   dnnl_primitive_t prim;
-  /* the layouts the caller passes (plain) */
-  dnnl_memory_desc_t src_user, wei_user, bias_md, dst_user;
+  /* the layouts the caller passes (plain, strided or channels-last) */
+  dnnl_memory_desc_t src_user, wei_user, bias_md, dst_user, sum_user;
   /* the layouts the primitive runs on */
   dnnl_memory_desc_t src_md, wei_md, dst_md;
   bool has_wei, has_bias;
+  bool wei_any;  /* the weights come packed (cpu_wcache_get), in a layout oneDNN chose */
+  bool wei_pack; /* ... and that layout is not the plain one */
   /* reorders between them (NULL when the layouts are equal) */
-  dnnl_primitive_t src_reorder, wei_reorder, dst_reorder, dst_in_reorder;
-  bool sum; /* dst holds an addend on entry */
+  dnnl_primitive_t src_reorder, wei_reorder, dst_reorder, sum_reorder;
+  bool sum; /* a sum post-op: cpu_args_t.sum is added */
   size_t scratch_bytes, src_bytes, wei_bytes, dst_bytes;
   size_t ws_bytes; /* the workspace of one execution: scratchpad and reorder buffers */
+  int nthr;        /* OpenMP threads it was created for (and runs on) */
   /* execution contexts not in use (one per concurrent execution at most) */
   pthread_mutex_t lock;
   struct exec_ctx* free_ctx;
@@ -45,7 +47,7 @@ struct cpu_prim {
 typedef struct exec_ctx {
   struct exec_ctx* next;
   dnnl_stream_t stream;
-  dnnl_memory_t src_user, src, wei_user, wei, bias, dst, dst_user, scratch;
+  dnnl_memory_t src_user, src, wei_user, wei, bias, dst, dst_user, sum_user, scratch;
 } exec_ctx_t;
 
 typedef struct wc_entry {
@@ -67,9 +69,9 @@ static dycl_status_t dnn_error(dnnl_status_t st, const char* what) {
   return dycl_error(DYCL_CODE_INTERNAL, "oneDNN: %s failed (%s)", what, dnnl_status2str(st));
 }
 
-#define DNN_TRY(expr, what)                         \
-  do {                                              \
-    dnnl_status_t dnn_st_ = (expr);                 \
+#define DNN_TRY(expr, what)                                       \
+  do {                                                            \
+    dnnl_status_t dnn_st_ = (expr);                               \
     if (dnn_st_ != dnnl_success) return dnn_error(dnn_st_, what); \
   } while (0)
 
@@ -95,6 +97,27 @@ static void plain_md(dnnl_memory_desc_t* md, int ndims, const int64_t* dims) {
     st *= dims[i] > 0 ? dims[i] : 1;
   }
   dnnl_memory_desc_init_by_strides(md, ndims, d, dnnl_f32, s);
+}
+
+/* A channels-last layout of [N, C, spatial...] (nwc, nhwc, ndhwc). */
+static void cl_md(dnnl_memory_desc_t* md, int ndims, const int64_t* dims) {
+  dnnl_dims_t d, s;
+  int64_t C = dims[1] > 0 ? dims[1] : 1, st = C;
+  for (int i = 0; i < ndims; i++) d[i] = dims[i];
+  s[1] = 1;
+  for (int i = ndims - 1; i >= 2; i--) {
+    s[i] = st;
+    st *= dims[i] > 0 ? dims[i] : 1;
+  }
+  s[0] = st;
+  dnnl_memory_desc_init_by_strides(md, ndims, d, dnnl_f32, s);
+}
+
+static void act_md(dnnl_memory_desc_t* md, int ndims, const int64_t* dims, bool channels_last) {
+  if (channels_last && ndims >= 3)
+    cl_md(md, ndims, dims);
+  else
+    plain_md(md, ndims, dims);
 }
 
 static dnnl_status_t strided_md(dnnl_memory_desc_t* md, int ndims, const int64_t* dims, const int64_t* strides) {
@@ -149,6 +172,18 @@ static dycl_status_t make_attr(const cpu_post_t* post, dnnl_primitive_attr_t* ou
   return NULL;
 }
 
+/* Sets the calling thread's OpenMP thread count for oneDNN; returns the previous one, which
+ * threads_pop restores (dycl leaves the caller's OpenMP settings as they were). */
+static int threads_push(int n) {
+  int prev = omp_get_max_threads();
+  if (n > 0 && n != prev) omp_set_num_threads(n);
+  return prev;
+}
+
+static void threads_pop(int n, int prev) {
+  if (n > 0 && n != prev) omp_set_num_threads(prev);
+}
+
 static dycl_status_t make_reorder(cpu_dnn_t* dnn, const dnnl_memory_desc_t* from, const dnnl_memory_desc_t* to,
                                   dnnl_primitive_t* out) {
   *out = NULL;
@@ -166,20 +201,34 @@ static dycl_status_t make_reorder(cpu_dnn_t* dnn, const dnnl_memory_desc_t* from
 
 /* Finishes a primitive from its op descriptor: creates the primitive descriptor (NULL result
  * when unimplemented), the primitive and the reorders between user and primitive layouts. */
-static dycl_status_t finish_prim(cpu_dnn_t* dnn, const_dnnl_op_desc_t op, const cpu_post_t* post, cpu_prim_t* p,
-                                 cpu_prim_t** out) {
+static dycl_status_t finish_prim(cpu_dnn_t* dnn, const_dnnl_op_desc_t op, const cpu_post_t* post, int threads,
+                                 cpu_prim_t* p, cpu_prim_t** out) {
   dnnl_primitive_attr_t attr;
   dycl_status_t s = make_attr(post, &attr);
   if (s) {
     free(p);
     return s;
   }
+  /* oneDNN sizes a primitive's buffers for the threads it will run on: the same at creation and
+   * at every execution */
+  p->nthr = threads > 0 ? threads : dnn->threads > 0 ? dnn->threads : omp_get_max_threads();
+  int prev = threads_push(p->nthr);
   dnnl_status_t st = dnnl_primitive_desc_create(&p->pd, op, attr, dnn->engine, NULL);
   dnnl_primitive_attr_destroy(attr);
   if (st != dnnl_success) {
+    threads_pop(p->nthr, prev);
     free(p);
     if (st == dnnl_out_of_memory) return dycl_error_nomem();
     return NULL; /* unimplemented or rejected: the caller falls back */
+  }
+  /* oneDNN's generic reference implementations are much slower than dycl's own */
+  const char* impl = NULL;
+  if (dnnl_primitive_desc_query(p->pd, dnnl_query_impl_info_str, 0, &impl) == dnnl_success && impl &&
+      strncmp(impl, "ref", 3) == 0) {
+    threads_pop(p->nthr, prev);
+    dnnl_primitive_desc_destroy(p->pd);
+    free(p);
+    return NULL;
   }
   p->src_md = *dnnl_primitive_desc_query_md(p->pd, dnnl_query_src_md, 0);
   p->dst_md = *dnnl_primitive_desc_query_md(p->pd, dnnl_query_dst_md, 0);
@@ -192,11 +241,13 @@ static dycl_status_t finish_prim(cpu_dnn_t* dnn, const_dnnl_op_desc_t op, const 
   p->sum = post && post->sum;
   p->ws_bytes = align64(p->scratch_bytes) + align64(p->src_bytes) + align64(p->dst_bytes) + align64(p->wei_bytes);
   if (pthread_mutex_init(&p->lock, NULL) != 0) {
+    threads_pop(p->nthr, prev);
     dnnl_primitive_desc_destroy(p->pd);
     free(p);
     return dycl_error(DYCL_CODE_INTERNAL, "cannot create a mutex");
   }
   st = dnnl_primitive_create(&p->prim, p->pd);
+  threads_pop(p->nthr, prev);
   if (st != dnnl_success) {
     p->prim = NULL;
     cpu_prim_destroy(p);
@@ -204,8 +255,11 @@ static dycl_status_t finish_prim(cpu_dnn_t* dnn, const_dnnl_op_desc_t op, const 
   }
   s = make_reorder(dnn, &p->src_user, &p->src_md, &p->src_reorder);
   if (!s) s = make_reorder(dnn, &p->dst_md, &p->dst_user, &p->dst_reorder);
-  if (!s && p->sum) s = make_reorder(dnn, &p->dst_user, &p->dst_md, &p->dst_in_reorder);
-  if (!s && p->has_wei) s = make_reorder(dnn, &p->wei_user, &p->wei_md, &p->wei_reorder);
+  if (!s && p->sum) s = make_reorder(dnn, &p->sum_user, &p->dst_md, &p->sum_reorder);
+  /* weights packed once need no reorder primitive of their own (cpu_wcache_get makes one
+   * when it packs them) */
+  if (p->has_wei) p->wei_pack = !dnnl_memory_desc_equal(&p->wei_user, &p->wei_md);
+  if (!s && p->has_wei && !p->wei_any) s = make_reorder(dnn, &p->wei_user, &p->wei_md, &p->wei_reorder);
   if (s) {
     cpu_prim_destroy(p);
     return s;
@@ -234,13 +288,6 @@ void cpu_dnn_destroy(cpu_dnn_t* dnn) {
   if (!dnn) return;
   dnnl_engine_destroy(dnn->engine);
   free(dnn);
-}
-
-const char* cpu_dnn_version(void) {
-  static char buf[48];
-  const dnnl_version_t* v = dnnl_version();
-  snprintf(buf, sizeof buf, "oneDNN %d.%d.%d", v->major, v->minor, v->patch);
-  return buf;
 }
 
 /* ---------------------------------------------------------------- primitives */
@@ -272,14 +319,33 @@ dycl_status_t cpu_prim_conv(cpu_dnn_t* dnn, const cpu_conv_desc_t* d, const cpu_
     ws[2] = d->C / d->G;
     for (int i = 0; i < d->nsp; i++) ws[3 + i] = d->k[i];
   }
-  plain_md(&p->src_user, nd, xs);
-  plain_md(&p->dst_user, nd, ys);
-  plain_md(&p->wei_user, wnd, ws);
+  act_md(&p->src_user, nd, xs, d->src_cl);
+  act_md(&p->dst_user, nd, ys, d->dst_cl);
+  act_md(&p->sum_user, nd, ys, d->sum_cl);
+  if (!d->transpose) {
+    plain_md(&p->wei_user, wnd, ws);
+  } else { /* ONNX stores [G * C/G, M/G, k...]: oneDNN's [G,] M/G, C/G, k... read with swapped strides */
+    int64_t st[6], K = 1, g0 = d->G > 1;
+    for (int i = 0; i < d->nsp; i++) K *= d->k[i];
+    int64_t kst = 1;
+    for (int i = d->nsp - 1; i >= 0; i--) {
+      st[g0 + 2 + i] = kst;
+      kst *= d->k[i];
+    }
+    st[g0 + 0] = K;                 /* output channel within the group */
+    st[g0 + 1] = (d->M / d->G) * K; /* input channel within the group */
+    if (g0) st[0] = (d->C / d->G) * (d->M / d->G) * K;
+    if (strided_md(&p->wei_user, wnd, ws, st) != dnnl_success) {
+      free(p);
+      return NULL;
+    }
+  }
   p->has_wei = true;
   p->has_bias = d->bias;
   if (d->bias) plain_md(&p->bias_md, 1, bs);
   dnnl_memory_desc_t wmd = p->wei_user, xmd = p->src_user, ymd = p->dst_user;
   if (weights_any && any_md(&wmd, wnd, ws) != dnnl_success) wmd = p->wei_user;
+  p->wei_any = weights_any;
   if (d->blocked_io) {
     any_md(&xmd, nd, xs);
     any_md(&ymd, nd, ys);
@@ -291,15 +357,18 @@ dycl_status_t cpu_prim_conv(cpu_dnn_t* dnn, const cpu_conv_desc_t* d, const cpu_
     pl[i] = d->pl[i];
     pr[i] = d->pr[i];
   }
-  dnnl_convolution_desc_t cd;
-  dnnl_status_t st = dnnl_dilated_convolution_forward_desc_init(&cd, dnnl_forward_inference, dnnl_convolution_direct,
-                                                                &xmd, &wmd, d->bias ? &p->bias_md : NULL,
-                                                                &ymd, strides, dil, pl, pr);
+  dnnl_convolution_desc_t cd; /* a deconvolution descriptor has the same type */
+  dnnl_status_t st =
+      d->transpose
+          ? dnnl_dilated_deconvolution_forward_desc_init(&cd, dnnl_forward_inference, dnnl_deconvolution_direct, &xmd,
+                                                         &wmd, d->bias ? &p->bias_md : NULL, &ymd, strides, dil, pl, pr)
+          : dnnl_dilated_convolution_forward_desc_init(&cd, dnnl_forward_inference, dnnl_convolution_direct, &xmd, &wmd,
+                                                       d->bias ? &p->bias_md : NULL, &ymd, strides, dil, pl, pr);
   if (st != dnnl_success) {
     free(p);
     return NULL;
   }
-  return finish_prim(dnn, &cd, post, p, out);
+  return finish_prim(dnn, &cd, post, d->threads, p, out);
 }
 
 dycl_status_t cpu_prim_matmul(cpu_dnn_t* dnn, const cpu_mm_desc_t* d, const cpu_post_t* post, bool weights_any,
@@ -315,6 +384,7 @@ dycl_status_t cpu_prim_matmul(cpu_dnn_t* dnn, const cpu_mm_desc_t* d, const cpu_
     return NULL;
   }
   plain_md(&p->dst_user, nd, d->c_dims);
+  p->sum_user = p->dst_user;
   p->has_wei = true;
   p->has_bias = d->bias;
   if (d->bias) {
@@ -324,12 +394,13 @@ dycl_status_t cpu_prim_matmul(cpu_dnn_t* dnn, const cpu_mm_desc_t* d, const cpu_
   }
   dnnl_memory_desc_t wmd = p->wei_user;
   if (weights_any && any_md(&wmd, nd, d->b_dims) != dnnl_success) wmd = p->wei_user;
+  p->wei_any = weights_any;
   dnnl_matmul_desc_t md;
   if (dnnl_matmul_desc_init(&md, &p->src_user, &wmd, d->bias ? &p->bias_md : NULL, &p->dst_user) != dnnl_success) {
     free(p);
     return NULL;
   }
-  return finish_prim(dnn, &md, post, p, out);
+  return finish_prim(dnn, &md, post, d->threads, p, out);
 }
 
 dycl_status_t cpu_prim_pool(cpu_dnn_t* dnn, const cpu_pool_desc_t* d, cpu_prim_t** out) {
@@ -344,8 +415,8 @@ dycl_status_t cpu_prim_pool(cpu_dnn_t* dnn, const cpu_pool_desc_t* d, cpu_prim_t
     xs[2 + i] = d->in[i];
     ys[2 + i] = d->out[i];
   }
-  plain_md(&p->src_user, nd, xs);
-  plain_md(&p->dst_user, nd, ys);
+  act_md(&p->src_user, nd, xs, d->src_cl);
+  act_md(&p->dst_user, nd, ys, d->dst_cl);
   dnnl_dims_t strides, kernel, dil, pl, pr;
   for (int i = 0; i < d->nsp; i++) {
     strides[i] = d->s[i];
@@ -357,36 +428,42 @@ dycl_status_t cpu_prim_pool(cpu_dnn_t* dnn, const cpu_pool_desc_t* d, cpu_prim_t
   dnnl_alg_kind_t alg = d->kind == CPU_POOL_MAX           ? dnnl_pooling_max
                         : d->kind == CPU_POOL_AVG_INCLUDE ? dnnl_pooling_avg_include_padding
                                                           : dnnl_pooling_avg_exclude_padding;
+  /* the destination in the layout oneDNN pairs with the source's (reordered if needed) */
+  dnnl_memory_desc_t ymd;
+  if (any_md(&ymd, nd, ys) != dnnl_success) ymd = p->dst_user;
   dnnl_pooling_v2_desc_t pd;
-  if (dnnl_pooling_v2_forward_desc_init(&pd, dnnl_forward_inference, alg, &p->src_user, &p->dst_user, strides, kernel,
-                                        dil, pl, pr) != dnnl_success) {
+  if (dnnl_pooling_v2_forward_desc_init(&pd, dnnl_forward_inference, alg, &p->src_user, &ymd, strides, kernel, dil, pl,
+                                        pr) != dnnl_success) {
     free(p);
     return NULL;
   }
-  return finish_prim(dnn, &pd, NULL, p, out);
+  return finish_prim(dnn, &pd, NULL, d->threads, p, out);
 }
 
 dycl_status_t cpu_prim_reduce(cpu_dnn_t* dnn, const cpu_reduce_desc_t* d, cpu_prim_t** out) {
   *out = NULL;
   cpu_prim_t* p = calloc(1, sizeof *p);
   if (!p) return dycl_error_nomem();
-  plain_md(&p->src_user, d->rank, d->dims);
+  act_md(&p->src_user, d->rank, d->dims, d->src_cl);
   plain_md(&p->dst_user, d->rank, d->out_dims);
   dnnl_alg_kind_t alg = d->kind == CPU_REDUCE_SUM    ? dnnl_reduction_sum
                         : d->kind == CPU_REDUCE_MEAN ? dnnl_reduction_mean
                         : d->kind == CPU_REDUCE_MAX  ? dnnl_reduction_max
                                                      : dnnl_reduction_min;
+  dnnl_memory_desc_t ymd;
+  if (any_md(&ymd, d->rank, d->out_dims) != dnnl_success) ymd = p->dst_user;
   dnnl_reduction_desc_t rd;
-  if (dnnl_reduction_desc_init(&rd, alg, &p->src_user, &p->dst_user, 0.0f, 0.0f) != dnnl_success) {
+  if (dnnl_reduction_desc_init(&rd, alg, &p->src_user, &ymd, 0.0f, 0.0f) != dnnl_success) {
     free(p);
     return NULL;
   }
-  return finish_prim(dnn, &rd, NULL, p, out);
+  return finish_prim(dnn, &rd, NULL, d->threads, p, out);
 }
 
 static void ctx_destroy(exec_ctx_t* c) {
   if (!c) return;
-  dnnl_memory_t* mems[] = {&c->src_user, &c->src, &c->wei_user, &c->wei, &c->bias, &c->dst, &c->dst_user, &c->scratch};
+  dnnl_memory_t* mems[] = {&c->src_user, &c->src,      &c->wei_user, &c->wei,    &c->bias,
+                           &c->dst,      &c->dst_user, &c->sum_user, &c->scratch};
   for (size_t i = 0; i < sizeof mems / sizeof *mems; i++)
     if (*mems[i]) dnnl_memory_destroy(*mems[i]);
   if (c->stream) dnnl_stream_destroy(c->stream);
@@ -405,16 +482,10 @@ void cpu_prim_destroy(cpu_prim_t* p) {
   if (p->src_reorder) dnnl_primitive_destroy(p->src_reorder);
   if (p->wei_reorder) dnnl_primitive_destroy(p->wei_reorder);
   if (p->dst_reorder) dnnl_primitive_destroy(p->dst_reorder);
-  if (p->dst_in_reorder) dnnl_primitive_destroy(p->dst_in_reorder);
+  if (p->sum_reorder) dnnl_primitive_destroy(p->sum_reorder);
   if (p->prim) dnnl_primitive_destroy(p->prim);
   if (p->pd) dnnl_primitive_desc_destroy(p->pd);
   free(p);
-}
-
-const char* cpu_prim_impl(const cpu_prim_t* p) {
-  const char* s = NULL;
-  if (dnnl_primitive_desc_query(p->pd, dnnl_query_impl_info_str, 0, &s) != dnnl_success || !s) return "?";
-  return s;
 }
 
 /* ------------------------------------------------------------------- running */
@@ -430,8 +501,9 @@ static dycl_status_t mem(cpu_dnn_t* dnn, const dnnl_memory_desc_t* md, const voi
   return NULL;
 }
 
-static dycl_status_t reorder_run(cpu_dnn_t* dnn, dnnl_stream_t stream, dnnl_primitive_t r, const dnnl_memory_desc_t* from,
-                                 const void* src, const dnnl_memory_desc_t* to, void* dst) {
+static dycl_status_t reorder_run(cpu_dnn_t* dnn, dnnl_stream_t stream, dnnl_primitive_t r,
+                                 const dnnl_memory_desc_t* from, const void* src, const dnnl_memory_desc_t* to,
+                                 void* dst) {
   dnnl_memory_t a = NULL, b = NULL;
   dycl_status_t s = mem(dnn, from, src, &a);
   if (!s) s = mem(dnn, to, dst, &b);
@@ -444,14 +516,10 @@ static dycl_status_t reorder_run(cpu_dnn_t* dnn, dnnl_stream_t stream, dnnl_prim
   return s;
 }
 
-static void set_threads(const cpu_dnn_t* dnn) {
-  if (dnn->threads > 0 && omp_get_max_threads() != dnn->threads) omp_set_num_threads(dnn->threads);
-}
-
 dycl_status_t cpu_wcache_get(cpu_dnn_t* dnn, cpu_wcache_t** wc, const cpu_prim_t* p, const float* plain,
                              const dycl_allocator_t* alloc, const void** packed) {
   *packed = plain;
-  if (!p->wei_reorder) return NULL;
+  if (!p->wei_pack) return NULL;
   if (!*wc) {
     *wc = calloc(1, sizeof **wc);
     if (!*wc) return dycl_error_nomem();
@@ -470,17 +538,29 @@ dycl_status_t cpu_wcache_get(cpu_dnn_t* dnn, cpu_wcache_t** wc, const cpu_prim_t
     free(e);
     return dycl_error_nomem();
   }
-  set_threads(dnn);
+  dnnl_primitive_t r = NULL;
+  dycl_status_t s = make_reorder(dnn, &p->wei_user, &p->wei_md, &r);
+  if (s) {
+    dycl_free((*wc)->alloc, e->raw);
+    free(e);
+    return s;
+  }
+  int prev = threads_push(p->nthr);
   dnnl_stream_t stream;
   dnnl_status_t st = dnnl_stream_create(&stream, dnn->engine, dnnl_stream_default_flags);
   if (st != dnnl_success) {
+    threads_pop(p->nthr, prev);
+    dnnl_primitive_destroy(r);
     dycl_free((*wc)->alloc, e->raw);
     free(e);
     return dnn_error(st, "creating a stream");
   }
-  dycl_status_t s = reorder_run(dnn, stream, p->wei_reorder, &p->wei_user, plain, &p->wei_md, e->buf);
-  if (!s) DNN_TRY(dnnl_stream_wait(stream), "waiting for a stream");
+  s = reorder_run(dnn, stream, r, &p->wei_user, plain, &p->wei_md, e->buf);
+  st = dnnl_stream_wait(stream);
+  if (!s && st != dnnl_success) s = dnn_error(st, "waiting for a stream");
   dnnl_stream_destroy(stream);
+  dnnl_primitive_destroy(r);
+  threads_pop(p->nthr, prev);
   if (s) {
     dycl_free((*wc)->alloc, e->raw);
     free(e);
@@ -523,8 +603,10 @@ static dycl_status_t ctx_create(cpu_dnn_t* dnn, const cpu_prim_t* p, exec_ctx_t*
   if (!s && p->has_wei && p->wei_reorder) s = ctx_mem(dnn, &p->wei_user, &c->wei_user);
   if (!s && p->has_bias) s = ctx_mem(dnn, &p->bias_md, &c->bias);
   if (!s) s = ctx_mem(dnn, &p->dst_md, &c->dst);
-  if (!s && (p->dst_reorder || p->dst_in_reorder)) s = ctx_mem(dnn, &p->dst_user, &c->dst_user);
-  if (!s && p->scratch_bytes) s = ctx_mem(dnn, dnnl_primitive_desc_query_md(p->pd, dnnl_query_scratchpad_md, 0), &c->scratch);
+  if (!s && p->dst_reorder) s = ctx_mem(dnn, &p->dst_user, &c->dst_user);
+  if (!s && p->sum_reorder) s = ctx_mem(dnn, &p->sum_user, &c->sum_user);
+  if (!s && p->scratch_bytes)
+    s = ctx_mem(dnn, dnnl_primitive_desc_query_md(p->pd, dnnl_query_scratchpad_md, 0), &c->scratch);
   if (s) {
     ctx_destroy(c);
     return s;
@@ -549,13 +631,13 @@ static dycl_status_t reorder2(dnnl_stream_t stream, dnnl_primitive_t r, dnnl_mem
 size_t cpu_prim_workspace_bytes(const cpu_prim_t* p) { return p->ws_bytes; }
 
 dycl_status_t cpu_prim_exec(cpu_dnn_t* dnn, const cpu_prim_t* p, const cpu_args_t* a, void* workspace) {
-  set_threads(dnn);
   cpu_prim_t* mp = (cpu_prim_t*)p; /* only the context list changes, under the lock */
   pthread_mutex_lock(&mp->lock);
   exec_ctx_t* c = mp->free_ctx;
   if (c) mp->free_ctx = c->next;
   pthread_mutex_unlock(&mp->lock);
   if (!c) DYCL_RETURN_IF_ERROR(ctx_create(dnn, p, &c));
+  int prev = threads_push(p->nthr);
   dycl_status_t s = NULL;
   const void* src = a->src;
   const void* wei = a->weights;
@@ -569,13 +651,20 @@ dycl_status_t cpu_prim_exec(cpu_dnn_t* dnn, const cpu_prim_t* p, const cpu_args_
     DYCL_GOTO_IF_ERROR(s, reorder2(c->stream, p->src_reorder, c->src_user, src, c->src, src_tmp), done);
     src = src_tmp;
   }
+  if (p->has_wei && !a->weights_packed && p->wei_any && p->wei_pack) {
+    s = dycl_error(DYCL_CODE_INTERNAL, "cpu backend: weights in a chosen layout were not packed");
+    goto done;
+  }
   if (p->has_wei && p->wei_reorder && !a->weights_packed) {
     DYCL_GOTO_IF_ERROR(s, reorder2(c->stream, p->wei_reorder, c->wei_user, wei, c->wei, wei_tmp), done);
     wei = wei_tmp;
   }
-  if (p->dst_reorder) {
-    dst = dst_tmp;
-    if (p->sum) DYCL_GOTO_IF_ERROR(s, reorder2(c->stream, p->dst_in_reorder, c->dst_user, a->dst, c->dst, dst), done);
+  if (p->dst_reorder) dst = dst_tmp;
+  if (p->sum) { /* the addend into the destination, in the primitive's layout */
+    if (p->sum_reorder)
+      DYCL_GOTO_IF_ERROR(s, reorder2(c->stream, p->sum_reorder, c->sum_user, a->sum, c->dst, dst), done);
+    else if (a->sum != dst)
+      memcpy(dst, a->sum, p->dst_bytes);
   }
   dnnl_exec_arg_t args[5];
   int n = 0;
@@ -596,9 +685,11 @@ dycl_status_t cpu_prim_exec(cpu_dnn_t* dnn, const cpu_prim_t* p, const cpu_args_
     args[n++] = (dnnl_exec_arg_t){DNNL_ARG_SCRATCHPAD, c->scratch};
   }
   DYCL_GOTO_IF_ERROR(s, run1(c->stream, p->prim, n, args), done);
-  if (p->dst_reorder) DYCL_GOTO_IF_ERROR(s, reorder2(c->stream, p->dst_reorder, c->dst, dst, c->dst_user, a->dst), done);
+  if (p->dst_reorder)
+    DYCL_GOTO_IF_ERROR(s, reorder2(c->stream, p->dst_reorder, c->dst, dst, c->dst_user, a->dst), done);
 done:;
   dnnl_status_t st = dnnl_stream_wait(c->stream);
+  threads_pop(p->nthr, prev);
   if (!s && st != dnnl_success) s = dnn_error(st, "waiting for a stream");
   if (s) {
     ctx_destroy(c);

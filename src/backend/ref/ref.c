@@ -7,8 +7,8 @@
 
 #define REF_MAX_IO 64
 
-static dycl_status_t ref_prepare(const dycl_program_t* p, dycl_subnet_t* sn) {
-  (void)p, (void)sn;
+static dycl_status_t ref_prepare(const dycl_program_t* p, dycl_subnet_t* sn, const dycl_options_t* options) {
+  (void)p, (void)sn, (void)options;
   return NULL;
 }
 

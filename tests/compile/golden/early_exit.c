@@ -113,7 +113,7 @@ static dycl_status_t if_10(dycl_rt_t* rt) {
   const dycl_node_t* n = &H10;
   static const int then_out[] = {17, 25}; /* then_branch's outputs */
   static const int else_out[] = {36, 37}; /* else_branch's outputs */
-  static const int out[] = {23, 24};           /* the node's outputs (-1: omitted) */
+  static const int out[] = {23, 24}; /* the node's outputs (-1: omitted) */
   dycl_value_t* vals[2 + 1] = {NULL};
   dycl_value_t* c;
   bool cond = false;
@@ -171,7 +171,7 @@ static dycl_status_t if_23(dycl_rt_t* rt) {
   const dycl_node_t* n = &H23;
   static const int then_out[] = {30, 38}; /* then_branch's outputs */
   static const int else_out[] = {43, 44}; /* else_branch's outputs */
-  static const int out[] = {36, 37};           /* the node's outputs (-1: omitted) */
+  static const int out[] = {36, 37}; /* the node's outputs (-1: omitted) */
   dycl_value_t* vals[2 + 1] = {NULL};
   dycl_value_t* c;
   bool cond = false;
