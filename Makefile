@@ -63,3 +63,5 @@ suite: setup build
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)
+
+-include bench/bench.mk

@@ -34,14 +34,16 @@ if(CMAKE_SCRIPT_MODE_FILE)
 endif()
 
 function(dycl_embed_sources target)
-  # The runtime a package may need (src/emit/c_emit_runtime.c picks the files a model needs) and
-  # the package templates. Paths are relative to the repository root.
+  # The runtime a package may need (src/emit/c_emit_runtime.c picks the files a model needs: of
+  # src/exec only host_ops, the control-flow helpers shared with the executor) and the package
+  # templates. Paths are relative to the repository root.
   file(GLOB_RECURSE embed_files RELATIVE ${CMAKE_SOURCE_DIR} CONFIGURE_DEPENDS
        ${CMAKE_SOURCE_DIR}/src/base/*.c ${CMAKE_SOURCE_DIR}/src/base/*.h
        ${CMAKE_SOURCE_DIR}/src/ir/*.c ${CMAKE_SOURCE_DIR}/src/ir/*.h
        ${CMAKE_SOURCE_DIR}/src/analysis/*.c ${CMAKE_SOURCE_DIR}/src/analysis/*.h
        ${CMAKE_SOURCE_DIR}/src/ops/*.c ${CMAKE_SOURCE_DIR}/src/ops/*.h ${CMAKE_SOURCE_DIR}/src/ops/*.def
        ${CMAKE_SOURCE_DIR}/src/ops/*.inc
+       ${CMAKE_SOURCE_DIR}/src/exec/host_ops.c ${CMAKE_SOURCE_DIR}/src/exec/host_ops.h
        ${CMAKE_SOURCE_DIR}/src/emit/pkg/*.in)
   list(SORT embed_files)
   list(APPEND embed_files include/dycl/dycl.h)

@@ -11,7 +11,7 @@ static dycl_value_t* value_alloc(const dycl_allocator_t* alloc, dycl_value_kind_
   dycl_value_t* v = dycl_malloc(alloc, sizeof *v);
   if (!v) return NULL;
   memset(v, 0, sizeof *v);
-  v->refs = 1;
+  atomic_init(&v->refs, 1);
   v->kind = kind;
   v->alloc = alloc;
   return v;
@@ -129,12 +129,12 @@ dycl_status_t dycl_optional_new(const dycl_allocator_t* alloc, dycl_value_kind_t
 }
 
 dycl_value_t* dycl_value_retain(dycl_value_t* v) {
-  if (v) v->refs++;
+  if (v) atomic_fetch_add_explicit(&v->refs, 1, memory_order_relaxed);
   return v;
 }
 
 void dycl_value_release(dycl_value_t* v) {
-  if (!v || --v->refs > 0) return;
+  if (!v || atomic_fetch_sub_explicit(&v->refs, 1, memory_order_acq_rel) > 1) return;
   if (v->kind == DYCL_VALUE_TENSOR && v->dtype == DYCL_DTYPE_STRING && v->data) {
     char** s = v->data;
     for (int64_t i = 0; i < v->numel; i++) dycl_free(v->alloc, s[i]);

@@ -2,10 +2,12 @@
 #ifndef DYCL_BASE_VALUE_H
 #define DYCL_BASE_VALUE_H
 
+#include <stdatomic.h>
+
 #include "base/base.h"
 
 struct dycl_value {
-  int refs;
+  atomic_int refs; /* atomic: values (constants, shared inputs) are retained from several threads */
   dycl_value_kind_t kind;
   const dycl_allocator_t* alloc;
   /* tensor (and the element type of a sequence, UNDEFINED when not known) */

@@ -1,7 +1,7 @@
 /* dycl compile: the package's runtime/ folder, its Makefile, runner and README.
  *
- * The runtime is dycl's own source (src/base, src/ir, src/analysis, src/ops and include/dycl),
- * embedded in the dycl binary at build time (cmake/embed_sources.cmake). A package gets only the
+ * The runtime is dycl's own source (src/base, src/ir, src/analysis, src/ops, src/exec/host_ops and
+ * include/dycl), embedded in the dycl binary at build time (cmake/embed_sources.cmake). A package gets only the
  * translation units it links: starting from the kernels its nodes call and from the glue
  * (runtime/dycl_rt.c, dycl_pb.c, the runner), every identifier a chosen file uses that another
  * file defines (a function or variable defined at file scope, not static) pulls that file in, and
@@ -311,7 +311,8 @@ static void choose_with_includes(sel_t* S, int fi) {
 
 static bool runtime_path(const char* path) {
   return strncmp(path, "src/base/", 9) == 0 || strncmp(path, "src/ir/", 7) == 0 || strncmp(path, "src/analysis/", 13) == 0 ||
-         strncmp(path, "src/ops/", 8) == 0 || strcmp(path, "include/dycl/dycl.h") == 0;
+         strncmp(path, "src/ops/", 8) == 0 || strcmp(path, "include/dycl/dycl.h") == 0 ||
+         strcmp(path, "src/exec/host_ops.c") == 0 || strcmp(path, "src/exec/host_ops.h") == 0;
 }
 
 static bool ends_with(const char* s, const char* suffix) {

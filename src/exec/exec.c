@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "backend/backend.h"
+#include "exec/host_ops.h"
 #include "exec/model.h"
 
 #define DYCL_DEFAULT_MAX_ITERATIONS ((int64_t)1 << 40)
@@ -29,13 +30,6 @@ static dycl_status_t need_value(dycl_session_t* S, const dycl_node_t* n, int id,
   return NULL;
 }
 
-static dycl_status_t read_scalar_bool(const dycl_node_t* n, const dycl_value_t* v, const char* what, bool* out) {
-  if (v->kind != DYCL_VALUE_TENSOR || v->numel != 1 || v->dtype == DYCL_DTYPE_STRING)
-    return dycl_node_error(n, DYCL_CODE_RUNTIME, "%s must be a single boolean value", what);
-  *out = dycl_tensor_get_f64(v, 0) != 0;
-  return NULL;
-}
-
 /* Takes the outputs of a finished body block: new references, read before the block is cleared. */
 static dycl_status_t take_outputs(dycl_session_t* S, const dycl_node_t* n, const dycl_block_t* b, dycl_value_t** vals) {
   for (int j = 0; j < b->graph->n_out; j++) {
@@ -50,82 +44,10 @@ static dycl_status_t take_outputs(dycl_session_t* S, const dycl_node_t* n, const
   return NULL;
 }
 
-/* A static dim's value in this run: a constant, a symbol bound by the inputs, else 0. */
-static int64_t dim_value(const dycl_session_t* S, dycl_dim_t d) {
-  if (d.v >= 0) return d.v;
-  if (d.sym > 0 && d.sym <= S->model->ir->next_sym && S->sym_vals[d.sym] >= 0) return S->sym_vals[d.sym];
-  return 0;
-}
-
-/* Stacks n tensors of one shape along a new axis. */
+/* Stacks a Loop/Scan output (host_ops.h), symbolic dims of an empty one from this run's inputs. */
 static dycl_status_t stack(dycl_session_t* S, const dycl_node_t* node, int which, dycl_value_t** items, int64_t n,
                            int axis, const dycl_type_t* hint, dycl_value_t** out) {
-  int64_t dims[DYCL_MAX_RANK];
-  if (n == 0) { /* no iteration: an empty tensor, the per-iteration shape from inference */
-    dycl_dtype_t dt = hint->known && hint->dtype ? hint->dtype : DYCL_DTYPE_FLOAT32;
-    int elem_rank = hint->known && hint->rank >= 0 && hint->rank < DYCL_MAX_RANK ? hint->rank : 0;
-    if (axis < 0 || axis > elem_rank) axis = 0;
-    for (int d = 0, e = 0; d <= elem_rank; d++)
-      dims[d] = d == axis ? 0 : dim_value(S, hint->dims[e]), e += d != axis;
-    return dycl_kernel_tensor(&S->kctx, node, dt, elem_rank + 1, dims, out);
-  }
-  const dycl_value_t* f = items[0];
-  if (f->kind != DYCL_VALUE_TENSOR)
-    return dycl_node_error(node, DYCL_CODE_RUNTIME, "scan output %d must be a tensor", which);
-  if (f->rank + 1 > DYCL_MAX_RANK)
-    return dycl_node_error(node, DYCL_CODE_UNSUPPORTED, "scan output %d would exceed rank %d", which, DYCL_MAX_RANK);
-  if (axis < 0 || axis > f->rank)
-    return dycl_node_error(node, DYCL_CODE_INVALID_MODEL, "scan output axis %d is out of range", axis);
-  for (int64_t i = 1; i < n; i++) {
-    const dycl_value_t* t = items[i];
-    bool same = t->kind == DYCL_VALUE_TENSOR && t->dtype == f->dtype && t->rank == f->rank;
-    for (int d = 0; same && d < f->rank; d++) same = t->dims[d] == f->dims[d];
-    if (!same) {
-      char b1[128], b2[128];
-      return dycl_node_error(node, DYCL_CODE_RUNTIME,
-                             "scan output %d changes shape across iterations (%s then %s)", which,
-                             dycl_shape_str(f->rank, f->dims, b1, sizeof b1), dycl_shape_str(t->rank, t->dims, b2, sizeof b2));
-    }
-  }
-  for (int d = 0, s = 0; d <= f->rank; d++) dims[d] = d == axis ? n : f->dims[s++];
-  DYCL_RETURN_IF_ERROR(dycl_kernel_tensor(&S->kctx, node, f->dtype, f->rank + 1, dims, out));
-  /* out = [outer..., n, inner...]: copy each item's inner blocks */
-  int64_t outer = 1, inner = 1;
-  for (int d = 0; d < axis; d++) outer *= f->dims[d];
-  for (int d = axis; d < f->rank; d++) inner *= f->dims[d];
-  size_t esz = dycl_dtype_size(f->dtype);
-  for (int64_t i = 0; i < n; i++)
-    for (int64_t o = 0; o < outer; o++) {
-      int64_t di = (o * n + i) * inner, si = o * inner;
-      if (f->dtype == DYCL_DTYPE_STRING) {
-        for (int64_t e = 0; e < inner; e++) dycl_tensor_copy_elem(*out, di + e, items[i], si + e);
-      } else if (inner) {
-        memcpy((char*)(*out)->data + (size_t)di * esz, (const char*)items[i]->data + (size_t)si * esz, (size_t)inner * esz);
-      }
-    }
-  return NULL;
-}
-
-/* Slice `index` of `t` along `axis` (the axis removed). */
-static dycl_status_t slice_axis(dycl_session_t* S, const dycl_node_t* node, const dycl_value_t* t, int axis,
-                                int64_t index, dycl_value_t** out) {
-  int64_t dims[DYCL_MAX_RANK];
-  for (int d = 0, k = 0; d < t->rank; d++)
-    if (d != axis) dims[k++] = t->dims[d];
-  DYCL_RETURN_IF_ERROR(dycl_kernel_tensor(&S->kctx, node, t->dtype, t->rank - 1, dims, out));
-  int64_t outer = 1, inner = 1, len = t->dims[axis];
-  for (int d = 0; d < axis; d++) outer *= t->dims[d];
-  for (int d = axis + 1; d < t->rank; d++) inner *= t->dims[d];
-  size_t esz = dycl_dtype_size(t->dtype);
-  for (int64_t o = 0; o < outer; o++) {
-    int64_t si = (o * len + index) * inner, di = o * inner;
-    if (t->dtype == DYCL_DTYPE_STRING) {
-      for (int64_t e = 0; e < inner; e++) dycl_tensor_copy_elem(*out, di + e, t, si + e);
-    } else if (inner) {
-      memcpy((char*)(*out)->data + (size_t)di * esz, (const char*)t->data + (size_t)si * esz, (size_t)inner * esz);
-    }
-  }
-  return NULL;
+  return dycl_host_stack(&S->kctx, node, which, items, n, axis, hint, S->sym_vals, S->model->ir->next_sym + 1, out);
 }
 
 /* ------------------------------------------------------------------- steps */
@@ -135,7 +57,7 @@ static dycl_status_t exec_if(dycl_session_t* S, const dycl_step_t* st) {
   dycl_value_t* c;
   DYCL_RETURN_IF_ERROR(need_value(S, n, n->in[0], &c));
   bool cond = false;
-  DYCL_RETURN_IF_ERROR(read_scalar_bool(n, c, "the condition", &cond));
+  DYCL_RETURN_IF_ERROR(dycl_host_read_bool(n, c, "the condition", &cond));
   S->stats.branches_taken++;
   const dycl_block_t* b = st->body[cond ? 0 : 1];
   dycl_value_t** vals = calloc((size_t)n->n_out + 1, sizeof *vals);
@@ -151,29 +73,6 @@ static dycl_status_t exec_if(dycl_session_t* S, const dycl_step_t* st) {
   return s;
 }
 
-typedef struct growlist {
-  dycl_value_t** items;
-  int64_t n, cap;
-} growlist_t;
-
-static void growlists_free(growlist_t* l, int n) {
-  for (int k = 0; k < n; k++) {
-    for (int64_t i = 0; i < l[k].n; i++) dycl_value_release(l[k].items[i]);
-    free(l[k].items);
-  }
-}
-
-static dycl_status_t growlist_push(dycl_session_t* S, growlist_t* l, dycl_value_t* v) {
-  dycl_status_t s = dycl_grow(NULL, (void**)&l->items, sizeof *l->items, &l->cap, l->n + 1);
-  (void)S;
-  if (s) {
-    dycl_value_release(v);
-    return s;
-  }
-  l->items[l->n++] = v;
-  return NULL;
-}
-
 static dycl_status_t exec_loop(dycl_session_t* S, const dycl_step_t* st) {
   const dycl_node_t* n = st->node;
   const dycl_block_t* b = st->body[0];
@@ -184,17 +83,11 @@ static dycl_status_t exec_loop(dycl_session_t* S, const dycl_step_t* st) {
   bool cond = true;
   dycl_value_t* v;
   DYCL_RETURN_IF_ERROR(need_value(S, n, n->in[0], &v));
-  if (v) {
-    if (v->kind != DYCL_VALUE_TENSOR || v->numel != 1 || !dycl_dtype_is_int(v->dtype))
-      return dycl_node_error(n, DYCL_CODE_RUNTIME, "trip count must be a single integer, got %s with %" PRId64 " elements",
-                             dycl_dtype_name(v->dtype), v->numel);
-    trip = dycl_tensor_get_i64(v, 0);
-    if (trip < 0) trip = 0;
-  }
+  DYCL_RETURN_IF_ERROR(dycl_host_trip_count(n, v, &trip));
   DYCL_RETURN_IF_ERROR(need_value(S, n, n->in[1], &v));
-  if (v) DYCL_RETURN_IF_ERROR(read_scalar_bool(n, v, "the loop condition", &cond));
+  if (v) DYCL_RETURN_IF_ERROR(dycl_host_read_bool(n, v, "the loop condition", &cond));
   dycl_value_t** carried = calloc((size_t)n_carried + 1, sizeof *carried);
-  growlist_t* scans = calloc((size_t)n_scan + 1, sizeof *scans);
+  dycl_host_list_t* scans = calloc((size_t)n_scan + 1, sizeof *scans);
   dycl_value_t** outs = calloc((size_t)body->n_out + 1, sizeof *outs);
   dycl_status_t s = NULL;
   if (!carried || !scans || !outs) {
@@ -212,7 +105,7 @@ static dycl_status_t exec_loop(dycl_session_t* S, const dycl_step_t* st) {
   int64_t max_iter = S->max_iterations;
   for (int64_t i = 0; (trip < 0 || i < trip) && cond; i++) {
     if (i >= max_iter) {
-      s = dycl_node_error(n, DYCL_CODE_LIMIT, "loop ran more than %" PRId64 " iterations (the --max-iterations limit)", max_iter);
+      s = dycl_host_loop_limit(n, max_iter);
       goto done;
     }
     S->stats.loop_iterations++;
@@ -229,7 +122,7 @@ static dycl_status_t exec_loop(dycl_session_t* S, const dycl_step_t* st) {
     if (!s) s = take_outputs(S, n, b, outs);
     clear_block(S, b);
     if (s) goto done;
-    s = read_scalar_bool(n, outs[0], "the body's condition output", &cond);
+    s = dycl_host_read_bool(n, outs[0], "the body's condition output", &cond);
     dycl_value_release(outs[0]);
     outs[0] = NULL;
     for (int k = 0; k < n_carried; k++) {
@@ -237,7 +130,7 @@ static dycl_status_t exec_loop(dycl_session_t* S, const dycl_step_t* st) {
       outs[1 + k] = NULL;
     }
     for (int k = 0; k < n_scan; k++) {
-      dycl_status_t e = growlist_push(S, &scans[k], outs[1 + n_carried + k]);
+      dycl_status_t e = dycl_host_list_push(&scans[k], outs[1 + n_carried + k]);
       outs[1 + n_carried + k] = NULL;
       if (!s) s = e;
     }
@@ -259,7 +152,7 @@ done:
     for (int k = 0; k < n_carried; k++) dycl_value_release(carried[k]);
   if (outs)
     for (int k = 0; k < body->n_out; k++) dycl_value_release(outs[k]);
-  if (scans) growlists_free(scans, n_scan);
+  if (scans) dycl_host_lists_free(scans, n_scan);
   free(carried);
   free(scans);
   free(outs);
@@ -308,10 +201,10 @@ static dycl_status_t exec_scan(dycl_session_t* S, const dycl_step_t* st) {
   }
   dycl_value_t** state = calloc((size_t)n_state + 1, sizeof *state);
   dycl_value_t** outs = calloc((size_t)body->n_out + 1, sizeof *outs);
-  growlist_t* scans = calloc((size_t)n_scan_out + 1, sizeof *scans);
+  dycl_host_list_t* scans = calloc((size_t)n_scan_out + 1, sizeof *scans);
   /* Scan-8: per batch element, results stacked again along the batch axis */
-  growlist_t* batch_state = calloc((size_t)n_state + 1, sizeof *batch_state);
-  growlist_t* batch_scans = calloc((size_t)n_scan_out + 1, sizeof *batch_scans);
+  dycl_host_list_t* batch_state = calloc((size_t)n_state + 1, sizeof *batch_state);
+  dycl_host_list_t* batch_scans = calloc((size_t)n_scan_out + 1, sizeof *batch_scans);
   if (!state || !outs || !scans || !batch_state || !batch_scans) {
     s = dycl_error_nomem();
     goto done;
@@ -334,12 +227,12 @@ static dycl_status_t exec_scan(dycl_session_t* S, const dycl_step_t* st) {
       len = t->dims[a];
     }
     for (int k = 0; k < n_state; k++) {
-      if (v8) DYCL_GOTO_IF_ERROR(s, slice_axis(S, n, ins[first + k], 0, bi, &state[k]), done);
+      if (v8) DYCL_GOTO_IF_ERROR(s, dycl_host_slice(&S->kctx, n, ins[first + k], 0, bi, &state[k]), done);
       else state[k] = dycl_value_retain(ins[first + k]);
     }
     for (int64_t t = 0; t < len; t++) {
       if (t >= S->max_iterations) {
-        s = dycl_node_error(n, DYCL_CODE_LIMIT, "scan ran more than %" PRId64 " iterations", S->max_iterations);
+        s = dycl_host_scan_limit(n, S->max_iterations);
         goto done;
       }
       S->stats.loop_iterations++;
@@ -353,12 +246,12 @@ static dycl_status_t exec_scan(dycl_session_t* S, const dycl_step_t* st) {
         const dycl_value_t* src = ins[first + n_state + k];
         dycl_value_t* tmp = NULL;
         if (v8) { /* [batch, seq, ...]: take batch bi, then step idx */
-          DYCL_GOTO_IF_ERROR(s, slice_axis(S, n, src, 0, bi, &tmp), done);
-          s = slice_axis(S, n, tmp, 0, idx, &slice);
+          DYCL_GOTO_IF_ERROR(s, dycl_host_slice(&S->kctx, n, src, 0, bi, &tmp), done);
+          s = dycl_host_slice(&S->kctx, n, tmp, 0, idx, &slice);
           dycl_value_release(tmp);
           if (s) goto done;
         } else {
-          DYCL_GOTO_IF_ERROR(s, slice_axis(S, n, src, axes[k], idx, &slice), done);
+          DYCL_GOTO_IF_ERROR(s, dycl_host_slice(&S->kctx, n, src, axes[k], idx, &slice), done);
         }
         slot_set(S, body->in[n_state + k], slice);
       }
@@ -371,7 +264,7 @@ static dycl_status_t exec_scan(dycl_session_t* S, const dycl_step_t* st) {
         outs[k] = NULL;
       }
       for (int k = 0; k < n_scan_out; k++) {
-        dycl_status_t e = growlist_push(S, &scans[k], outs[n_state + k]);
+        dycl_status_t e = dycl_host_list_push(&scans[k], outs[n_state + k]);
         outs[n_state + k] = NULL;
         if (!s) s = e;
       }
@@ -379,12 +272,7 @@ static dycl_status_t exec_scan(dycl_session_t* S, const dycl_step_t* st) {
     }
     /* finish this batch element */
     for (int k = 0; k < n_scan_out && !s; k++) {
-      if (out_dirs && out_dirs[k]) /* reverse: the last iteration's value comes first */
-        for (int64_t i = 0; i < scans[k].n / 2; i++) {
-          dycl_value_t* tmp = scans[k].items[i];
-          scans[k].items[i] = scans[k].items[scans[k].n - 1 - i];
-          scans[k].items[scans[k].n - 1 - i] = tmp;
-        }
+      if (out_dirs && out_dirs[k]) dycl_host_list_reverse(&scans[k]); /* the last iteration's value comes first */
       int axis = 0;
       if (out_axes) {
         int r = scans[k].n ? scans[k].items[0]->rank + 1 : 1;
@@ -393,7 +281,7 @@ static dycl_status_t exec_scan(dycl_session_t* S, const dycl_step_t* st) {
       dycl_value_t* t;
       s = stack(S, n, k, scans[k].items, scans[k].n, axis, &S->model->ir->values[body->out[n_state + k]]->type, &t);
       if (s) break;
-      if (v8) s = growlist_push(S, &batch_scans[k], t);
+      if (v8) s = dycl_host_list_push(&batch_scans[k], t);
       else if (n->out[n_state + k] >= 0) slot_set(S, n->out[n_state + k], t);
       else dycl_value_release(t);
       for (int64_t i = 0; i < scans[k].n; i++) dycl_value_release(scans[k].items[i]);
@@ -401,7 +289,7 @@ static dycl_status_t exec_scan(dycl_session_t* S, const dycl_step_t* st) {
     }
     for (int k = 0; k < n_state && !s; k++) {
       if (v8) {
-        s = growlist_push(S, &batch_state[k], state[k]);
+        s = dycl_host_list_push(&batch_state[k], state[k]);
         state[k] = NULL;
       } else {
         if (n->out[k] >= 0) slot_set(S, n->out[k], state[k]);
@@ -428,9 +316,9 @@ done:
     for (int k = 0; k < n_state; k++) dycl_value_release(state[k]);
   if (outs)
     for (int k = 0; k < body->n_out; k++) dycl_value_release(outs[k]);
-  if (scans) growlists_free(scans, n_scan_out);
-  if (batch_state) growlists_free(batch_state, n_state);
-  if (batch_scans) growlists_free(batch_scans, n_scan_out);
+  if (scans) dycl_host_lists_free(scans, n_scan_out);
+  if (batch_state) dycl_host_lists_free(batch_state, n_state);
+  if (batch_scans) dycl_host_lists_free(batch_scans, n_scan_out);
   free(state);
   free(outs);
   free(scans);
@@ -566,30 +454,6 @@ void dycl_session_set_recorder(dycl_session_t* S, dycl_subnet_recorder_fn callba
   S->recorder_user = user;
 }
 
-static const char* kind_name(dycl_value_kind_t k) {
-  return k == DYCL_VALUE_SEQUENCE ? "a sequence" : k == DYCL_VALUE_OPTIONAL ? "an optional" : "a tensor";
-}
-
-/* Checks a caller's input against the declared type of the graph input. */
-static dycl_status_t check_input(const dycl_ir_value_t* iv, const dycl_value_t* v) {
-  const dycl_type_t* t = &iv->declared;
-  if (!v) return dycl_error(DYCL_CODE_INVALID_INPUT, "input '%s' is missing", iv->name);
-  if (!t->known) return NULL;
-  if (t->kind != v->kind)
-    return dycl_error(DYCL_CODE_INVALID_INPUT, "input '%s' must be %s, got %s", iv->name, kind_name(t->kind), kind_name(v->kind));
-  if (v->kind != DYCL_VALUE_TENSOR) return NULL;
-  char b1[256], b2[160];
-  if (t->dtype && t->dtype != v->dtype)
-    return dycl_error(DYCL_CODE_INVALID_INPUT, "input '%s' must have element type %s, got %s%s", iv->name,
-                      dycl_dtype_name(t->dtype), dycl_dtype_name(v->dtype), dycl_shape_str(v->rank, v->dims, b2, sizeof b2));
-  bool bad = t->rank >= 0 && t->rank != v->rank;
-  for (int d = 0; !bad && t->rank >= 0 && d < t->rank; d++) bad = t->dims[d].v >= 0 && t->dims[d].v != v->dims[d];
-  if (bad)
-    return dycl_error(DYCL_CODE_INVALID_INPUT, "input '%s' must have shape %s, got %s%s", iv->name,
-                      dycl_type_str(t, b1, sizeof b1), dycl_dtype_name(v->dtype), dycl_shape_str(v->rank, v->dims, b2, sizeof b2));
-  return NULL;
-}
-
 dycl_status_t dycl_session_run(dycl_session_t* S, dycl_value_t* const* inputs, int num_inputs, dycl_value_t** outputs,
                                int num_outputs) {
   const dycl_model_t* m = S->model;
@@ -599,16 +463,15 @@ dycl_status_t dycl_session_run(dycl_session_t* S, dycl_value_t* const* inputs, i
                       num_inputs);
   if (num_outputs != g->n_out)
     return dycl_error(DYCL_CODE_INVALID_INPUT, "the model gives %d outputs, room for %d given", g->n_out, num_outputs);
-  for (int i = 0; i < g->n_in; i++) DYCL_RETURN_IF_ERROR(check_input(m->ir->values[g->in[i]], inputs[i]));
+  for (int i = 0; i < g->n_in; i++) {
+    const dycl_ir_value_t* iv = m->ir->values[g->in[i]];
+    DYCL_RETURN_IF_ERROR(dycl_host_check_input(iv->name, &iv->declared, inputs[i]));
+  }
   memset(&S->stats, 0, sizeof S->stats);
   /* bind the symbolic dims the inputs declare */
   for (int i = 0; i <= m->ir->next_sym; i++) S->sym_vals[i] = -1;
-  for (int i = 0; i < g->n_in; i++) {
-    const dycl_type_t* t = &m->ir->values[g->in[i]]->declared;
-    if (inputs[i]->kind != DYCL_VALUE_TENSOR || !t->known || t->rank != inputs[i]->rank) continue;
-    for (int d = 0; d < t->rank; d++)
-      if (t->dims[d].sym > 0 && t->dims[d].sym <= m->ir->next_sym) S->sym_vals[t->dims[d].sym] = inputs[i]->dims[d];
-  }
+  for (int i = 0; i < g->n_in; i++)
+    dycl_host_bind_syms(&m->ir->values[g->in[i]]->declared, inputs[i], S->sym_vals, m->ir->next_sym + 1);
   for (int i = 0; i < g->n_in; i++) slot_set(S, g->in[i], dycl_value_retain(inputs[i]));
   dycl_status_t s = run_block(S, m->program->main);
   for (int j = 0; j < g->n_out; j++) outputs[j] = NULL;

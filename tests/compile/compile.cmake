@@ -1,9 +1,10 @@
 # `dycl compile` end to end (included from tests/tests.cmake): C packages emitted for the control-flow
-# ONNX node tests, the dynamic PyTorch models and the demo model must build warning-free under gcc
-# and clang and compute exactly what `dycl run` computes; the generated host module of the demo model
-# is pinned by a golden file; the runtime selection must link every op's kernel. See
-# tests/compile/run_compile_tests.py. Needs /usr/bin/python3 with onnx and numpy, make, gcc (clang
-# when installed).
+# ONNX node tests, the dynamic PyTorch models, the demo model and every model of the dynamic-network
+# suite (build/suite/small, written by the suite.small test: a missing one fails this test) must
+# build warning-free under gcc and clang and compute exactly what `dycl run` computes; the generated
+# host module of the demo model is pinned by a golden file; the runtime selection must link every
+# op's kernel. See tests/compile/run_compile_tests.py. Needs /usr/bin/python3 with onnx and numpy,
+# make, gcc (clang when installed).
 set(DYCL_TEST_PYTHON /usr/bin/python3 CACHE FILEPATH "Python with onnx and numpy, for the script-driven tests")
 add_executable(emit_all_ops ${CMAKE_SOURCE_DIR}/tests/compile/emit_all_ops.c)
 target_link_libraries(emit_all_ops PRIVATE dycl_core)
@@ -24,8 +25,8 @@ add_test(NAME compile.packages
           --suite ${CMAKE_BINARY_DIR}/suite/small
           ${DYCL_COMPILE_TEST_CFLAGS}
   WORKING_DIRECTORY ${CMAKE_SOURCE_DIR})
-# after the suites that generate the node tests and the PyTorch models it reads
+# after the tests that generate the node tests, the PyTorch models and the suite models it reads
 set_tests_properties(compile.packages PROPERTIES
   TIMEOUT 1200
   PROCESSORS 2
-  DEPENDS "conformance.onnx_node;pytorch.dynamic_models")
+  DEPENDS "conformance.onnx_node;pytorch.dynamic_models;suite.small")

@@ -9,8 +9,8 @@ Usage: /usr/bin/python3 tests/compile/run_compile_tests.py [--dycl build/dycl]
 Models: every If/Loop/Scan/SequenceMap ONNX backend node test (build/onnx-node-tests, generated when
 missing), the dynamic PyTorch models (build/pytorch-tests, generated when missing and PyTorch is
 installed), the demo model models/demo/early_exit.onnx with its three inputs, a few hand-made corner
-cases, and the dynamic-network suite's models when `make suite` has generated them
-(build/suite/small, three input sets each).
+cases, and every model of the dynamic-network suite (models/suite) as the suite.small test generates
+them into --suite (build/suite/small), with all their input sets: a missing suite model is a failure.
 
 For each model:
   dycl compile MODEL -o WORK/pkg/NAME --name NAME
@@ -193,21 +193,28 @@ def edge_models(work, flt, log):
 
 
 def suite_models(suite_dir, flt):
-    """The dynamic-network suite's models when `make suite` has generated them (three input sets each)."""
-    models = []
-    for name in sorted(os.listdir(suite_dir)) if suite_dir and os.path.isdir(suite_dir) else []:
+    """Every model of the dynamic-network suite (models/suite), as the suite.small test generates them
+    into suite_dir (build/suite/small), each with all its input sets. Returns (models, problems): a
+    missing folder or model is a failure, not a skip."""
+    sys.path.insert(0, os.path.join(ROOT, "models", "suite"))
+    import suite
+    names = [n for n in suite.discover() if not flt or flt.search("suite_" + n)]
+    models, problems = [], []
+    for name in names:
         d = os.path.join(suite_dir, name)
-        if not os.path.exists(os.path.join(d, "model.onnx")) or (flt and not flt.search("suite_" + name)):
+        if not os.path.exists(os.path.join(d, "model.onnx")):
+            problems.append(f"suite_{name}: {d}/model.onnx is missing (generate it: ctest -R suite.small, or make suite)")
             continue
         cases = []
-        for k in range(3):
-            ds = os.path.join(d, f"test_data_set_{k}")
-            if os.path.isdir(ds):
-                ins = sorted((f for f in os.listdir(ds) if f.startswith("input_")), key=lambda f: int(re.sub(r"\D", "", f) or 0))
-                cases.append((f"test_data_set_{k}", [os.path.join(ds, f) for f in ins]))
+        for ds in sorted((x for x in os.listdir(d) if x.startswith("test_data_set_")), key=lambda x: int(x.rsplit("_", 1)[1])):
+            ins = sorted((f for f in os.listdir(os.path.join(d, ds)) if f.startswith("input_")),
+                         key=lambda f: int(re.sub(r"\D", "", f) or 0))
+            cases.append((ds, [os.path.join(d, ds, f) for f in ins]))
         if cases:
             models.append({"name": "suite_" + name, "model": os.path.join(d, "model.onnx"), "cases": cases})
-    return models
+        else:
+            problems.append(f"suite_{name}: no test_data_set_* in {d}")
+    return models, problems
 
 
 def demo_model(flt):
@@ -468,7 +475,7 @@ def main():
     ap.add_argument("--node-tests", default=os.path.join(ROOT, "build", "onnx-node-tests"))
     ap.add_argument("--pytorch-tests", default=os.path.join(ROOT, "build", "pytorch-tests"))
     ap.add_argument("--suite", default=os.path.join(ROOT, "build", "suite", "small"),
-                    help="the suite's generated models (`make suite`), used when present")
+                    help="the suite's generated models (the suite.small test); a missing model is a failure")
     ap.add_argument("--emit-all-ops", default=os.path.join(ROOT, "build", "tests", "emit_all_ops"))
     ap.add_argument("--filter", default="", help="regex on model names")
     ap.add_argument("-j", type=int, default=os.cpu_count() or 2)
@@ -505,8 +512,12 @@ def main():
         return 1 if failed else 0
 
     flt = re.compile(args.filter) if args.filter else None
+    suite, suite_problems = suite_models(os.path.abspath(args.suite), flt)
+    for p in suite_problems:
+        failed += 1
+        log(f"FAIL {p}")
     models = (node_models(args.node_tests, flt, log) + pytorch_models(args.pytorch_tests, flt, log) + demo_model(flt) +
-              edge_models(args.work, flt, log) + suite_models(args.suite, flt))
+              edge_models(args.work, flt, log) + suite)
     cache = os.path.join(args.work, "cc-cache")
     if os.path.isdir(cache):  # objects unused for two days belong to older sources
         for f in os.listdir(cache):

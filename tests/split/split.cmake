@@ -1,9 +1,11 @@
 # `dycl split` (included from tests/tests.cmake): every sub-network file must pass the ONNX checker
-# (full_check) and compute in ONNX Runtime what dycl computed for it during `dycl run`. Needs Debian's
+# (full_check) and compute in ONNX Runtime what dycl computed for it during `dycl run`, for the
+# control-flow node tests, the PyTorch models, the demo and every model of the dynamic-network suite
+# (build/suite/small, written by the suite.small test: a missing suite model fails this test). Needs Debian's
 # /usr/bin/python3 (onnx, numpy; PyTorch for the PyTorch models), node and npm: onnxruntime-node is
 # installed into ${CMAKE_BINARY_DIR}/ort on first use (tests/split/setup_ort.sh); the test fails when
 # ONNX Runtime cannot be set up. The node tests and PyTorch models are shared with the
-# conformance and pytorch tests: this test runs after them (DEPENDS only orders, it does not need them to
+# conformance, pytorch and suite tests: this test runs after them (DEPENDS only orders, it does not need them to
 # pass), so that their generators never run concurrently with this one.
 set(DYCL_TEST_PYTHON /usr/bin/python3 CACHE FILEPATH "Python with onnx and numpy, for the script-driven tests")
 find_program(DYCL_NODE node)
@@ -16,13 +18,14 @@ add_test(NAME split.onnx_runtime
           --work ${CMAKE_BINARY_DIR}/split-tests
           --node-tests ${CMAKE_BINARY_DIR}/onnx-node-tests
           --pytorch-tests ${CMAKE_BINARY_DIR}/pytorch-tests
+          --suite ${CMAKE_BINARY_DIR}/suite/small
           --ort ${CMAKE_BINARY_DIR}/ort
           --node ${DYCL_NODE}
   WORKING_DIRECTORY ${CMAKE_SOURCE_DIR})
 set_tests_properties(split.onnx_runtime PROPERTIES
   TIMEOUT 1800
   PROCESSORS 2
-  DEPENDS "conformance.onnx_node;pytorch.dynamic_models")
+  DEPENDS "conformance.onnx_node;pytorch.dynamic_models;suite.small")
 
 # The C API behind it: dycl_model_split's files and errors, the sub-network recorder.
 add_executable(test_split_api ${CMAKE_SOURCE_DIR}/tests/split/test_split_api.c)
