@@ -1,6 +1,6 @@
 # `dycl compile` end to end (included from tests/tests.cmake): C packages emitted for the control-flow
 # ONNX node tests, the dynamic PyTorch models, the demo model and every model of the dynamic-network
-# suite (build/suite/small, written by the suite.small test: a missing one fails this test) must
+# suite (build/suite/small, written by the suite.small test; generated when missing) must
 # build warning-free under gcc and clang and compute exactly what `dycl run` computes; the generated
 # host module of the demo model is pinned by a golden file; the runtime selection must link every
 # op's kernel. See tests/compile/run_compile_tests.py. Needs /usr/bin/python3 with onnx and numpy,

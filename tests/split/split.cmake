@@ -1,7 +1,7 @@
 # `dycl split` (included from tests/tests.cmake): every sub-network file must pass the ONNX checker
 # (full_check) and compute in ONNX Runtime what dycl computed for it during `dycl run`, for the
 # control-flow node tests, the PyTorch models, the demo and every model of the dynamic-network suite
-# (build/suite/small, written by the suite.small test: a missing suite model fails this test). Needs Debian's
+# (build/suite/small, written by the suite.small test; generated when missing). Needs Debian's
 # /usr/bin/python3 (onnx, numpy; PyTorch for the PyTorch models), node and npm: onnxruntime-node is
 # installed into ${CMAKE_BINARY_DIR}/ort on first use (tests/split/setup_ort.sh); the test fails when
 # ONNX Runtime cannot be set up. The node tests and PyTorch models are shared with the
