@@ -9,6 +9,7 @@ add_test(NAME suite.small
           --dycl ${CMAKE_BINARY_DIR}/dycl
           --config small
           --out ${CMAKE_BINARY_DIR}/suite
+          --no-docs
   WORKING_DIRECTORY ${CMAKE_SOURCE_DIR})
 set_tests_properties(suite.small PROPERTIES
   TIMEOUT 3000
