@@ -189,7 +189,16 @@ int dycl_cmd_compile(int argc, char** argv) {
     snprintf(detail, sizeof detail, "%s: %d nodes in %d graphs, opset %d", model_path, m->ir->n_nodes, m->ir->n_graphs,
              m->ir->opset);
     report(quiet, "load", t1 - t0, detail);
-    s = dycl_partition(m->ir, &m->program);
+    int folded = 0, inlined = 0;
+    s = dycl_fold_constants(m->ir, &folded, &inlined);
+    double tf = now_s();
+    if (!s) {
+      snprintf(detail, sizeof detail, "%d nodes folded into constants, %d If nodes with a constant condition inlined", folded,
+               inlined);
+      report(quiet, "optimize", tf - t1, detail);
+      t1 = tf;
+      s = dycl_partition(m->ir, &m->program);
+    }
   }
   for (int i = 0; !s && i < m->program->n_subnets; i++) s = m->backend->prepare(m->program, m->program->subnets[i], &m->options);
   double t2 = now_s();

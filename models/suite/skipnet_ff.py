@@ -20,13 +20,18 @@ over the calibration images, the quantiles spread from 2% to 98% over the blocks
 order). So easy images skip most blocks and hard ones run most, with the blocks' patterns varying.
 """
 
-import math
+import os
+import sys
 from typing import List, Tuple
 
-import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+_HERE = os.path.dirname(os.path.abspath(__file__))
+if _HERE not in sys.path:
+    sys.path.insert(0, _HERE)
+import skip_common as S  # noqa: E402  (shared with the other block-skipping models)
 
 Tensor = torch.Tensor
 
@@ -49,81 +54,20 @@ CONFIGS = {
     "small": {"widths": (4, 8, 8), "gate_channels": 4},
 }
 CLASSES = 10
-GATE_MARGIN = 1e-3       # candidate inputs with a gate prob within this of 0.5 are rejected
-N_CALIB = 384            # calibration images
-CALIB_SEED = 100000      # seeds of the calibration images (make_inputs uses 0, 1, 2, ...)
-SPAN = (0.02, 0.98)      # skip quantiles of the gates, spread over this range
-
-
-# --------------------------------------------------------------------------------------------
-# Data
-# --------------------------------------------------------------------------------------------
-
-def _image(seed: int) -> Tuple[Tensor, float]:
-    """A seeded CIFAR-sized image and its difficulty in [0, 1] (the contrast, log-scaled): smooth
-    colour structure plus noise, a random brightness per channel."""
-    rng = np.random.RandomState(seed)
-    d = rng.uniform(0.0, 1.0)
-    contrast = math.exp(math.log(0.25) + d * (math.log(3.0) - math.log(0.25)))
-    low = torch.from_numpy(rng.standard_normal((1, 3, 4, 4)).astype(np.float32))
-    low = F.interpolate(low, size=(32, 32), mode="bilinear", align_corners=False)
-    noise = torch.from_numpy(rng.standard_normal((1, 3, 32, 32)).astype(np.float32))
-    offset = torch.from_numpy(rng.uniform(-0.5, 0.5, (1, 3, 1, 1)).astype(np.float32))
-    x = contrast * (0.7 * low + 0.7 * noise) + offset
-    return x.contiguous(), d
 
 
 # --------------------------------------------------------------------------------------------
 # Model
 # --------------------------------------------------------------------------------------------
 
-def _init_bn(bn: nn.BatchNorm2d, gamma: Tuple[float, float]):
-    with torch.no_grad():
-        bn.running_mean.uniform_(-0.1, 0.1)
-        bn.running_var.uniform_(0.5, 1.5)
-        bn.weight.uniform_(*gamma)
-        bn.bias.uniform_(-0.1, 0.1)
-
-
-def _conv(cin, cout, k, stride):
-    c = nn.Conv2d(cin, cout, k, stride, k // 2, bias=False)
-    nn.init.kaiming_normal_(c.weight, nonlinearity="relu")
-    return c
-
-
-class BasicBlock(nn.Module):
-    """conv3x3-BN-ReLU-conv3x3-BN plus shortcut, ReLU. The shortcut of a downsampling block is a
-    1x1 strided conv + BN (SkipNet's CIFAR ResNets); a skipped block applies only the shortcut."""
-
-    def __init__(self, cin: int, cout: int, stride: int):
-        super().__init__()
-        self.conv1 = _conv(cin, cout, 3, stride)
-        self.bn1 = nn.BatchNorm2d(cout)
-        self.conv2 = _conv(cout, cout, 3, 1)
-        self.bn2 = nn.BatchNorm2d(cout)
-        _init_bn(self.bn1, (0.6, 1.0))
-        _init_bn(self.bn2, (0.2, 0.4))  # small residual branches: no explosion over the depth
-        if stride != 1 or cin != cout:
-            bn = nn.BatchNorm2d(cout)
-            _init_bn(bn, (0.8, 1.0))
-            self.shortcut = nn.Sequential(_conv(cin, cout, 1, stride), bn)
-        else:
-            self.shortcut = nn.Sequential()
-
-    def forward(self, x: Tensor) -> Tensor:
-        y = F.relu(self.bn1(self.conv1(x)))
-        y = self.bn2(self.conv2(y))
-        return F.relu(y + self.shortcut(x))
-
-
 class FFGate(nn.Module):
     """FFGate-II: conv3x3 stride 2 + BN + ReLU, global average pool, linear -> 1, sigmoid."""
 
     def __init__(self, cin: int, channels: int):
         super().__init__()
-        self.conv = _conv(cin, channels, 3, 2)
+        self.conv = S.conv(cin, channels, 3, 2)
         self.bn = nn.BatchNorm2d(channels)
-        _init_bn(self.bn, (0.6, 1.0))
+        S.init_bn(self.bn, (0.6, 1.0))
         self.fc = nn.Linear(channels, 1)
 
     def features(self, x: Tensor) -> Tensor:
@@ -137,16 +81,16 @@ class SkipNetFF(nn.Module):
     def __init__(self, widths=(16, 32, 64), gate_channels: int = 10, layers=LAYERS,
                  classes: int = CLASSES):
         super().__init__()
-        self.stem = _conv(3, widths[0], 3, 1)
+        self.stem = S.conv(3, widths[0], 3, 1)
         self.stem_bn = nn.BatchNorm2d(widths[0])
-        _init_bn(self.stem_bn, (0.6, 1.0))
+        S.init_bn(self.stem_bn, (0.6, 1.0))
         blocks, gates = [], []
         cin = widths[0]
         for s, (w, n) in enumerate(zip(widths, layers)):
             for b in range(n):
                 stride = 2 if (s > 0 and b == 0) else 1
                 gates.append(FFGate(cin, gate_channels))
-                blocks.append(BasicBlock(cin, w, stride))
+                blocks.append(S.SkipNetBlock(cin, w, stride))
                 cin = w
         self.blocks = nn.ModuleList(blocks)
         self.gates = nn.ModuleList(gates)
@@ -188,7 +132,7 @@ class SkipNetFF(nn.Module):
         its logit over the images (in block order: a gate sees the paths chosen before it)."""
         g = torch.Generator().manual_seed(seed)
         n = len(self.blocks)
-        qs = torch.linspace(SPAN[0], SPAN[1], n)[torch.randperm(n, generator=g)]
+        qs = torch.linspace(S.SPAN[0], S.SPAN[1], n)[torch.randperm(n, generator=g)]
         target = (difficulty - difficulty.mean()) / difficulty.std()
         with torch.no_grad():
             x = F.relu(self.stem_bn(self.stem(images)))
@@ -212,8 +156,7 @@ def build(config: str) -> nn.Module:
     torch.manual_seed(SEED)
     model = SkipNetFF(cfg["widths"], cfg["gate_channels"])
     model.eval()
-    imgs, ds = zip(*[_image(CALIB_SEED + k) for k in range(N_CALIB)])
-    model.calibrate(torch.cat(imgs, 0), torch.tensor(ds, dtype=torch.float32), SEED + 1)
+    model.calibrate(*S.calibration_set(), SEED + 1)
     return model
 
 
@@ -221,49 +164,11 @@ def build(config: str) -> nn.Module:
 # Inputs and paths
 # --------------------------------------------------------------------------------------------
 
-def _spread_pick(counts: List[int], n: int) -> List[int]:
-    """Indices of n items whose counts spread evenly from the smallest to the largest count: for
-    each of n evenly spaced target counts, the first unused item nearest to it. Sorted by count."""
-    if len(counts) <= n:
-        return sorted(range(len(counts)), key=lambda i: (counts[i], i))
-    lo, hi = min(counts), max(counts)
-    used = set()
-    for j in range(n):
-        target = lo + (hi - lo) * j / max(1, n - 1)
-        best = min((i for i in range(len(counts)) if i not in used),
-                   key=lambda i: (abs(counts[i] - target), i))
-        used.add(best)
-    return sorted(used, key=lambda i: (counts[i], i))
-
-
 def make_inputs(model: nn.Module, config: str, n: int) -> List[Tuple[Tensor, ...]]:
     """n seeded images whose executed-block counts spread from the fewest to the most found among
-    the candidates; images with a gate probability within GATE_MARGIN of 0.5 are rejected."""
-    cands = [_image(k)[0] for k in range(max(20 * n, 400))]
-    probs = model.batched_gates(torch.cat(cands, 0))
-    pool = [i for i in range(len(cands)) if float((probs[i] - 0.5).abs().min()) > 2 * GATE_MARGIN]
-    while True:
-        counts = [int((probs[i] > 0.5).sum()) for i in pool]
-        picks = [pool[j] for j in _spread_pick(counts, n)]
-        bad = []
-        for i in picks:  # check the single-image forward (the reference) too
-            with torch.no_grad():
-                p = model(cands[i])[1]
-            same = torch.equal(p > 0.5, probs[i] > 0.5)
-            if float((p - 0.5).abs().min()) <= GATE_MARGIN or not same:
-                bad.append(i)
-        if not bad:
-            return [(cands[i],) for i in picks]
-        pool = [i for i in pool if i not in bad]
-        if len(pool) < n:
-            raise RuntimeError(f"{NAME}: only {len(pool)} usable inputs")
+    the candidates; images with a gate probability within S.GATE_MARGIN of 0.5 are rejected."""
+    return S.make_inputs(model, n, NAME)
 
 
-def path_label(outputs) -> str:
-    path = outputs[-1]
-    bits = "".join(str(int(v)) for v in path.reshape(-1).tolist())
-    return f"{bits.count('1')}/{len(bits)} blocks {bits}"
-
-
-def all_paths(config: str):
-    return None
+path_label = S.path_label
+all_paths = S.all_paths

@@ -25,6 +25,7 @@ dycl_status_t dycl_model_load(const char* path, const dycl_options_t* options, d
   m->options = opts;
   m->backend = be;
   dycl_status_t s = dycl_onnx_load(path, &opts, &m->ir);
+  if (!s) s = dycl_fold_constants(m->ir, NULL, NULL);
   if (!s) s = dycl_partition(m->ir, &m->program);
   for (int i = 0; !s && i < m->program->n_subnets; i++) s = be->prepare(m->program, m->program->subnets[i], &m->options);
   if (s) {

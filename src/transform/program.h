@@ -64,6 +64,11 @@ typedef struct dycl_program {
   const char** output_names;
 } dycl_program_t;
 
+/* Folds constants before partition: nodes whose inputs are constants, Shape of statically shaped
+ * values and Gather of a known dim of a Shape, and If nodes whose condition became constant (replaced
+ * by the branch they take). Re-runs inference when anything changed. */
+dycl_status_t dycl_fold_constants(dycl_ir_t* ir, int* folded, int* inlined);
+
 /* Removes Identity nodes (their outputs become aliases bound by the host) and cuts every graph
  * into sub-networks. Allocates from ir->arena; the program lives as long as the IR. */
 dycl_status_t dycl_partition(dycl_ir_t* ir, dycl_program_t** out);

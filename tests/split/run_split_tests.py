@@ -105,19 +105,11 @@ def demo_model():
              [c for c in cases if os.path.isfile(c[1][0])])]
 
 
-# Known failures of the ONNX checker on suite sub-networks: (model, sub-network) -> the message. A
-# sub-network output whose rank dycl's inference does not know (a Gather on a loop-carried token whose
-# rank inference loses across iterations) is written without a shape, which onnx.checker rejects for a
-# main graph's outputs. ONNX Runtime still computes these sub-networks as dycl does (their ORT
-# comparisons run and must pass). Listed here so that the test stays strict elsewhere; one that starts
-# passing is reported as a failure (remove it from the list).
-KNOWN_CHECK_FAILURES = {
-    ("suite_caption_resnet", "subnet_1"): "Field 'shape' of 'type' is required but missing.",
-    ("suite_caption_resnet", "subnet_3"): "Field 'shape' of 'type' is required but missing.",
-    ("suite_caption_resnext", "subnet_1"): "Field 'shape' of 'type' is required but missing.",
-    ("suite_caption_resnext", "subnet_3"): "Field 'shape' of 'type' is required but missing.",
-    ("suite_nmt", "subnet_6"): "Field 'shape' of 'type' is required but missing.",
-}
+# Known failures of the ONNX checker on sub-networks: (model, sub-network) -> the message. Empty:
+# the ones the captioners and nmt had (boundary values of unknown rank, from PyTorch's squeeze(dim)
+# exported as If(Shape[dim] == 1, Squeeze, Identity)) went away when constant folding started to
+# resolve such Ifs (src/transform/fold.c). An entry that starts passing is reported as a failure.
+KNOWN_CHECK_FAILURES = {}
 
 
 def suite_models(suite_dir, n_cases):

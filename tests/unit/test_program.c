@@ -345,11 +345,55 @@ static void test_initializer_encodings(void) {
   unlink(wpath);
 }
 
+/* Shape arithmetic folds and an If whose condition it decides is replaced by the branch it takes
+ * (PyTorch's squeeze(dim): If(Shape(x)[dim] == 1, Squeeze, Identity)). */
+static void test_fold_static_if(void) {
+  const int64_t dims[2] = {2, 1};
+  static int64_t one[1] = {1};
+  Onnx__GraphProto* then_b = graph("then", 1, N(node("Squeeze", "squeeze", 2, S("x", "k"), 1, S("sq"))), 0, NULL, 1,
+                                   V(vinfo("sq", 1, 1, dims)));
+  Onnx__GraphProto* else_b = graph("else", 1, N(node("Identity", "keep", 1, S("x"), 1, S("same"))), 0, NULL, 1,
+                                   V(vinfo("same", 1, 2, dims)));
+  Onnx__NodeProto* nif = node("If", "maybe_squeeze", 1, S("c"), 1, S("y"));
+  graph_attr(nif, "then_branch", then_b);
+  graph_attr(nif, "else_branch", else_b);
+  Onnx__GraphProto* g = graph("main", 4,
+                              N(node("Shape", "shape", 1, S("x"), 1, S("s")), node("Gather", "dim", 2, S("s", "k"), 1, S("d")),
+                                node("Equal", "is_one", 2, S("d", "k"), 1, S("c")), nif),
+                              1, V(vinfo("x", 1, 2, dims)), 1, V(vinfo("y", 1, -1, NULL)));
+  Onnx__TensorProto* k = init_tensor("k", 7, 1);
+  k->n_int64_data = 1;
+  k->int64_data = one;
+  g->n_initializer = 1;
+  g->initializer = dycl_arena_alloc(&A, sizeof *g->initializer);
+  g->initializer[0] = k;
+  const char* path = save_model(g, 17);
+  dycl_model_t* m = NULL;
+  CHECK_OK(dycl_model_load(path, NULL, &m));
+  unlink(path);
+  if (!m) return;
+  CHECK(m->program->main->n_steps == 1 && m->program->main->steps[0].kind == DYCL_STEP_CALL);
+  CHECK(m->program->n_subnets == 1 && m->program->subnets[0]->n_nodes == 1); /* only the Squeeze is left */
+  CHECK(m->ir->values[m->ir->main->out[0]]->type.rank == 1);
+  float xs[2] = {3, 4};
+  dycl_value_t *x, *y = NULL;
+  CHECK_OK(dycl_value_create_tensor(NULL, DYCL_DTYPE_FLOAT32, 2, dims, xs, &x));
+  dycl_session_t* sess;
+  CHECK_OK(dycl_session_create(m, &sess));
+  CHECK_OK(dycl_session_run(sess, &x, 1, &y, 1));
+  CHECK(y && dycl_value_rank(y) == 1 && dycl_value_dims(y)[0] == 2 && ((const float*)dycl_value_data(y))[1] == 4);
+  dycl_value_release(y);
+  dycl_value_release(x);
+  dycl_session_destroy(sess);
+  dycl_model_destroy(m);
+}
+
 int main(void) {
   dycl_arena_init(&A, NULL);
   test_partition_and_run();
   test_bad_models();
   test_initializer_encodings();
+  test_fold_static_if();
   dycl_arena_destroy(&A);
   return test_finish("test_program");
 }
