@@ -35,19 +35,6 @@ static const char* COMPILE_HELP =
     "  --quiet        no progress report (also when stderr is not a terminal)\n"
     "  -h, --help     show this help\n";
 
-static int usage(const char* fmt, const char* arg) {
-  fprintf(stderr, "dycl: usage error: ");
-  fprintf(stderr, fmt, arg);
-  fprintf(stderr, "\n\n%s", COMPILE_HELP);
-  return 2;
-}
-
-static int fail(dycl_status_t s) {
-  fprintf(stderr, "dycl: error: %s\n", dycl_status_message(s));
-  dycl_status_free(s);
-  return 1;
-}
-
 static double now_s(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -149,7 +136,7 @@ int dycl_cmd_compile(int argc, char** argv) {
       fputs(COMPILE_HELP, stdout);
       return 0;
     } else if (strcmp(s, "-o") == 0 || strcmp(s, "--name") == 0 || strcmp(s, "--backend") == 0) {
-      if (!next) return usage("%s needs a value", s);
+      if (!next) return dycl_cli_usage(COMPILE_HELP, "%s needs a value", s);
       if (s[1] == 'o') out = next;
       else if (s[2] == 'n') name = next;
       else backend = next;
@@ -159,17 +146,17 @@ int dycl_cmd_compile(int argc, char** argv) {
     } else if (strcmp(s, "--quiet") == 0 || strcmp(s, "-q") == 0) {
       quiet = true;
     } else if (s[0] == '-' && s[1]) {
-      return usage("unknown option '%s'", s);
+      return dycl_cli_usage(COMPILE_HELP, "unknown option '%s'", s);
     } else if (!model_path) {
       model_path = s;
     } else {
-      return usage("unexpected argument '%s'", s);
+      return dycl_cli_usage(COMPILE_HELP, "unexpected argument '%s'", s);
     }
   }
-  if (!model_path) return usage("missing MODEL%s", "");
-  if (!out) return usage("missing -o PKG%s", "");
+  if (!model_path) return dycl_cli_usage(COMPILE_HELP, "missing MODEL%s", "");
+  if (!out) return dycl_cli_usage(COMPILE_HELP, "missing -o PKG%s", "");
   if (strcmp(backend, "ref") != 0)
-    return fail(dycl_status_create(DYCL_CODE_UNSUPPORTED, "dycl compile emits ref kernels only (--backend ref), not '%s'",
+    return dycl_cli_fail(dycl_status_create(DYCL_CODE_UNSUPPORTED, "dycl compile emits ref kernels only (--backend ref), not '%s'",
                                    backend));
 
   /* The steps of dycl_model_load (src/exec/model.c), each timed. */
@@ -177,7 +164,7 @@ int dycl_cmd_compile(int argc, char** argv) {
   dycl_options_init(&opts);
   const dycl_allocator_t* alloc = dycl_alloc_or_default(opts.allocator);
   dycl_model_t* m = dycl_calloc(alloc, 1, sizeof *m);
-  if (!m) return fail(dycl_status_create(DYCL_CODE_NO_MEMORY, "out of memory"));
+  if (!m) return dycl_cli_fail(dycl_status_create(DYCL_CODE_NO_MEMORY, "out of memory"));
   m->alloc = alloc;
   m->options = opts;
   m->backend = dycl_backend_ref();
@@ -215,12 +202,12 @@ int dycl_cmd_compile(int argc, char** argv) {
   double t3 = now_s();
   free(cmdline);
   dycl_model_destroy(m);
-  if (s) return fail(s);
+  if (s) return dycl_cli_fail(s);
   report(quiet, "emit", t3 - t2, summary);
   if (build) {
     int rc = run_make(out);
     double t4 = now_s();
-    if (rc != 0) return fail(dycl_status_create(DYCL_CODE_IO, "`make -C %s` failed (exit status %d)", out, rc));
+    if (rc != 0) return dycl_cli_fail(dycl_status_create(DYCL_CODE_IO, "`make -C %s` failed (exit status %d)", out, rc));
     snprintf(detail, sizeof detail, "make -C %s: lib, runner", out);
     report(quiet, "make", t4 - t3, detail);
     report(quiet, "total", t4 - t0, "");

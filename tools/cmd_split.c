@@ -30,19 +30,6 @@ static const char* SPLIT_HELP =
     "  -q, --quiet            print nothing on success\n"
     "  -h, --help             show this help\n";
 
-static int usage(const char* msg, const char* arg) {
-  fprintf(stderr, "dycl: usage error: ");
-  fprintf(stderr, msg, arg);
-  fprintf(stderr, "\n\n%s", SPLIT_HELP);
-  return 2;
-}
-
-static int fail(dycl_status_t s) {
-  fprintf(stderr, "dycl: error: %s\n", dycl_status_message(s));
-  dycl_status_free(s);
-  return 1;
-}
-
 int dycl_cmd_split(int argc, char** argv) {
   const char* model = NULL;
   const char* dir = NULL;
@@ -56,32 +43,32 @@ int dycl_cmd_split(int argc, char** argv) {
       return 0;
     }
     if (strcmp(s, "-o") == 0) {
-      if (i + 1 >= argc) return usage("%s needs a folder", s);
+      if (i + 1 >= argc) return dycl_cli_usage(SPLIT_HELP, "%s needs a folder", s);
       dir = argv[++i];
     } else if (strcmp(s, "--max-tensor-bytes") == 0) {
       char* end;
       errno = 0;
       long long v = i + 1 < argc ? strtoll(argv[i + 1], &end, 10) : -1;
-      if (i + 1 >= argc || errno || end == argv[i + 1] || *end || v < 0) return usage("%s needs a non-negative integer", s);
+      if (i + 1 >= argc || errno || end == argv[i + 1] || *end || v < 0) return dycl_cli_usage(SPLIT_HELP, "%s needs a non-negative integer", s);
       opts.max_tensor_bytes = (uint64_t)v;
       i++;
     } else if (strcmp(s, "-q") == 0 || strcmp(s, "--quiet") == 0) {
       quiet = true;
     } else if (s[0] == '-' && s[1]) {
-      return usage("unknown option '%s'", s);
+      return dycl_cli_usage(SPLIT_HELP, "unknown option '%s'", s);
     } else if (!model) {
       model = s;
     } else {
-      return usage("unexpected argument '%s'", s);
+      return dycl_cli_usage(SPLIT_HELP, "unexpected argument '%s'", s);
     }
   }
-  if (!model) return usage("missing MODEL%s", "");
-  if (!dir) return usage("missing -o DIR%s", "");
+  if (!model) return dycl_cli_usage(SPLIT_HELP, "missing MODEL%s", "");
+  if (!dir) return dycl_cli_usage(SPLIT_HELP, "missing -o DIR%s", "");
   dycl_model_t* m = NULL;
   dycl_status_t s = dycl_model_load(model, &opts, &m);
   if (!s) s = dycl_model_split(m, dir);
   dycl_model_destroy(m);
-  if (s) return fail(s);
+  if (s) return dycl_cli_fail(s);
   if (!quiet) printf("wrote %s/program.json and the sub-networks of %s\n", dir, model);
   return 0;
 }

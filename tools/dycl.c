@@ -38,7 +38,7 @@ static const char* RUN_HELP =
     "\n"
     "options:\n"
     "  -o DIR                 write DIR/output_<j>.pb for the j-th graph output (created if missing)\n"
-    "  --backend NAME         execution backend (default: ref)\n"
+    "  --backend NAME         execution backend: ref (default, portable) or cpu (oneDNN)\n"
     "  --max-iterations N     fail a Loop/Scan that runs more than N iterations\n"
     "  --max-tensor-bytes N   fail when one tensor would need more than N bytes (default 16 GiB)\n"
     "  --stats                print how many sub-networks, branches and iterations the run took\n"
@@ -56,7 +56,7 @@ static const char* BENCH_HELP =
     "  --iters N      timed runs (default 20)\n"
     "  --warmup N     untimed runs first (default 3)\n"
     "  --threads N    threads the cpu backend may use (default: all cores; ref runs on one)\n"
-    "  --backend NAME execution backend (default: ref)\n"
+    "  --backend NAME execution backend: ref (default) or cpu\n"
     "  -h, --help     show this help\n";
 
 static const char* INSPECT_HELP =
@@ -69,14 +69,14 @@ static const char* INSPECT_HELP =
     "  --dot FILE   also write the host tree as a Graphviz graph to FILE\n"
     "  -h, --help   show this help\n";
 
-static int usage_error(const char* help, const char* fmt, const char* arg) {
+int dycl_cli_usage(const char* help, const char* fmt, const char* arg) {
   fprintf(stderr, "dycl: usage error: ");
   fprintf(stderr, fmt, arg);
   fprintf(stderr, "\n\n%s", help);
   return EXIT_USAGE;
 }
 
-static int fail(dycl_status_t s) {
+int dycl_cli_fail(dycl_status_t s) {
   fprintf(stderr, "dycl: error: %s\n", dycl_status_message(s));
   dycl_status_free(s);
   return EXIT_MODEL_ERROR;
@@ -118,22 +118,22 @@ static int parse_args(int argc, char** argv, const char* help, const char* cmd, 
       return 0;
     }
     if (is_run && strcmp(s, "-o") == 0) {
-      if (!next) return usage_error(help, "%s needs a folder", s);
+      if (!next) return dycl_cli_usage(help, "%s needs a folder", s);
       a->out_dir = argv[++i];
     } else if (is_inspect && strcmp(s, "--dot") == 0) {
-      if (!next) return usage_error(help, "%s needs a file name", s);
+      if (!next) return dycl_cli_usage(help, "%s needs a file name", s);
       a->dot = argv[++i];
     } else if ((is_run || is_bench) && strcmp(s, "--backend") == 0) {
-      if (!next) return usage_error(help, "%s needs a name", s);
+      if (!next) return dycl_cli_usage(help, "%s needs a name", s);
       a->opts.backend = argv[++i];
     } else if (is_run && strcmp(s, "--record-subnets") == 0) {
-      if (!next) return usage_error(help, "%s needs a folder", s);
+      if (!next) return dycl_cli_usage(help, "%s needs a folder", s);
       a->record_dir = argv[++i];
     } else if (is_run && strcmp(s, "--stats") == 0) {
       a->stats = true;
     } else if (strcmp(s, "--max-iterations") == 0 || strcmp(s, "--max-tensor-bytes") == 0 ||
                (is_bench && (strcmp(s, "--iters") == 0 || strcmp(s, "--warmup") == 0 || strcmp(s, "--threads") == 0))) {
-      if (!next || !parse_i64(next, &v)) return usage_error(help, "%s needs a non-negative integer", s);
+      if (!next || !parse_i64(next, &v)) return dycl_cli_usage(help, "%s needs a non-negative integer", s);
       i++;
       if (strcmp(s, "--max-iterations") == 0) a->opts.max_iterations = v;
       else if (strcmp(s, "--max-tensor-bytes") == 0) a->opts.max_tensor_bytes = (uint64_t)v;
@@ -141,18 +141,18 @@ static int parse_args(int argc, char** argv, const char* help, const char* cmd, 
       else if (strcmp(s, "--warmup") == 0) a->warmup = v;
       else a->opts.threads = (int)v;
     } else if (s[0] == '-' && s[1]) {
-      return usage_error(help, "unknown option '%s'", s);
+      return dycl_cli_usage(help, "unknown option '%s'", s);
     } else if (!a->model) {
       a->model = s;
     } else if (is_inspect) {
-      return usage_error(help, "unexpected argument '%s'", s);
+      return dycl_cli_usage(help, "unexpected argument '%s'", s);
     } else {
-      if (a->n_inputs >= (int)(sizeof a->inputs / sizeof a->inputs[0])) return usage_error(help, "too many inputs%s", "");
+      if (a->n_inputs >= (int)(sizeof a->inputs / sizeof a->inputs[0])) return dycl_cli_usage(help, "too many inputs%s", "");
       a->inputs[a->n_inputs++] = s;
     }
   }
-  if (!a->model) return usage_error(help, "missing MODEL%s", "");
-  if (is_bench && a->iters < 1) return usage_error(help, "--iters must be at least 1%s", "");
+  if (!a->model) return dycl_cli_usage(help, "missing MODEL%s", "");
+  if (is_bench && a->iters < 1) return dycl_cli_usage(help, "--iters must be at least 1%s", "");
   return -1;
 }
 
@@ -247,7 +247,7 @@ static int cmp_double(const void* x, const void* y) {
 
 static int cmd_run_or_bench(int argc, char** argv, bool bench) {
   args_t* a = calloc(1, sizeof *a);
-  if (!a) return fail(dycl_status_create(DYCL_CODE_NO_MEMORY, "out of memory"));
+  if (!a) return dycl_cli_fail(dycl_status_create(DYCL_CODE_NO_MEMORY, "out of memory"));
   int rc = parse_args(argc, argv, bench ? BENCH_HELP : RUN_HELP, bench ? "bench" : "run", a);
   if (rc >= 0) {
     free(a);
@@ -338,12 +338,12 @@ out:
   dycl_session_destroy(sess);
   dycl_model_destroy(m);
   free(a);
-  return s ? fail(s) : 0;
+  return s ? dycl_cli_fail(s) : 0;
 }
 
 static int cmd_inspect(int argc, char** argv) {
   args_t* a = calloc(1, sizeof *a);
-  if (!a) return fail(dycl_status_create(DYCL_CODE_NO_MEMORY, "out of memory"));
+  if (!a) return dycl_cli_fail(dycl_status_create(DYCL_CODE_NO_MEMORY, "out of memory"));
   int rc = parse_args(argc, argv, INSPECT_HELP, "inspect", a);
   if (rc >= 0) {
     free(a);
@@ -366,7 +366,7 @@ static int cmd_inspect(int argc, char** argv) {
   }
   dycl_model_destroy(m);
   free(a);
-  return s ? fail(s) : 0;
+  return s ? dycl_cli_fail(s) : 0;
 }
 
 int main(int argc, char** argv) {
