@@ -14,6 +14,9 @@ echo
 for input in easy medium hard; do
   echo "== dycl run $MODEL models/demo/inputs/$input.pb"
   "$DYCL" run "$MODEL" "models/demo/inputs/$input.pb"
-  "$DYCL" bench "$MODEL" "models/demo/inputs/$input.pb" --iters 50 --warmup 5 | tail -1
+  for backend in ref cpu; do
+    printf '%-4s backend: ' "$backend"
+    "$DYCL" bench "$MODEL" "models/demo/inputs/$input.pb" --backend "$backend" --iters 50 --warmup 5 | tail -1
+  done
   echo
 done
