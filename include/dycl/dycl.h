@@ -65,7 +65,9 @@ dycl_status_t dycl_status_create(dycl_code_t code, const char* fmt, ...)
 /* ------------------------------------------------------------- allocator */
 
 /* Every allocation dycl makes goes through an allocator. `alloc` returns NULL on failure.
- * `free` accepts NULL. Pass NULL wherever an allocator is asked for to use malloc/free. */
+ * `free` accepts NULL. Pass NULL wherever an allocator is asked for to use malloc/free.
+ * Values keep a pointer to the allocator that made them (a model's outputs: the allocator of its
+ * dycl_options_t), so an allocator must outlive every value and model created through it. */
 typedef struct dycl_allocator {
   void* (*alloc)(void* ctx, size_t size);
   void (*free)(void* ctx, void* ptr);
