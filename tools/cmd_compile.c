@@ -12,7 +12,6 @@
 
 #include "emit/c_emit.h"
 #include "exec/model.h"
-#include "onnx/onnx_io.h"
 #include "tools/commands.h"
 
 static const char* COMPILE_HELP =
@@ -159,39 +158,23 @@ int dycl_cmd_compile(int argc, char** argv) {
     return dycl_cli_fail(dycl_status_create(DYCL_CODE_UNSUPPORTED, "dycl compile emits ref kernels only (--backend ref), not '%s'",
                                    backend));
 
-  /* The steps of dycl_model_load (src/exec/model.c), each timed. */
   dycl_options_t opts;
   dycl_options_init(&opts);
-  const dycl_allocator_t* alloc = dycl_alloc_or_default(opts.allocator);
-  dycl_model_t* m = dycl_calloc(alloc, 1, sizeof *m);
-  if (!m) return dycl_cli_fail(dycl_status_create(DYCL_CODE_NO_MEMORY, "out of memory"));
-  m->alloc = alloc;
-  m->options = opts;
-  m->backend = dycl_backend_ref();
-  char detail[512];
+  dycl_model_t* m = NULL;
+  dycl_load_phases_t ph;
   double t0 = now_s();
-  dycl_status_t s = dycl_onnx_load(model_path, &opts, &m->ir);
-  double t1 = now_s();
-  if (!s) {
-    snprintf(detail, sizeof detail, "%s: %d nodes in %d graphs, opset %d", model_path, m->ir->n_nodes, m->ir->n_graphs,
-             m->ir->opset);
-    report(quiet, "load", t1 - t0, detail);
-    int folded = 0, inlined = 0;
-    s = dycl_fold_constants(m->ir, &folded, &inlined);
-    double tf = now_s();
-    if (!s) {
-      snprintf(detail, sizeof detail, "%d nodes folded into constants, %d If nodes with a constant condition inlined", folded,
-               inlined);
-      report(quiet, "optimize", tf - t1, detail);
-      t1 = tf;
-      s = dycl_partition(m->ir, &m->program);
-    }
-  }
-  for (int i = 0; !s && i < m->program->n_subnets; i++) s = m->backend->prepare(m->program, m->program->subnets[i], &m->options);
+  dycl_status_t s = dycl_model_load_phases(model_path, &opts, &m, &ph);
   double t2 = now_s();
   if (!s) {
+    char detail[512];
+    snprintf(detail, sizeof detail, "%s: %d nodes in %d graphs, opset %d", model_path, m->ir->n_nodes, m->ir->n_graphs,
+             m->ir->opset);
+    report(quiet, "load", ph.load_s, detail);
+    snprintf(detail, sizeof detail, "%d nodes folded into constants, %d If nodes with a constant condition inlined",
+             ph.folded, ph.inlined);
+    report(quiet, "optimize", ph.optimize_s, detail);
     snprintf(detail, sizeof detail, "%d sub-networks", m->program->n_subnets);
-    report(quiet, "partition", t2 - t1, detail);
+    report(quiet, "partition", ph.partition_s, detail);
   }
   char* cmdline = join_command(argc, argv);
   char summary[1024] = "";
@@ -208,6 +191,7 @@ int dycl_cmd_compile(int argc, char** argv) {
     int rc = run_make(out);
     double t4 = now_s();
     if (rc != 0) return dycl_cli_fail(dycl_status_create(DYCL_CODE_IO, "`make -C %s` failed (exit status %d)", out, rc));
+    char detail[512];
     snprintf(detail, sizeof detail, "make -C %s: lib, runner", out);
     report(quiet, "make", t4 - t3, detail);
     report(quiet, "total", t4 - t0, "");

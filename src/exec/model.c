@@ -1,5 +1,6 @@
 /* dycl_model_*: load → infer → partition → prepare, and the model's public accessors. */
 #include <string.h>
+#include <time.h>
 
 #include "exec/model.h"
 #include "onnx/onnx_io.h"
@@ -9,8 +10,21 @@ void dycl_options_init(dycl_options_t* o) {
   o->backend = "ref";
 }
 
+static double now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
 dycl_status_t dycl_model_load(const char* path, const dycl_options_t* options, dycl_model_t** out) {
+  return dycl_model_load_phases(path, options, out, NULL);
+}
+
+dycl_status_t dycl_model_load_phases(const char* path, const dycl_options_t* options, dycl_model_t** out,
+                                     dycl_load_phases_t* phases) {
   *out = NULL;
+  dycl_load_phases_t ph;
+  memset(&ph, 0, sizeof ph);
   dycl_options_t opts;
   if (options) opts = *options;
   else dycl_options_init(&opts);
@@ -24,10 +38,17 @@ dycl_status_t dycl_model_load(const char* path, const dycl_options_t* options, d
   m->alloc = alloc;
   m->options = opts;
   m->backend = be;
+  double t0 = now_s();
   dycl_status_t s = dycl_onnx_load(path, &opts, &m->ir);
-  if (!s) s = dycl_fold_constants(m->ir, NULL, NULL);
+  double t1 = now_s();
+  if (!s) s = dycl_fold_constants(m->ir, &ph.folded, &ph.inlined);
+  double t2 = now_s();
   if (!s) s = dycl_partition(m->ir, &m->program);
   for (int i = 0; !s && i < m->program->n_subnets; i++) s = be->prepare(m->program, m->program->subnets[i], &m->options);
+  ph.load_s = t1 - t0;
+  ph.optimize_s = t2 - t1;
+  ph.partition_s = now_s() - t2;
+  if (phases) *phases = ph;
   if (s) {
     dycl_model_destroy(m);
     return s;

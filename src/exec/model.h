@@ -13,6 +13,16 @@ struct dycl_model {
   const dycl_backend_t* backend;
 };
 
+/* What dycl_model_load_phases measured: seconds per phase and what the optimize phase did. */
+typedef struct dycl_load_phases {
+  double load_s, optimize_s, partition_s; /* partition includes the backend's prepare */
+  int folded, inlined;
+} dycl_load_phases_t;
+
+/* dycl_model_load, timing its phases into *phases (may be NULL). */
+dycl_status_t dycl_model_load_phases(const char* path, const dycl_options_t* options, dycl_model_t** out,
+                                     dycl_load_phases_t* phases);
+
 struct dycl_session {
   const dycl_model_t* model;
   dycl_value_t** slots; /* one per IR value */
