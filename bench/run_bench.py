@@ -4,7 +4,7 @@ PyTorch, TorchScript and ONNX Runtime, on the same inputs and the same thread co
 
   run_bench.py [--config small|full] [--models a,b] [--threads T] [--cases K] [--rounds R]
                [--budget S] [--dycl build/dycl] [--suite build/suite] [--work build/bench]
-               [--ort build/ort] [--docs docs/bench.md] [--svg docs/bench_speedup.svg]
+               [--ort build/ort] [--docs docs/bench.md] [--svg docs/bench_speedup.svg] [-q]
 
 For each model, K cases of the suite (build/suite/<config>/<name>/test_data_set_<k>) are picked so
 that they take different paths (evenly over the distinct path labels). Each system runs in its own
@@ -17,6 +17,8 @@ its cases. Also measured: the machine's OpenBLAS sgemm GFLOP/s (one thread and T
 of the path each case took (convolutions and matrix products as executed by eager PyTorch, from
 torch.profiler with_flops), and the host overhead per control-flow step (tiny Loop / Loop+If
 models, bench/loop_models.py). Results: WORK/<config>/results.json, DOCS (between markers), SVG.
+On a terminal a status line on stderr shows the model and round being measured, the time so far
+and the time left; -q/--quiet (or stderr not a terminal) leaves it out, -q also the per-round lines.
 """
 
 import argparse
@@ -40,8 +42,15 @@ LABELS = {"dycl-cpu": "dycl cpu", "dycl-ref": "dycl ref", "eager": "PyTorch eage
 OPENBLAS_DIR = "/usr/lib/x86_64-linux-gnu/openblas-pthread"
 
 
+# The progress display of this run (models/suite/progress.py), set by main(); log() prints around it.
+_progress = None
+
+
 def log(msg):
-    print(msg, flush=True)
+    if _progress is not None:
+        _progress.note(msg)
+    else:
+        print(msg, flush=True)
 
 
 def run_proc(argv, timeout, env=None):
@@ -187,7 +196,7 @@ def host_overhead(dycl, work, ort_prefix, threads, iters=10000):
 def time_dycl(a, backend, mdir, n_in, cases, est):
     """{'cases': [median seconds or None], 'maxrss_kb', 'error'}; est: {case: seconds} (updated)."""
     model = os.path.join(mdir, "model.onnx")
-    meds, rss, error = [], 0, None
+    meds, rss, error, mem = [], 0, None, {}
     for k in cases:
         cd = os.path.join(mdir, f"test_data_set_{k}")
         ins = [os.path.join(cd, f"input_{i}.pb") for i in range(n_in)]
@@ -209,7 +218,12 @@ def time_dycl(a, backend, mdir, n_in, cases, est):
             continue
         meds.append(float(m.group(1)) * 1e-6)
         rss = max(rss, ru)
-    return {"cases": meds, "maxrss_kb": rss, "error": error}
+        mm = re.search(r"arena_bytes=(\d+) arena_lower_bound_bytes=(\d+) peak_tensor_bytes=(\d+)", out)
+        if mm:
+            mem["arena"] = max(mem.get("arena", 0), int(mm.group(1)))
+            mem["lower_bound"] = max(mem.get("lower_bound", 0), int(mm.group(2)))
+            mem["peak_tensor"] = max(mem.get("peak_tensor", 0), int(mm.group(3)))
+    return {"cases": meds, "maxrss_kb": rss, "error": error, "memory": mem}
 
 
 def time_worker(a, argv):
@@ -268,6 +282,7 @@ def bench_model(a, name, idx):
     systems = [s for s in SYSTEMS if s in a.systems]
     rounds = {s: [] for s in systems}
     rss = {s: 0 for s in systems}
+    dmem = {}  # dycl's own memory figures per system (arena, its lower bound, peak tensor bytes)
     errors = {s: None for s in systems}
     blas = None
     est = {}
@@ -278,6 +293,8 @@ def bench_model(a, name, idx):
             if errors[s]:
                 continue
             t = time.monotonic()
+            if _progress is not None:
+                _progress.update(detail=f"{name}: round {r + 1}/{a.rounds}, {s}")
             res = time_system(a, s, name, mdir, prep_dir, n_in, cases, est)
             if res.get("blas"):
                 blas = res["blas"]
@@ -289,8 +306,11 @@ def bench_model(a, name, idx):
                 errors[s] = res["error"]
             rounds[s].append(res["cases"])
             rss[s] = max(rss[s], res["maxrss_kb"])
-            log(f"    round {r + 1} {s:9s} " + " ".join("—" if v is None else f"{v * 1e3:.3f}" for v in res["cases"])
-                + f" ms  [{time.monotonic() - t:.1f} s]")
+            for key, v in (res.get("memory") or {}).items():
+                dmem.setdefault(s, {})[key] = max(dmem.get(s, {}).get(key, 0), v)
+            if not a.quiet:
+                log(f"    round {r + 1} {s:9s} " + " ".join("—" if v is None else f"{v * 1e3:.3f}" for v in res["cases"])
+                    + f" ms  [{time.monotonic() - t:.1f} s]")
     per_case = {}
     for s in systems:
         per_case[s] = []
@@ -308,6 +328,7 @@ def bench_model(a, name, idx):
             "labels": [meta["paths"][k] for k in cases], "flops": flops,
             "matches_reference": all(ci["matches_reference"] for ci in prep["case_info"]),
             "per_case_s": per_case, "rounds_s": rounds, "median_s": med, "maxrss_kb": rss, "errors": errors,
+            "dycl_memory": dmem,
             "gflops_dycl_cpu": gflops, "torch_blas": blas, "prep_build_s": prep.get("build_seconds")}
 
 
@@ -390,6 +411,22 @@ def report_md(res):
     for r in ok:
         lines.append(f"| `{r['name']}` | " + " | ".join(
             f"{r['maxrss_kb'].get(s, 0) / 1024:.0f}" if r["maxrss_kb"].get(s) else "—" for s in SYSTEMS) + " |")
+    lines.append("")
+    lines.append("dycl cpu's tensor memory (KiB; `dycl bench`'s `memory:` line, largest over the cases): the arena "
+                 "the static planner laid the sub-networks' intermediates out in, the lower bound of any such "
+                 "plan (the largest sum of planned values live at once), their ratio, and the most tensor bytes "
+                 "live at once in a run (intermediates, outputs and the values the planner cannot place: "
+                 "shapes only known at run time).")
+    lines.append("")
+    lines.append("| model | arena | lower bound | arena / bound | peak tensor bytes |")
+    lines.append("|---|---|---|---|---|")
+    for r in ok:
+        dm = (r.get("dycl_memory") or {}).get("dycl-cpu") or {}
+        if not dm:
+            continue
+        ratio = f"{dm['arena'] / dm['lower_bound']:.2f}" if dm.get("lower_bound") else "—"
+        lines.append(f"| `{r['name']}` | {dm.get('arena', 0) / 1024:.1f} | {dm.get('lower_bound', 0) / 1024:.1f} | "
+                     f"{ratio} | {dm.get('peak_tensor', 0) / 1024:.1f} |")
     lines.append("")
     one, allc = peak.get("one"), peak.get("all")
     if peak:
@@ -545,6 +582,8 @@ def main():
     p.add_argument("--svg", default=os.path.join(ROOT, "docs", "bench_speedup.svg"))
     p.add_argument("--no-docs", action="store_true")
     p.add_argument("--skip-peak", action="store_true")
+    p.add_argument("-q", "--quiet", action="store_true",
+                   help="no progress display (shown only when stderr is a terminal anyway) and no per-round lines")
     a = p.parse_args()
     a.dycl = os.path.abspath(a.dycl)
     a.systems = [s for s in a.systems.split(",") if s]
@@ -559,6 +598,7 @@ def main():
             a.systems.remove("ort")
     sys.path.insert(0, os.path.join(ROOT, "models", "suite"))
     import suite  # noqa: E402 - the suite's model discovery
+    from progress import Progress  # noqa: E402 - models/suite/progress.py
     names = suite.discover()
     if a.models:
         want = a.models.split(",")
@@ -580,13 +620,19 @@ def main():
     else:
         res["peak"], res["host_overhead"] = {}, {}
     log(f"bench: {len(names)} model(s), {a.config}, {a.threads} thread(s), systems {', '.join(a.systems)}")
+    global _progress
+    _progress = Progress(f"bench ({a.config}): models", total=len(names), quiet=a.quiet).tick()
     for i, n in enumerate(names):
+        _progress.update(detail=f"{n}: preparing")
         res["models"].append(bench_model(a, n, i))
+        _progress.advance(detail="")
         if res["models"][-1].get("error"):
             log(f"  {n}: {res['models'][-1]['error']}")
         # keep partial results (a long full run can be stopped)
         with open(os.path.join(a.work, a.config, "results.json"), "w") as f:
             json.dump(res, f, indent=1)
+    _progress.close()
+    _progress = None
     res["seconds"] = round(time.monotonic() - t_start, 1)
     with open(os.path.join(a.work, a.config, "results.json"), "w") as f:
         json.dump(res, f, indent=1)

@@ -35,8 +35,10 @@ endif()
 
 function(dycl_embed_sources target)
   # The runtime a package may need (src/emit/c_emit_runtime.c picks the files a model needs: of
-  # src/exec only host_ops, the control-flow helpers shared with the executor) and the package
-  # templates. Paths are relative to the repository root.
+  # src/exec only host_ops, the control-flow helpers shared with the executor; the backends, whose
+  # sources are taken whole, whatever files they hold, for packages compiled for a backend other than
+  # ref; of src/transform only program.h, the structures a backend reads) and the package templates.
+  # Paths are relative to the repository root.
   file(GLOB_RECURSE embed_files RELATIVE ${CMAKE_SOURCE_DIR} CONFIGURE_DEPENDS
        ${CMAKE_SOURCE_DIR}/src/base/*.c ${CMAKE_SOURCE_DIR}/src/base/*.h
        ${CMAKE_SOURCE_DIR}/src/ir/*.c ${CMAKE_SOURCE_DIR}/src/ir/*.h
@@ -44,6 +46,9 @@ function(dycl_embed_sources target)
        ${CMAKE_SOURCE_DIR}/src/ops/*.c ${CMAKE_SOURCE_DIR}/src/ops/*.h ${CMAKE_SOURCE_DIR}/src/ops/*.def
        ${CMAKE_SOURCE_DIR}/src/ops/*.inc
        ${CMAKE_SOURCE_DIR}/src/exec/host_ops.c ${CMAKE_SOURCE_DIR}/src/exec/host_ops.h
+       ${CMAKE_SOURCE_DIR}/src/backend/*.c ${CMAKE_SOURCE_DIR}/src/backend/*.h
+       ${CMAKE_SOURCE_DIR}/src/backend/*.inc ${CMAKE_SOURCE_DIR}/src/backend/*.def
+       ${CMAKE_SOURCE_DIR}/src/transform/program.h
        ${CMAKE_SOURCE_DIR}/src/emit/pkg/*.in)
   list(SORT embed_files)
   list(APPEND embed_files include/dycl/dycl.h)

@@ -15,21 +15,25 @@
 #include "tools/commands.h"
 
 static const char* COMPILE_HELP =
-    "usage: dycl compile MODEL -o PKG [--name NAME] [--backend ref] [--build] [--quiet]\n"
+    "usage: dycl compile MODEL -o PKG [--name NAME] [--backend cpu|ref] [--build] [--quiet]\n"
     "\n"
     "Writes a self-contained C package for MODEL into the folder PKG (created if missing):\n"
     "  PKG/NAME.h            the API: create an instance, run it, read the outputs\n"
     "  PKG/NAME.c            the host module: the model's If/Loop/Scan as C control flow\n"
-    "  PKG/NAME_subnets.c    the sub-networks: their kernel calls\n"
+    "  PKG/NAME_subnets.c    the sub-networks: their kernel calls (ref), or their tables for the backend (cpu)\n"
     "  PKG/NAME_weights.c    the weights, when small (else PKG/NAME.weights, read at run time)\n"
-    "  PKG/runtime/          the dycl runtime sources the model needs\n"
+    "  PKG/runtime/          the dycl runtime sources the model needs (kernels, the backend)\n"
     "  PKG/Makefile          `make -C PKG` builds PKG/libNAME.a and PKG/run, a runner taking the\n"
-    "                        arguments of `dycl run` (INPUT ... -o DIR)\n"
+    "                        arguments of `dycl run` (INPUT ... -o DIR, --threads N)\n"
+    "libNAME.a exports only the functions of NAME.h: packages link side by side. Link programs with\n"
+    "libNAME.a -lm (ref) or libNAME.a -ldnnl -lgomp -lpthread -lm (cpu).\n"
     "\n"
     "options:\n"
     "  -o PKG         the package folder (required)\n"
     "  --name NAME    package name and symbol prefix, a C identifier (default: from MODEL's file name)\n"
-    "  --backend ref  the kernels to use (only ref)\n"
+    "  --backend NAME what runs the sub-networks: cpu (dycl's cpu backend, oneDNN; the default when\n"
+    "                 dycl was built with it) or ref (the portable reference kernels; the default\n"
+    "                 otherwise). The package computes what `dycl run --backend NAME` computes.\n"
     "  --build        also run `make -C PKG`\n"
     "  --quiet        no progress report (also when stderr is not a terminal)\n"
     "  -h, --help     show this help\n";
@@ -126,7 +130,7 @@ static int run_make(const char* dir) {
 }
 
 int dycl_cmd_compile(int argc, char** argv) {
-  const char *model_path = NULL, *out = NULL, *name = NULL, *backend = "ref";
+  const char *model_path = NULL, *out = NULL, *name = NULL, *backend = NULL;
   bool build = false, quiet = !isatty(2);
   for (int i = 0; i < argc; i++) {
     const char* s = argv[i];
@@ -154,12 +158,15 @@ int dycl_cmd_compile(int argc, char** argv) {
   }
   if (!model_path) return dycl_cli_usage(COMPILE_HELP, "missing MODEL%s", "");
   if (!out) return dycl_cli_usage(COMPILE_HELP, "missing -o PKG%s", "");
-  if (strcmp(backend, "ref") != 0)
-    return dycl_cli_fail(dycl_status_create(DYCL_CODE_UNSUPPORTED, "dycl compile emits ref kernels only (--backend ref), not '%s'",
-                                   backend));
+  const dycl_cemit_backend_t* be;
+  dycl_status_t bs = dycl_cemit_find_backend(backend, &be);
+  if (bs) return dycl_cli_fail(bs);
+  backend = be->name;
 
+  /* loaded as `dycl run --backend NAME` loads it: the same program, prepared by the same backend */
   dycl_options_t opts;
   dycl_options_init(&opts);
+  opts.backend = backend;
   dycl_model_t* m = NULL;
   dycl_load_phases_t ph;
   double t0 = now_s();
@@ -170,8 +177,10 @@ int dycl_cmd_compile(int argc, char** argv) {
     snprintf(detail, sizeof detail, "%s: %d nodes in %d graphs, opset %d", model_path, m->ir->n_nodes, m->ir->n_graphs,
              m->ir->opset);
     report(quiet, "load", ph.load_s, detail);
-    snprintf(detail, sizeof detail, "%d nodes folded into constants, %d If nodes with a constant condition inlined",
-             ph.folded, ph.inlined);
+    snprintf(detail, sizeof detail,
+             "%d nodes folded into constants, %d If nodes with a constant condition inlined, %d BatchNormalization "
+             "folded, %d common subexpressions merged, %d dead nodes removed",
+             ph.opt.folded, ph.opt.inlined, ph.opt.bn_folded, ph.opt.cse_merged, ph.opt.dce_removed);
     report(quiet, "optimize", ph.optimize_s, detail);
     snprintf(detail, sizeof detail, "%d sub-networks", m->program->n_subnets);
     report(quiet, "partition", ph.partition_s, detail);

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 
@@ -38,9 +39,17 @@ static const char* RUN_HELP =
     "\n"
     "options:\n"
     "  -o DIR                 write DIR/output_<j>.pb for the j-th graph output (created if missing)\n"
-    "  --backend NAME         execution backend: ref (default, portable) or cpu (oneDNN)\n"
-    "  --max-iterations N     fail a Loop/Scan that runs more than N iterations\n"
-    "  --max-tensor-bytes N   fail when one tensor would need more than N bytes (default 16 GiB)\n"
+    "  --backend NAME         execution backend: cpu (oneDNN; the default when built with it) or ref\n"
+    "                         (portable reference kernels, the oracle)\n"
+    "  --max-iterations N     fail a Loop/Scan that runs more than N iterations (default 2^40)\n"
+    "  --max-tensor-bytes SIZE\n"
+    "                         fail when one tensor would need more than SIZE bytes (default 16G)\n"
+    "  --max-memory SIZE      fail when the tensors live at once in the run would need more than\n"
+    "                         SIZE bytes (default: half of the physical memory)\n"
+    "  --max-nesting N        fail to load a model whose subgraphs nest more than N deep (default 64)\n"
+    "  --deadline SECONDS     fail a run still going after SECONDS of wall-clock time (checked\n"
+    "                         between host steps and loop iterations; default: none)\n"
+    "  --threads N            threads the cpu backend may use (default: all cores; ref runs on one)\n"
     "  --stats                print how many sub-networks, branches and iterations the run took\n"
     "  -h, --help             show this help\n"
     "\n"
@@ -50,13 +59,21 @@ static const char* BENCH_HELP =
     "usage: dycl bench MODEL [INPUT ...] [options]\n"
     "\n"
     "Measures the in-process latency of a run (loading and preparation excluded). Inputs as for\n"
-    "`dycl run`. The last line printed is `median_us=<x> p10_us=<x> p90_us=<x>`.\n"
+    "`dycl run`. Before it, a line `memory: arena_bytes=<planned arena of the sub-networks'\n"
+    "intermediates> arena_lower_bound_bytes=<the most any plan must hold> peak_tensor_bytes=<most tensor\n"
+    "bytes live at once in a run> peak_rss_kib=<the process's peak resident memory>`. The last line\n"
+    "printed is `median_us=<x> p10_us=<x> p90_us=<x>`.\n"
     "\n"
     "options:\n"
     "  --iters N      timed runs (default 20)\n"
     "  --warmup N     untimed runs first (default 3)\n"
     "  --threads N    threads the cpu backend may use (default: all cores; ref runs on one)\n"
-    "  --backend NAME execution backend: ref (default) or cpu\n"
+    "  --backend NAME execution backend: cpu (default when built with oneDNN) or ref\n"
+    "  --max-iterations N       limits as for `dycl run`; the memory limit and the deadline\n"
+    "  --max-tensor-bytes SIZE  apply to each run, and a run that exceeds one ends the\n"
+    "  --max-memory SIZE        benchmark with exit status 1\n"
+    "  --max-nesting N\n"
+    "  --deadline SECONDS\n"
     "  -h, --help     show this help\n";
 
 static const char* INSPECT_HELP =
@@ -80,6 +97,39 @@ int dycl_cli_fail(dycl_status_t s) {
   fprintf(stderr, "dycl: error: %s\n", dycl_status_message(s));
   dycl_status_free(s);
   return EXIT_MODEL_ERROR;
+}
+
+/* A byte count: digits with an optional K, M, G or T (powers of 1024, an optional trailing B or iB),
+ * e.g. 512M or 2G; at least 1. */
+static bool parse_size(const char* s, uint64_t* out) {
+  char* end;
+  errno = 0;
+  if (*s < '0' || *s > '9') return false;
+  unsigned long long v = strtoull(s, &end, 10);
+  if (errno || end == s) return false;
+  unsigned shift = 0;
+  switch (*end) {
+    case 'k': case 'K': shift = 10; end++; break;
+    case 'm': case 'M': shift = 20; end++; break;
+    case 'g': case 'G': shift = 30; end++; break;
+    case 't': case 'T': shift = 40; end++; break;
+    default: break;
+  }
+  if (shift && (*end == 'i' || *end == 'I') && (end[1] == 'b' || end[1] == 'B')) end += 2;
+  else if (*end == 'b' || *end == 'B') end++;
+  if (*end || v == 0 || v > (UINT64_MAX >> shift)) return false;
+  *out = (uint64_t)v << shift;
+  return true;
+}
+
+/* Seconds: a positive finite decimal number (0.25, 10). */
+static bool parse_seconds(const char* s, double* out) {
+  char* end;
+  errno = 0;
+  double v = strtod(s, &end);
+  if (errno || end == s || *end || !(v > 0) || v > 1e9) return false;
+  *out = v;
+  return true;
 }
 
 static bool parse_i64(const char* s, int64_t* out) {
@@ -131,13 +181,27 @@ static int parse_args(int argc, char** argv, const char* help, const char* cmd, 
       a->record_dir = argv[++i];
     } else if (is_run && strcmp(s, "--stats") == 0) {
       a->stats = true;
-    } else if (strcmp(s, "--max-iterations") == 0 || strcmp(s, "--max-tensor-bytes") == 0 ||
-               (is_bench && (strcmp(s, "--iters") == 0 || strcmp(s, "--warmup") == 0 || strcmp(s, "--threads") == 0))) {
-      if (!next || !parse_i64(next, &v)) return dycl_cli_usage(help, "%s needs a non-negative integer", s);
+    } else if (strcmp(s, "--max-tensor-bytes") == 0 || ((is_run || is_bench) && strcmp(s, "--max-memory") == 0)) {
+      uint64_t size;
+      if (!next || !parse_size(next, &size)) return dycl_cli_usage(help, "%s needs a size in bytes of at least 1 (e.g. 4096, 512M, 2G)", s);
+      i++;
+      if (strcmp(s, "--max-memory") == 0) a->opts.max_memory = size;
+      else a->opts.max_tensor_bytes = size;
+    } else if ((is_run || is_bench) && strcmp(s, "--deadline") == 0) {
+      if (!next || !parse_seconds(next, &a->opts.deadline_seconds))
+        return dycl_cli_usage(help, "%s needs a number of seconds above 0 (e.g. 0.5)", s);
+      i++;
+    } else if (strcmp(s, "--max-iterations") == 0 || ((is_run || is_bench) && strcmp(s, "--max-nesting") == 0)) {
+      if (!next || !parse_i64(next, &v) || v < 1 || (strcmp(s, "--max-nesting") == 0 && v > 1000000))
+        return dycl_cli_usage(help, "%s needs a whole number of at least 1", s);
       i++;
       if (strcmp(s, "--max-iterations") == 0) a->opts.max_iterations = v;
-      else if (strcmp(s, "--max-tensor-bytes") == 0) a->opts.max_tensor_bytes = (uint64_t)v;
-      else if (strcmp(s, "--iters") == 0) a->iters = v;
+      else a->opts.max_nesting = (int)v;
+    } else if ((is_bench && (strcmp(s, "--iters") == 0 || strcmp(s, "--warmup") == 0)) ||
+               ((is_run || is_bench) && strcmp(s, "--threads") == 0)) {
+      if (!next || !parse_i64(next, &v)) return dycl_cli_usage(help, "%s needs a non-negative integer", s);
+      i++;
+      if (strcmp(s, "--iters") == 0) a->iters = v;
       else if (strcmp(s, "--warmup") == 0) a->warmup = v;
       else a->opts.threads = (int)v;
     } else if (s[0] == '-' && s[1]) {
@@ -309,10 +373,14 @@ static int cmd_run_or_bench(int argc, char** argv, bool bench) {
       s = dycl_status_create(DYCL_CODE_NO_MEMORY, "out of memory");
       goto out;
     }
+    uint64_t peak_tensor = 0;
     for (int64_t i = 0; i < a->warmup + a->iters && !s; i++) {
       double t0 = now_us();
       s = dycl_session_run(sess, ins, n_in, outs, n_out);
       double t1 = now_us();
+      dycl_run_stats_t st;
+      dycl_session_stats(sess, &st);
+      if (st.peak_tensor_bytes > peak_tensor) peak_tensor = st.peak_tensor_bytes;
       for (int j = 0; j < n_out; j++) {
         dycl_value_release(outs[j]);
         outs[j] = NULL;
@@ -324,6 +392,13 @@ static int cmd_run_or_bench(int argc, char** argv, bool bench) {
     int64_t n = a->iters;
     double med = n % 2 ? times[n / 2] : (times[n / 2 - 1] + times[n / 2]) / 2;
     printf("model: %s\nbackend: %s, %" PRId64 " warm-up + %" PRId64 " timed runs\n", a->model, a->opts.backend, a->warmup, n);
+    dycl_run_stats_t st;
+    dycl_session_stats(sess, &st);
+    struct rusage ru;
+    long rss_kib = getrusage(RUSAGE_SELF, &ru) == 0 ? ru.ru_maxrss : -1;
+    printf("memory: arena_bytes=%" PRIu64 " arena_lower_bound_bytes=%" PRIu64 " peak_tensor_bytes=%" PRIu64
+           " peak_rss_kib=%ld\n",
+           st.arena_bytes, st.arena_lower_bound, peak_tensor, rss_kib);
     printf("median_us=%.1f p10_us=%.1f p90_us=%.1f\n", med, times[(n - 1) / 10], times[(n - 1) * 9 / 10]);
   }
 out:

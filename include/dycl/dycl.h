@@ -64,10 +64,14 @@ dycl_status_t dycl_status_create(dycl_code_t code, const char* fmt, ...)
 
 /* ------------------------------------------------------------- allocator */
 
-/* Every allocation dycl makes goes through an allocator. `alloc` returns NULL on failure.
- * `free` accepts NULL. Pass NULL wherever an allocator is asked for to use malloc/free.
+/* Every allocation dycl makes goes through an allocator. `alloc` returns NULL on failure, which
+ * dycl reports as DYCL_CODE_NO_MEMORY (a load or run that fails this way leaves nothing allocated
+ * behind). `free` accepts NULL. Pass NULL wherever an allocator is asked for to use malloc/free.
+ * The one exception is dycl_status_t objects, made with malloc so that errors can be reported while
+ * the allocator fails (when malloc fails too, a static "out of memory" status is returned).
  * Values keep a pointer to the allocator that made them (a model's outputs: the allocator of its
- * dycl_options_t), so an allocator must outlive every value and model created through it. */
+ * dycl_options_t), so an allocator must outlive every value and model created through it. Sessions
+ * running in parallel call it from their threads at once. */
 typedef struct dycl_allocator {
   void* (*alloc)(void* ctx, size_t size);
   void (*free)(void* ctx, void* ptr);
@@ -143,15 +147,33 @@ void dycl_value_print(const dycl_value_t* value, FILE* f, int max_values);
 
 typedef struct dycl_model dycl_model_t;
 
+/* Options of a model and of the sessions made from it. Each limit, when exceeded, fails the load or
+ * the run with DYCL_CODE_LIMIT and a one-line message naming the limit (and the node at fault);
+ * a session that failed on a limit can run again. Negative limits are refused by dycl_model_load
+ * (DYCL_CODE_INVALID_INPUT). */
 typedef struct dycl_options {
   const dycl_allocator_t* allocator; /* NULL: malloc/free */
-  const char* backend;               /* "ref" (default) */
+  const char* backend;               /* "cpu" (the default when dycl was built with oneDNN) or "ref" */
   int threads;                       /* 0: default */
-  uint64_t max_tensor_bytes;         /* 0: default limit on one tensor's size */
-  int max_nesting;                   /* 0: default limit on subgraph nesting */
-  int64_t max_iterations;            /* 0: default limit on the iterations of one loop */
+  /* Bytes of one tensor (constant, input file or computed value). 0: 16 GiB. */
+  uint64_t max_tensor_bytes;
+  /* Levels of subgraphs inside subgraphs (the body of an If inside a Loop body is at level 2),
+   * checked when loading. 0: 64. */
+  int max_nesting;
+  /* Iterations of one Loop, Scan or SequenceMap in a run. 0: 2^40. */
+  int64_t max_iterations;
+  /* Bytes of tensor data live at once in one dycl_session_run: every tensor the run creates counts
+   * from its creation until it is freed (the caller's inputs and the model's constants do not
+   * count; the outputs stop counting when the run returns them). Checked when a tensor or a
+   * kernel's work buffer is created. 0: half of the machine's physical memory. */
+  uint64_t max_memory;
+  /* Wall-clock seconds one dycl_session_run may take, checked before each host step (sub-network
+   * call, If, Loop, Scan) and each loop iteration; a sub-network call already started is not
+   * interrupted. 0: no deadline. */
+  double deadline_seconds;
 } dycl_options_t;
 
+/* Sets every field to its default (zero limits: the defaults above). */
 void dycl_options_init(dycl_options_t* options);
 
 /* Loads, verifies, infers types and shapes, and partitions an ONNX model. */
@@ -178,13 +200,20 @@ dycl_status_t dycl_model_split(const dycl_model_t* model, const char* dir);
 
 typedef struct dycl_compile_options {
   const char* name;    /* package and symbol prefix (default: from the model file name) */
-  const char* backend; /* "ref" (default) */
+  /* What runs the sub-networks: "cpu" (dycl's cpu backend, oneDNN; the default when dycl was built
+   * with it) or "ref" (the reference kernels; the default otherwise). A package computes what the
+   * same backend computes in dycl_session_run when `model` was loaded with that backend (a cpu
+   * package: with the same number of threads, given to NAME_create_threads). */
+  const char* backend;
   const char* command_line; /* recorded in the provenance header (may be NULL) */
   int quiet;           /* no progress on stderr */
 } dycl_compile_options_t;
 
 /* Emits a self-contained C package into DIR: NAME.h (API), NAME.c (host module), the sub-networks,
- * the weights, the kernels it needs, a Makefile building libNAME.a and a runner `run`. */
+ * the weights, the kernels it needs (and for cpu the backend's sources), a Makefile building
+ * libNAME.a and a runner `run`. libNAME.a's only global symbols are NAME.h's functions, so that
+ * several packages link into one program; a cpu package's programs link libNAME.a -ldnnl -lgomp
+ * -lpthread -lm, a ref package's libNAME.a -lm. */
 dycl_status_t dycl_model_compile(const dycl_model_t* model, const dycl_compile_options_t* options,
                                  const char* dir);
 
@@ -205,6 +234,12 @@ typedef struct dycl_run_stats {
   int64_t subnet_calls;   /* sub-network invocations */
   int64_t branches_taken; /* If nodes evaluated */
   int64_t loop_iterations;
+  /* memory: the most tensor bytes live at once during the run (what any plan must hold), the
+   * session's arena for the sub-networks' planned intermediates, and the planner's lower bound
+   * for it (the largest sum of planned values live at once) */
+  uint64_t peak_tensor_bytes;
+  uint64_t arena_bytes;
+  uint64_t arena_lower_bound;
 } dycl_run_stats_t;
 void dycl_session_stats(const dycl_session_t* session, dycl_run_stats_t* stats);
 

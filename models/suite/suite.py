@@ -5,6 +5,8 @@
   suite.py generate [--config small|full] [--models a,b] [--out build/suite] [--force]
   suite.py run --dycl build/dycl [--config small|full] [--models a,b] [--out build/suite]
                [--docs docs/suite.md | --no-docs] [-j N] [--timeout S]
+  (generate and run also take -q/--quiet: no progress display; on a terminal, a status line on
+  stderr shows how many models are generated / cases run, the time so far and the time left)
 
 Models are discovered by listing models/suite/*.py that define NAME (common.py and suite.py are
 helpers, not models). Each model module follows the interface of docs/suite.md:
@@ -45,7 +47,9 @@ import subprocess
 import sys
 import time
 import traceback
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
+
+from progress import Progress  # models/suite/progress.py
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
@@ -429,15 +433,18 @@ def _child_generate(args):
     return 0
 
 
-def ensure_generated(names, config, out, jobs, force=False, timeout=3000):
-    """Generates the models that are stale or missing, jobs at a time. Returns {name: meta}."""
+def ensure_generated(names, config, out, jobs, force=False, timeout=3000, quiet=False):
+    """Generates the models that are stale or missing, jobs at a time. Returns {name: meta}.
+    quiet: no progress display and no per-model lines but failures."""
     todo = [n for n in names if force or not is_current(out, config, n)]
     cpus = os.cpu_count() or 2
     gen_times = {}
     if todo:
         par = max(1, min(jobs, len(todo)))
         threads = max(1, cpus // par)
-        log(f"suite: generating {len(todo)} model(s) ({config}): {', '.join(todo)}")
+        if not quiet:
+            log(f"suite: generating {len(todo)} model(s) ({config}): {', '.join(todo)}")
+        prog = Progress(f"suite: generating ({config})", total=len(todo), quiet=quiet).tick()
 
         def one(n):
             d = model_dir(out, config, n)
@@ -462,21 +469,25 @@ def ensure_generated(names, config, out, jobs, force=False, timeout=3000):
             return n, rc, secs, logp
 
         with ThreadPoolExecutor(max_workers=par) as pool:
-            for n, rc, secs, logp in pool.map(one, todo):
+            for fut in as_completed([pool.submit(one, n) for n in todo]):
+                n, rc, secs, logp = fut.result()
                 gen_times[n] = secs
+                prog.advance(detail=f"{n} done")
                 if rc == 0:
-                    log(f"  generated {n} in {secs:.1f} s")
+                    if not quiet:
+                        prog.note(f"  generated {n} in {secs:.1f} s")
                 else:
                     with open(logp, encoding="utf-8", errors="replace") as f:
                         lines = [ln.rstrip() for ln in f if ln.strip()]
                     why = "timeout" if rc is None else (lines[-1] if lines else f"exit status {rc}")
-                    log(f"  FAILED to generate {n} ({secs:.1f} s): {why}")
+                    prog.note(f"  FAILED to generate {n} ({secs:.1f} s): {why}")
                     if rc is None:
                         d = model_dir(out, config, n)
                         os.makedirs(d, exist_ok=True)
                         with open(os.path.join(d, "meta.json"), "w") as f:
                             json.dump({"name": n, "config": config,
                                        "error": f"generation timed out after {timeout} s"}, f)
+        prog.close()
     metas = {}
     for n in names:
         try:
@@ -704,7 +715,7 @@ def cmd_run(args, names):
         return 2
     out = os.path.abspath(args.out)
     t0 = time.monotonic()
-    metas = ensure_generated(names, args.config, out, args.jobs, args.force)
+    metas = ensure_generated(names, args.config, out, args.jobs, args.force, quiet=args.quiet)
     t_gen = time.monotonic() - t0
 
     jobs = []  # (name, k)
@@ -714,6 +725,13 @@ def cmd_run(args, names):
             jobs += [(n, k) for k in range(m["cases"])]
     t1 = time.monotonic()
     results = {}
+    prog = Progress(f"suite: running dycl ({args.config})", total=len(jobs), quiet=args.quiet).tick()
+    n_bad = [0]
+
+    def case_done(fut):
+        if fut.exception() is not None or not fut.result()["ok"]:
+            n_bad[0] += 1
+        prog.advance(detail=f"{n_bad[0]} failed" if n_bad[0] else "")
     with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
         futs = {}
         for n, k in jobs:
@@ -722,8 +740,10 @@ def cmd_run(args, names):
             odir = os.path.join(out, args.config, "out", n, str(k))
             futs[(n, k)] = pool.submit(run_case, dycl, d, k, len(m["inputs"]), len(m["outputs"]),
                                        args.timeout, odir)
+            futs[(n, k)].add_done_callback(case_done)
         for key, f in futs.items():
             results[key] = f.result()
+    prog.close()
     t_run = time.monotonic() - t1
 
     passed = failed = 0
@@ -830,7 +850,7 @@ def cmd_run(args, names):
 def cmd_generate(args, names):
     out = os.path.abspath(args.out)
     t0 = time.monotonic()
-    metas = ensure_generated(names, args.config, out, args.jobs, args.force)
+    metas = ensure_generated(names, args.config, out, args.jobs, args.force, quiet=args.quiet)
     bad = 0
     for n in names:
         m = metas[n]
@@ -859,6 +879,9 @@ def main(argv=None):
         p.add_argument("--out", default=os.path.join(ROOT, "build", "suite"))
         p.add_argument("--force", action="store_true", help="regenerate even when cached")
         p.add_argument("-j", "--jobs", type=int, default=os.cpu_count() or 2)
+        p.add_argument("-q", "--quiet", action="store_true",
+                       help="no progress display (shown only when stderr is a terminal anyway) and no "
+                            "per-model generation lines; results, failures and timings are still printed")
 
     sub.add_parser("list", help="list the models")
     g = sub.add_parser("generate", help="export the models and write the test data")

@@ -18,13 +18,19 @@ static dycl_value_t* value_alloc(const dycl_allocator_t* alloc, dycl_value_kind_
 }
 
 dycl_status_t dycl_shape_numel(int rank, const int64_t* dims, int64_t* numel) {
-  int64_t n = 1;
+  int64_t n = 1, nonzero = 1;
   if (rank < 0 || rank > DYCL_MAX_RANK)
     return dycl_error(DYCL_CODE_UNSUPPORTED, "rank %d is beyond the maximum of %d", rank, DYCL_MAX_RANK);
   for (int i = 0; i < rank; i++) {
     if (dims[i] < 0) return dycl_error(DYCL_CODE_INVALID_INPUT, "negative dimension %" PRId64, dims[i]);
-    if (!dycl_mul_i64(n, dims[i], &n))
-      return dycl_error(DYCL_CODE_LIMIT, "tensor element count overflows");
+    /* The product of the non-zero dims must fit too: then no product of some of a tensor's dims
+     * (strides, outer and inner block sizes) overflows, empty tensors included. */
+    if (!dycl_mul_i64(nonzero, dims[i] ? dims[i] : 1, &nonzero)) {
+      char buf[160];
+      return dycl_error(DYCL_CODE_LIMIT, "tensor element count overflows: the dimensions %s multiply beyond 2^63",
+                        dycl_shape_str(rank, dims, buf, sizeof buf));
+    }
+    n = dims[i] ? n * dims[i] : 0; /* |n| <= nonzero */
   }
   *numel = n;
   return NULL;
@@ -46,21 +52,76 @@ dycl_status_t dycl_tensor_new(const dycl_allocator_t* alloc, const dycl_limits_t
     return dycl_error(DYCL_CODE_LIMIT, "a %s tensor of shape %s needs %zu bytes, over the limit of %" PRIu64,
                       dycl_dtype_name(dtype), dycl_shape_str(rank, dims, buf, sizeof buf), nbytes, max);
   }
+  dycl_meter_t* meter = limits ? limits->meter : NULL;
+  if (meter) {
+    uint64_t before = atomic_fetch_add_explicit(&meter->live, (uint64_t)nbytes, memory_order_relaxed);
+    if (before + nbytes > meter->max || before + nbytes < before) {
+      atomic_fetch_sub_explicit(&meter->live, (uint64_t)nbytes, memory_order_relaxed);
+      char buf[128];
+      return dycl_error(DYCL_CODE_LIMIT,
+                        "a %s tensor of shape %s (%zu bytes) would bring the tensors live in this run to %" PRIu64
+                        " bytes, over the memory limit of %" PRIu64 " bytes (--max-memory)",
+                        dycl_dtype_name(dtype), dycl_shape_str(rank, dims, buf, sizeof buf), nbytes, before + nbytes,
+                        meter->max);
+    }
+    uint64_t now = before + (uint64_t)nbytes, pk = atomic_load_explicit(&meter->peak, memory_order_relaxed);
+    while (now > pk && !atomic_compare_exchange_weak_explicit(&meter->peak, &pk, now, memory_order_relaxed,
+                                                              memory_order_relaxed)) {
+    }
+  }
   dycl_value_t* v = value_alloc(alloc, DYCL_VALUE_TENSOR);
-  if (!v) return dycl_error_nomem();
+  if (v) v->data = dycl_malloc(v->alloc, nbytes ? nbytes : 1);
+  if (!v || !v->data) {
+    if (meter) atomic_fetch_sub_explicit(&meter->live, (uint64_t)nbytes, memory_order_relaxed);
+    if (v) dycl_free(v->alloc, v);
+    return dycl_error(DYCL_CODE_NO_MEMORY, "out of memory allocating %zu bytes", nbytes);
+  }
   v->dtype = dtype;
   v->rank = rank;
   for (int i = 0; i < rank; i++) v->dims[i] = dims[i];
   v->numel = numel;
   v->nbytes = nbytes;
-  v->data = dycl_malloc(v->alloc, nbytes ? nbytes : 1);
-  if (!v->data) {
-    dycl_free(v->alloc, v);
-    return dycl_error(DYCL_CODE_NO_MEMORY, "out of memory allocating %zu bytes", nbytes);
+  if (meter) {
+    atomic_fetch_add_explicit(&meter->refs, 1, memory_order_relaxed);
+    v->meter = meter;
+    v->charged = nbytes;
   }
   if (dtype == DYCL_DTYPE_STRING) memset(v->data, 0, nbytes);
   *out = v;
   return NULL;
+}
+
+/* ------------------------------------------------------------ memory meter */
+
+dycl_meter_t* dycl_meter_create(const dycl_allocator_t* alloc, uint64_t max) {
+  alloc = dycl_alloc_or_default(alloc);
+  dycl_meter_t* m = dycl_malloc(alloc, sizeof *m);
+  if (!m) return NULL;
+  atomic_init(&m->live, 0);
+  atomic_init(&m->peak, 0);
+  atomic_init(&m->refs, 1);
+  m->max = max;
+  m->alloc = alloc;
+  return m;
+}
+
+void dycl_meter_release(dycl_meter_t* m) {
+  if (m && atomic_fetch_sub_explicit(&m->refs, 1, memory_order_acq_rel) == 1) dycl_free(m->alloc, m);
+}
+
+static void value_uncharge(dycl_value_t* v) {
+  if (!v->meter) return;
+  atomic_fetch_sub_explicit(&v->meter->live, (uint64_t)v->charged, memory_order_relaxed);
+  dycl_meter_release(v->meter);
+  v->meter = NULL;
+  v->charged = 0;
+}
+
+void dycl_value_unmeter(dycl_value_t* v) {
+  if (!v) return;
+  value_uncharge(v);
+  for (int i = 0; i < v->len; i++) dycl_value_unmeter(v->items[i]);
+  dycl_value_unmeter(v->elem);
 }
 
 dycl_status_t dycl_tensor_new_zero(const dycl_allocator_t* alloc, const dycl_limits_t* limits,
@@ -92,7 +153,12 @@ dycl_status_t dycl_tensor_copy_reshaped(const dycl_allocator_t* alloc, const dyc
     return dycl_error(DYCL_CODE_RUNTIME, "cannot reshape %" PRId64 " elements into %" PRId64, src->numel, numel);
   DYCL_RETURN_IF_ERROR(dycl_tensor_new(alloc, NULL, src->dtype, rank, dims, out));
   if (src->dtype == DYCL_DTYPE_STRING) {
-    for (int64_t i = 0; i < numel; i++) dycl_tensor_copy_elem(*out, i, src, i);
+    for (int64_t i = 0; i < numel; i++)
+      if (!dycl_tensor_copy_elem(*out, i, src, i)) {
+        dycl_value_release(*out);
+        *out = NULL;
+        return dycl_error_nomem();
+      }
   } else if (src->nbytes) {
     memcpy((*out)->data, src->data, src->nbytes);
   }
@@ -140,6 +206,7 @@ void dycl_value_release(dycl_value_t* v) {
     for (int64_t i = 0; i < v->numel; i++) dycl_free(v->alloc, s[i]);
   }
   dycl_free(v->alloc, v->data);
+  value_uncharge(v);
   for (int i = 0; i < v->len; i++) dycl_value_release(v->items[i]);
   dycl_free(v->alloc, v->items);
   dycl_value_release(v->elem);
@@ -256,7 +323,7 @@ void dycl_tensor_set_i64(dycl_value_t* t, int64_t i, int64_t v) {
   }
 }
 
-void dycl_tensor_copy_elem(dycl_value_t* dst, int64_t di, const dycl_value_t* src, int64_t si) {
+bool dycl_tensor_copy_elem(dycl_value_t* dst, int64_t di, const dycl_value_t* src, int64_t si) {
   if (dst->dtype == DYCL_DTYPE_STRING) {
     char** d = dst->data;
     char* const* s = src->data;
@@ -265,18 +332,21 @@ void dycl_tensor_copy_elem(dycl_value_t* dst, int64_t di, const dycl_value_t* sr
     const char* str = s[si] ? s[si] : "";
     size_t n = strlen(str);
     d[di] = dycl_malloc(dst->alloc, n + 1);
-    if (d[di]) memcpy(d[di], str, n + 1);
-    return;
+    if (!d[di]) return false;
+    memcpy(d[di], str, n + 1);
+    return true;
   }
   size_t esz = dycl_dtype_size(dst->dtype);
   memcpy((char*)dst->data + (size_t)di * esz, (const char*)src->data + (size_t)si * esz, esz);
+  return true;
 }
 
 dycl_status_t dycl_tensor_convert(const dycl_value_t* src, dycl_value_t* dst) {
   if (src->numel != dst->numel) return dycl_error(DYCL_CODE_INTERNAL, "convert: element counts differ");
   if (src->dtype == dst->dtype) {
     if (src->dtype == DYCL_DTYPE_STRING) {
-      for (int64_t i = 0; i < src->numel; i++) dycl_tensor_copy_elem(dst, i, src, i);
+      for (int64_t i = 0; i < src->numel; i++)
+        if (!dycl_tensor_copy_elem(dst, i, src, i)) return dycl_error_nomem();
     } else if (src->nbytes) {
       memcpy(dst->data, src->data, src->nbytes);
     }

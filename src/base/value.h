@@ -23,11 +23,33 @@ struct dycl_value {
   /* optional: owned reference or NULL when empty. `elem_kind` tells what the optional holds. */
   dycl_value_t* elem;
   dycl_value_kind_t elem_kind;
+  /* tensors made under a memory meter (dycl_limits_t.meter): the meter and the bytes charged to it,
+   * given back when the tensor is freed (or by dycl_value_unmeter) */
+  struct dycl_meter* meter;
+  size_t charged;
 };
+
+/* The tensor memory live at once in one run (dycl_options_t.max_memory). One per session; every
+ * tensor created under it holds a reference, so a value that outlives its session stays valid. */
+typedef struct dycl_meter {
+  atomic_uint_least64_t live; /* bytes of tensor data charged and not yet given back */
+  atomic_uint_least64_t peak; /* the most `live` has been since the session's run began */
+  uint64_t max;               /* the limit on `live` */
+  atomic_int refs;            /* the session's and one per charged tensor */
+  const dycl_allocator_t* alloc;
+} dycl_meter_t;
+
+/* A meter with the given limit (bytes), one reference held by the caller; NULL when out of memory. */
+dycl_meter_t* dycl_meter_create(const dycl_allocator_t* alloc, uint64_t max);
+void dycl_meter_release(dycl_meter_t* meter); /* NULL is a no-op */
+/* Detaches v (and, for sequences and optionals, what it holds) from its meter: its bytes no longer
+ * count (a run's outputs, once handed to the caller). */
+void dycl_value_unmeter(dycl_value_t* v);
 
 /* Limits checked when a tensor is created. */
 typedef struct dycl_limits {
   uint64_t max_tensor_bytes;
+  dycl_meter_t* meter; /* NULL: tensor memory is not counted */
 } dycl_limits_t;
 
 #define DYCL_DEFAULT_MAX_TENSOR_BYTES ((uint64_t)16 << 30) /* 16 GiB */
@@ -63,8 +85,9 @@ double dycl_tensor_get_f64(const dycl_value_t* t, int64_t i);
 int64_t dycl_tensor_get_i64(const dycl_value_t* t, int64_t i);
 void dycl_tensor_set_f64(dycl_value_t* t, int64_t i, double v);
 void dycl_tensor_set_i64(dycl_value_t* t, int64_t i, int64_t v);
-/* Copies element `si` of `src` to element `di` of `dst` (same dtype). */
-void dycl_tensor_copy_elem(dycl_value_t* dst, int64_t di, const dycl_value_t* src, int64_t si);
+/* Copies element `si` of `src` to element `di` of `dst` (same dtype). False only when copying a
+ * string ran out of memory (the element is then NULL). */
+bool dycl_tensor_copy_elem(dycl_value_t* dst, int64_t di, const dycl_value_t* src, int64_t si);
 /* Converts every element of src to dst (same numel, any numeric dtypes, strings too). */
 dycl_status_t dycl_tensor_convert(const dycl_value_t* src, dycl_value_t* dst);
 

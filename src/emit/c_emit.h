@@ -4,6 +4,9 @@
  *   c_emit_host.c     NAME.c, the host module: the host tree as C functions (blocks, If/Loop/Scan/
  *                     SequenceMap as if/for), the model description and the API
  *   c_emit_subnet.c   NAME_subnets.c: per sub-network, its nodes as static data and its kernel calls
+ *                     (ref), or the call of the backend that runs it (cpu)
+ *   c_emit_exec.c     NAME_subnets.c of a package for a backend other than ref: the values, graphs and
+ *                     sub-networks as the backend's code reads them (runtime/dycl_rt_exec.h)
  *   c_emit_runtime.c  runtime/: the dycl sources the model needs (picked from the sources embedded in
  *                     the binary at build time), the Makefile, the runner, README.md
  */
@@ -58,6 +61,19 @@ const char* dycl_cemit_dtype_macro(dycl_dtype_t t);
 
 /* ---------------------------------------------------------------- emitter */
 
+/* What a package needs for the backend its sub-networks run on. */
+typedef struct dycl_cemit_backend {
+  const char* name;     /* "ref", "cpu" */
+  const char* header;   /* the runtime header declaring `getter`; NULL for ref (no backend code) */
+  const char* getter;   /* the function returning the dycl_backend_t (the root of the runtime selection) */
+  const char* cppflags; /* added to the package's compile flags */
+  const char* ldlibs;   /* what a program links after libNAME.a */
+} dycl_cemit_backend_t;
+
+/* The backend named `name` (NULL: the default, cpu when this dycl was built with oneDNN, else ref);
+ * an error when it is unknown or not built into this dycl. */
+dycl_status_t dycl_cemit_find_backend(const char* name, const dycl_cemit_backend_t** out);
+
 typedef struct dycl_cemit {
   const dycl_model_t* model;
   const dycl_program_t* p;
@@ -65,6 +81,8 @@ typedef struct dycl_cemit {
   const dycl_compile_options_t* opts;
   const char* name; /* the package name, a C identifier */
   const char* dir;  /* the package folder */
+  const dycl_cemit_backend_t* backend;
+  bool exec;        /* a backend other than ref runs the sub-networks (c_emit_exec.c) */
   int* slot;        /* IR value id → slot, -1 when the program never touches the value */
   int* slot_value;  /* slot → IR value id */
   int n_slots;
@@ -95,6 +113,14 @@ void dycl_cemit_provenance(const dycl_cemit_t* E, dycl_cbuf_t* b);
 
 dycl_status_t dycl_cemit_host(dycl_cemit_t* E);
 dycl_status_t dycl_cemit_subnets(dycl_cemit_t* E);
+/* The static data of a node (its slots, attributes, and with `types` its inferred output types,
+ * which the ref kernels' calls check); `graph`: the C expression of its graph, or NULL. */
+dycl_status_t dycl_cemit_node_data(const dycl_cemit_t* E, dycl_cbuf_t* b, const dycl_node_t* n, bool types,
+                                   const char* graph);
+/* Packages for a backend other than ref (c_emit_exec.c): the graphs of the host tree (G<id>, before
+ * the nodes that point to them), then after the nodes the values, the sub-networks and NAME_program. */
+dycl_status_t dycl_cemit_exec_graphs(const dycl_cemit_t* E, dycl_cbuf_t* b);
+dycl_status_t dycl_cemit_exec_tables(const dycl_cemit_t* E, dycl_cbuf_t* b);
 dycl_status_t dycl_cemit_runtime(dycl_cemit_t* E);
 
 /* For the tests: DIR/runtime with the runtime every op needs, DIR/all_ops.c (an op table of every

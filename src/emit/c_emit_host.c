@@ -830,6 +830,10 @@ static void emit_model_desc(host_t* H) {
   dycl_cbuf_printf(b, "    .main = block_0,\n");
   if (E->embed_weights)
     dycl_cbuf_printf(b, "    .weights = %s_weights,\n    .weights_size = %" PRIu64 ",\n", E->name, E->weight_bytes);
+  if (E->exec)
+    dycl_cbuf_printf(b, "    .program = &%s_program, /* the sub-networks, run by the %s backend */\n"
+                        "    .exec_create = dycl_rt_exec_create,\n    .exec_destroy = dycl_rt_exec_destroy,\n",
+                     E->name, E->backend->name);
   dycl_cbuf_printf(b, "};\n");
 }
 

@@ -1,12 +1,17 @@
 /* dycl compile: the package's runtime/ folder, its Makefile, runner and README.
  *
- * The runtime is dycl's own source (src/base, src/ir, src/analysis, src/ops, src/exec/host_ops and
- * include/dycl), embedded in the dycl binary at build time (cmake/embed_sources.cmake). A package gets only the
- * translation units it links: starting from the kernels its nodes call and from the glue
- * (runtime/dycl_rt.c, dycl_pb.c, the runner), every identifier a chosen file uses that another
- * file defines (a function or variable defined at file scope, not static) pulls that file in, and
- * every `#include "..."` of a chosen file comes along. op_table.c is never taken: the package
- * defines its own dycl_op_table with only the ops it uses (NAME_subnets.c). */
+ * The runtime is dycl's own source (src/base, src/ir, src/analysis, src/ops, src/exec/host_ops,
+ * src/backend, src/transform/program.h and include/dycl), embedded in the dycl binary at build time
+ * (cmake/embed_sources.cmake). A package gets only the translation units it links: starting from
+ * the kernels its nodes call, from the glue (runtime/dycl_rt.c, dycl_pb.c, the runner, the API; for
+ * a backend other than ref dycl_rt_exec.c) and from the backend's getter (dycl_backend_cpu), every
+ * identifier a chosen file uses that another file defines (a function or variable defined at file
+ * scope, not static) pulls that file in, and every `#include "..."` of a chosen file comes along:
+ * whatever files the backend's code lives in, they are found. op_table.c is never taken: the
+ * package defines its own dycl_op_table with only the ops it uses (NAME_subnets.c).
+ *
+ * The Makefile links every object into one (ld -r) and keeps global only the functions NAME.h
+ * declares (objcopy), so that packages link side by side (see docs/compile.md). */
 #include <ctype.h>
 #include <inttypes.h>
 #include <string.h>
@@ -312,7 +317,8 @@ static void choose_with_includes(sel_t* S, int fi) {
 static bool runtime_path(const char* path) {
   return strncmp(path, "src/base/", 9) == 0 || strncmp(path, "src/ir/", 7) == 0 || strncmp(path, "src/analysis/", 13) == 0 ||
          strncmp(path, "src/ops/", 8) == 0 || strcmp(path, "include/dycl/dycl.h") == 0 ||
-         strcmp(path, "src/exec/host_ops.c") == 0 || strcmp(path, "src/exec/host_ops.h") == 0;
+         strcmp(path, "src/exec/host_ops.c") == 0 || strcmp(path, "src/exec/host_ops.h") == 0 ||
+         strncmp(path, "src/backend/", 12) == 0 || strcmp(path, "src/transform/program.h") == 0;
 }
 
 static bool ends_with(const char* s, const char* suffix) {
@@ -349,6 +355,39 @@ static void make_list(dycl_cbuf_t* b, const char* var, const char* const* items,
   dycl_cbuf_printf(b, "\n");
 }
 
+/* The functions NAME.h declares (the `@NAME@_x(` of its template outside comments): the only global
+ * symbols of libNAME.a. Appends " NAME_x" for each to b. */
+static void api_symbols(const dycl_cemit_t* E, dycl_cbuf_t* b) {
+  const char* tpl = dycl_embedded_text("src/emit/pkg/model.h.in");
+  const char* seen[128];
+  size_t seen_len[128];
+  int n = 0;
+  for (const char* p = tpl ? tpl : ""; *p;) {
+    const char* q = skip_noise(p);
+    if (q != p) {
+      p = q;
+      continue;
+    }
+    if (strncmp(p, "@NAME@_", 7) != 0) {
+      p++;
+      continue;
+    }
+    const char* id = p + 7;
+    const char* e = id;
+    while (ident_char((unsigned char)*e)) e++;
+    const char* a = e;
+    while (*a == ' ') a++;
+    bool dup = false;
+    for (int i = 0; i < n && !dup; i++) dup = seen_len[i] == (size_t)(e - id) && strncmp(seen[i], id, seen_len[i]) == 0;
+    if (*a == '(' && e > id && !dup && n < 128) {
+      seen[n] = id;
+      seen_len[n++] = (size_t)(e - id);
+      dycl_cbuf_printf(b, " \\\n  %s_%.*s", E->name, (int)(e - id), id);
+    }
+    p = e;
+  }
+}
+
 static dycl_status_t emit_makefile(dycl_cemit_t* E, const char* const* rt_srcs, int n_srcs, const char* const* hdrs,
                                    int n_hdrs) {
   dycl_cbuf_t b = {0};
@@ -359,12 +398,24 @@ static dycl_status_t emit_makefile(dycl_cemit_t* E, const char* const* rt_srcs, 
                    "#   make -j4      the same, four compilers at a time\n"
                    "#   make clean\n"
                    "# Variables: CC (default cc), CFLAGS (default -O2), LDFLAGS, WERROR=1 (adds -Werror), V=1 (show\n"
-                   "# the commands).\n\n",
-                   N, N);
-  dycl_cbuf_printf(&b, "CC ?= cc\nAR ?= ar\nCFLAGS ?= -O2\n");
+                   "# the commands), LD and OBJCOPY (binutils' ld and objcopy).\n"
+                   "#\n"
+                   "# lib%s.a holds one object, lib%s.o: every object of the package linked into one (ld -r),\n"
+                   "# whose global symbols but the API of %s.h (API below) are then made local (objcopy), so\n"
+                   "# that the dycl runtime inside cannot clash with another package's or a program's own.\n"
+                   "# Programs link lib%s.a $(LDLIBS).\n\n",
+                   N, N, N, N, N, N);
+  dycl_cbuf_printf(&b, "CC ?= cc\nAR ?= ar\nLD ?= ld\nOBJCOPY ?= objcopy\nCFLAGS ?= -O2\n");
   dycl_cbuf_printf(&b, "WARN := -Wall -Wextra $(if $(filter 1,$(WERROR)),-Werror)\n");
-  dycl_cbuf_printf(&b, "PKG_CPPFLAGS := -std=c11 -D_XOPEN_SOURCE=700 -I. -Iruntime\n");
+  dycl_cbuf_printf(&b, "# -ffp-contract=off: floating-point expressions are evaluated as written (gcc's ISO C default),\n"
+                       "# with any compiler, as in the dycl that compiled this package\n");
+  dycl_cbuf_printf(&b, "PKG_CPPFLAGS := -std=c11 -D_XOPEN_SOURCE=700 -ffp-contract=off -I. -Iruntime%s%s\n",
+                   *E->backend->cppflags ? " " : "", E->backend->cppflags);
+  dycl_cbuf_printf(&b, "# the libraries the %s backend needs\nLDLIBS := %s\n", E->backend->name, E->backend->ldlibs);
   dycl_cbuf_printf(&b, "Q := $(if $(filter 1,$(V)),,@)\n\n");
+  dycl_cbuf_printf(&b, "API :=");
+  api_symbols(E, &b);
+  dycl_cbuf_printf(&b, "\n");
   char m1[256], m2[256], m3[256];
   snprintf(m1, sizeof m1, "%s.c", N);
   snprintf(m2, sizeof m2, "%s_subnets.c", N);
@@ -379,8 +430,14 @@ static dycl_status_t emit_makefile(dycl_cemit_t* E, const char* const* rt_srcs, 
   for (int i = 0; i < n_hdrs; i++) dycl_cbuf_printf(&b, " \\\n  %s", hdrs[i]);
   dycl_cbuf_printf(&b, "\nOBJS := $(patsubst %%.c,obj/%%.o,$(MODEL_SRCS) $(RUNTIME_SRCS))\n\n");
   dycl_cbuf_printf(&b, "all: lib%s.a run\n\n", N);
-  dycl_cbuf_printf(&b, "lib%s.a: $(OBJS)\n\t@echo \"  AR  $@\"\n\t$(Q)rm -f $@\n\t$(Q)$(AR) rcs $@ $(OBJS)\n\n", N);
-  dycl_cbuf_printf(&b, "run: obj/runner.o lib%s.a\n\t@echo \"  LD  $@\"\n\t$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ obj/runner.o lib%s.a -lm\n\n", N, N);
+  dycl_cbuf_printf(&b,
+                   "lib%s.a: $(OBJS)\n\t@echo \"  AR  $@\"\n\t$(Q)rm -f $@ obj/lib%s.all.o obj/lib%s.o\n"
+                   "\t$(Q)$(LD) -r -o obj/lib%s.all.o $(OBJS)\n"
+                   "\t$(Q)$(OBJCOPY) $(addprefix --keep-global-symbol=,$(API)) obj/lib%s.all.o obj/lib%s.o\n"
+                   "\t$(Q)$(AR) rcs $@ obj/lib%s.o\n\n",
+                   N, N, N, N, N, N, N);
+  dycl_cbuf_printf(&b, "run: obj/runner.o lib%s.a\n\t@echo \"  LD  $@\"\n\t$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ obj/runner.o lib%s.a $(LDLIBS)\n\n",
+                   N, N);
   dycl_cbuf_printf(&b, "obj/%%.o: %%.c $(HEADERS)\n\t@mkdir -p $(dir $@)\n\t@echo \"  CC  $<\"\n"
                        "\t$(Q)$(CC) $(PKG_CPPFLAGS) $(WARN) $(CFLAGS) -c $< -o $@\n\n");
   dycl_cbuf_printf(&b, "clean:\n\trm -rf obj lib%s.a run\n\n.PHONY: all clean\n", N);
@@ -397,32 +454,56 @@ static dycl_status_t emit_readme(dycl_cemit_t* E, int n_units) {
                        "protobuf library at run time.\n\n",
                    strrchr(E->ir->path, '/') ? strrchr(E->ir->path, '/') + 1 : E->ir->path);
   dycl_cbuf_printf(&b, "Build with `make` (or `make -j4`; `CC=clang make` works too): it makes `lib%s.a` and `./run`.\n\n", N);
-  dycl_cbuf_printf(&b, "    ./run INPUT ... [-o DIR]      # as `dycl run MODEL INPUT ... -o DIR`\n"
-                       "    ./run INPUT ... --iters 50    # latency, as `dycl bench`\n\n");
-  dycl_cbuf_printf(&b, "In C: `%s_create`, `%s_run` on tensors (or `%s_run_values` on dycl values, for sequence and\n"
-                       "optional inputs and outputs), `%s_output`, `%s_destroy`; see `%s.h`.\n\n", N, N, N, N, N, N);
+  dycl_cbuf_printf(&b, "    ./run INPUT ... [-o DIR]      # as `dycl run --backend %s MODEL INPUT ... -o DIR`\n"
+                       "    ./run INPUT ... --iters 50    # latency, as `dycl bench`\n"
+                       "    ./run INPUT ... --threads 4   # threads a run may use%s\n\n",
+                   E->backend->name, E->exec ? "" : " (ignored: ref runs on one)");
+  dycl_cbuf_printf(&b, "In C: `%s_create` (or `%s_create_threads`), `%s_run` on tensors (or `%s_run_values` on values,\n"
+                       "for sequence and optional inputs and outputs: `%s_value_load`, `%s_value_item`, ...), `%s_output`,\n"
+                       "`%s_destroy`; see `%s.h`. Link a program with\n\n    cc -I. main.c lib%s.a %s\n\n",
+                   N, N, N, N, N, N, N, N, N, N, E->backend->ldlibs);
   dycl_cbuf_printf(&b, "| file | what |\n|---|---|\n");
   dycl_cbuf_printf(&b, "| `%s.h` | the API: create an instance, run it, read the outputs; errors, ownership, threads |\n", N);
   dycl_cbuf_printf(&b, "| `%s.c` | the host module: the model's If/Loop/Scan/SequenceMap as C `if`/`for`, one function per graph |\n", N);
-  dycl_cbuf_printf(&b, "| `%s_subnets.c` | the sub-networks: per straight-line segment, its nodes and kernel calls |\n", N);
+  if (E->exec)
+    dycl_cbuf_printf(&b, "| `%s_subnets.c` | the sub-networks: per straight-line segment, its nodes, and the tables the %s backend plans and runs |\n",
+                     N, E->backend->name);
+  else
+    dycl_cbuf_printf(&b, "| `%s_subnets.c` | the sub-networks: per straight-line segment, its nodes and kernel calls |\n", N);
   dycl_cbuf_printf(&b, "| `%s_internal.h` | what the two share |\n", N);
   if (E->embed_weights)
     dycl_cbuf_printf(&b, "| `%s_weights.c` | the weights (%" PRIu64 " bytes), compiled in: small enough to embed |\n", N, E->weight_bytes);
   else
     dycl_cbuf_printf(&b, "| `%s.weights` | the weights (%" PRIu64 " bytes), read by `%s_create`: too big to embed |\n", N,
                      E->weight_bytes, N);
-  dycl_cbuf_printf(&b, "| `runtime/` | dycl's runtime, the %d sources this model needs (values, attribute getters, kernels), plus `dycl_rt.c` (host helpers) and `dycl_pb.c` (.pb/.npy files) |\n", n_units);
+  dycl_cbuf_printf(&b, "| `runtime/` | dycl's runtime, the %d sources this model needs (values, attribute getters, kernels%s), plus `dycl_rt.c` (host helpers)%s and `dycl_pb.c` (.pb/.npy files) |\n",
+                   n_units, E->exec ? ", the backend" : "", E->exec ? ", `dycl_rt_exec.c` (the backend's instance state)" : "");
   dycl_cbuf_printf(&b, "| `runner.c` | the command-line runner |\n\n");
   dycl_cbuf_printf(&b,
                    "Weights: dycl embeds weights of up to 64 KiB in the library (one file to link, nothing to\n"
                    "carry); bigger weights go to `%s.weights`, which `%s_create` reads, so that the C compiler does\n"
                    "not chew through a huge array and the weights can be replaced without recompiling.\n\n",
                    N, N);
+  if (E->exec)
+    dycl_cbuf_printf(&b,
+                     "Backend: the sub-networks run on dycl's %s backend, compiled from the same sources as dycl\n"
+                     "itself (`runtime/backend/%s/`: oneDNN for convolutions, matrix products, pools and reductions,\n"
+                     "with fused bias, residual add and activations; the reference kernels for the rest). Each\n"
+                     "instance plans its sub-networks when it is created, as `dycl run --backend %s` does when it\n"
+                     "loads the model, so a package computes what `dycl run --backend %s --threads N` computes with\n"
+                     "the same threads on the same machine. It needs libdnnl (oneDNN 2, Debian's libdnnl-dev) and\n"
+                     "its OpenMP runtime (libgomp) to build and link.\n\n",
+                     E->backend->name, E->backend->name, E->backend->name, E->backend->name);
+  else
+    dycl_cbuf_printf(&b,
+                     "The kernels are dycl's reference kernels, compiled from the same sources as dycl itself: a\n"
+                     "package computes bit for bit what `dycl run --backend ref` computes on the same machine and\n"
+                     "compiler.\n\n");
   dycl_cbuf_printf(&b,
-                   "The kernels are dycl's reference kernels, compiled from the same sources as dycl itself: a\n"
-                   "package computes bit for bit what `dycl run` computes on the same machine and compiler.\n\n"
-                   "Limits: the runtime's symbols are named `dycl_*`, so two packages cannot be linked into one\n"
-                   "program (use one shared library per package, or one package). Little-endian hosts only.\n");
+                   "Symbols: `lib%s.a` is one object whose only global symbols are the functions of `%s.h`; the\n"
+                   "dycl runtime inside is private to it (see the Makefile), so several packages, also of the same\n"
+                   "model, link into one program. Little-endian hosts only.\n",
+                   N, N);
   dycl_status_t s = dycl_cemit_write_buf(E, "README.md", &b);
   dycl_cbuf_free(&b);
   return s;
@@ -445,6 +526,26 @@ static const char* const GLUE[][2] = {
     {"src/emit/pkg/dycl_pb.h.in", "runtime/dycl_pb.h"},
     {"src/emit/pkg/dycl_pb.c.in", "runtime/dycl_pb.c"},
 };
+/* and in packages for a backend other than ref */
+static const char* const EXEC_GLUE[][2] = {
+    {"src/emit/pkg/dycl_rt_exec.h.in", "runtime/dycl_rt_exec.h"},
+    {"src/emit/pkg/dycl_rt_exec.c.in", "runtime/dycl_rt_exec.c"},
+};
+
+/* Chooses the runtime files a glue text #includes ("ops/op.h", "backend/backend.h"). */
+static void glue_includes(sel_t* S, const char* text) {
+  rfile_t from;
+  memset(&from, 0, sizeof from);
+  from.path = "src/emit/pkg/";
+  for (const char* p = text; (p = strstr(p, "#include \"")) != NULL;) {
+    p += 10;
+    const char* e = strchr(p, '"');
+    if (!e) break;
+    int idx = resolve_include(S, &from, p, (size_t)(e - p));
+    if (idx >= 0) choose_with_includes(S, idx);
+    p = e;
+  }
+}
 
 /* Picks the runtime files for the ops in E->op_used, writes them and the glue into E->dir/runtime,
  * and lists the compiled sources (*srcs) and the headers (*hdrs), allocated in S->A. */
@@ -497,9 +598,19 @@ static dycl_status_t select_runtime(dycl_cemit_t* E, sel_t* S, const char*** src
       return dycl_error(DYCL_CODE_INTERNAL, "the kernel %s of %s is not in the embedded sources", k, dycl_op_table[op].name);
     want_refs(S, &k, 1, queue, &nq);
   }
-  const char* glue_texts[6];
+  if (E->exec) { /* the backend's code: all it uses, whatever files hold it */
+    char* g = (char*)E->backend->getter;
+    int fi;
+    if (!dycl_strmap_get(&S->defs, g, &fi))
+      return dycl_error(DYCL_CODE_INTERNAL, "the %s backend (%s) is not in the embedded sources", E->backend->name, g);
+    want_refs(S, &g, 1, queue, &nq);
+    if (dycl_strmap_get(&S->paths, "src/transform/program.h", &fi)) choose_with_includes(S, fi);
+  }
+  const char* glue_texts[8];
   int n_glue = 0;
   for (size_t g = 0; g < sizeof GLUE / sizeof GLUE[0]; g++) glue_texts[n_glue++] = dycl_embedded_text(GLUE[g][0]);
+  for (size_t g = 0; E->exec && g < sizeof EXEC_GLUE / sizeof EXEC_GLUE[0]; g++)
+    glue_texts[n_glue++] = dycl_embedded_text(EXEC_GLUE[g][0]);
   glue_texts[n_glue++] = dycl_embedded_text("src/emit/pkg/runner.c.in");
   glue_texts[n_glue++] = dycl_embedded_text("src/emit/pkg/model_api.c.in");
   for (int g = 0; g < n_glue; g++) {
@@ -508,6 +619,7 @@ static dycl_status_t select_runtime(dycl_cemit_t* E, sel_t* S, const char*** src
     int n;
     DYCL_RETURN_IF_ERROR(text_idents(S, glue_texts[g], &refs, &n));
     want_refs(S, refs, n, queue, &nq);
+    glue_includes(S, glue_texts[g]);
   }
   /* dycl.h and value.h are always there */
   int idx;
@@ -523,6 +635,10 @@ static dycl_status_t select_runtime(dycl_cemit_t* E, sel_t* S, const char*** src
   srcs[n_srcs++] = "runtime/dycl_pb.c";
   hdrs[n_hdrs++] = "runtime/dycl_rt.h";
   hdrs[n_hdrs++] = "runtime/dycl_pb.h";
+  if (E->exec) {
+    srcs[n_srcs++] = "runtime/dycl_rt_exec.c";
+    hdrs[n_hdrs++] = "runtime/dycl_rt_exec.h";
+  }
   size_t list_len = 0;
   E->runtime_list[0] = 0;
   for (int i = 0; i < S->n_files; i++) {
@@ -544,6 +660,10 @@ static dycl_status_t select_runtime(dycl_cemit_t* E, sel_t* S, const char*** src
     const char* t = dycl_embedded_text(GLUE[g][0]);
     DYCL_RETURN_IF_ERROR(dycl_cemit_write(E, GLUE[g][1], t, strlen(t)));
   }
+  for (size_t g = 0; E->exec && g < sizeof EXEC_GLUE / sizeof EXEC_GLUE[0]; g++) {
+    const char* t = dycl_embedded_text(EXEC_GLUE[g][0]);
+    DYCL_RETURN_IF_ERROR(dycl_cemit_write(E, EXEC_GLUE[g][1], t, strlen(t)));
+  }
   *srcs_out = srcs;
   *n_srcs_out = n_srcs;
   *hdrs_out = hdrs;
@@ -559,9 +679,9 @@ static dycl_status_t select_and_write(dycl_cemit_t* E, sel_t* S) {
   dycl_status_t s;
   /* the runner */
   dycl_cbuf_t r = {0};
-  const char* keys[] = {"NAME"};
-  const char* vals[] = {E->name};
-  dycl_cbuf_template(&r, dycl_embedded_text("src/emit/pkg/runner.c.in"), keys, vals, 1);
+  const char* keys[] = {"NAME", "BACKEND"};
+  const char* vals[] = {E->name, E->backend->name};
+  dycl_cbuf_template(&r, dycl_embedded_text("src/emit/pkg/runner.c.in"), keys, vals, 2);
   s = dycl_cemit_write_buf(E, "runner.c", &r);
   dycl_cbuf_free(&r);
   if (!s) s = emit_makefile(E, srcs, n_srcs, hdrs, n_hdrs);

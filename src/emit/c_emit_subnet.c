@@ -1,7 +1,9 @@
-/* dycl compile: NAME_subnets.c and NAME_internal.h. Each sub-network becomes one C function that
- * calls dycl's reference kernels node by node, in the order of the Program, and releases each
- * value after its last use (the sub-network's release lists). Each node and its attributes are
- * static const data (a dycl_node_t), so the kernels read them exactly as they read the IR. */
+/* dycl compile: NAME_subnets.c and NAME_internal.h. In a ref package, each sub-network becomes one
+ * C function that calls dycl's reference kernels node by node, in the order of the Program, and
+ * releases each value after its last use (the sub-network's release lists). Each node and its
+ * attributes are static const data (a dycl_node_t), so the kernels read them exactly as they read
+ * the IR. In a package for another backend (cpu), the nodes are the same data, the sub-networks
+ * are described as the backend reads them (c_emit_exec.c), and each function calls the backend. */
 #include <inttypes.h>
 #include <string.h>
 
@@ -101,8 +103,8 @@ static const char* attr_type_macro(dycl_attr_type_t t) {
   }
 }
 
-/* The static data of one node: its slots, attributes, output types and the dycl_node_t. */
-static dycl_status_t node_data(const dycl_cemit_t* E, dycl_cbuf_t* b, const dycl_node_t* n) {
+dycl_status_t dycl_cemit_node_data(const dycl_cemit_t* E, dycl_cbuf_t* b, const dycl_node_t* n, bool types,
+                                   const char* graph) {
   int id = n->id;
   /* attribute payloads first */
   for (int a = 0; a < n->n_attr; a++) {
@@ -209,13 +211,15 @@ static dycl_status_t node_data(const dycl_cemit_t* E, dycl_cbuf_t* b, const dycl
   for (int j = 0; j < n->n_out; j++) dycl_cbuf_printf(b, "%s%d", j ? ", " : "", dycl_cemit_slot(E, n->out[j]));
   dycl_cbuf_printf(b, "};\n");
   /* the inferred output types, checked after the kernel as the ref backend does */
-  dycl_cbuf_printf(b, "static const dycl_type_t N%d_types[] = {", id);
-  for (int j = 0; j < n->n_out; j++) {
-    dycl_type_t t = n->out[j] >= 0 ? E->ir->values[n->out[j]]->type : dycl_type_unknown();
-    dycl_cbuf_printf(b, "%s", j ? ",\n    " : "");
-    dycl_cbuf_type(b, &t);
+  if (types) {
+    dycl_cbuf_printf(b, "static const dycl_type_t N%d_types[] = {", id);
+    for (int j = 0; j < n->n_out; j++) {
+      dycl_type_t t = n->out[j] >= 0 ? E->ir->values[n->out[j]]->type : dycl_type_unknown();
+      dycl_cbuf_printf(b, "%s", j ? ",\n    " : "");
+      dycl_cbuf_type(b, &t);
+    }
+    dycl_cbuf_printf(b, "%s};\n", n->n_out ? "" : "{.known = false}");
   }
-  dycl_cbuf_printf(b, "%s};\n", n->n_out ? "" : "{.known = false}");
   dycl_cbuf_printf(b, "static const dycl_node_t N%d = {.id = %d, .name = ", id, id);
   dycl_cbuf_cstring(b, n->name, strlen(n->name));
   dycl_cbuf_printf(b, ", .op_type = ");
@@ -225,11 +229,12 @@ static dycl_status_t node_data(const dycl_cemit_t* E, dycl_cbuf_t* b, const dycl
   dycl_cbuf_printf(b, ",\n    .op = DYCL_OP_%s, .opset = %d, .n_in = %d, .n_out = %d, .in = (int*)N%d_io, .out = (int*)N%d_io + %d",
                    dycl_op_table[n->op].name, n->opset, n->n_in, n->n_out, id, id, n->n_in);
   if (n->n_attr) dycl_cbuf_printf(b, ", .n_attr = %d, .attrs = (dycl_attr_t*)N%d_attrs", n->n_attr, id);
+  if (graph) dycl_cbuf_printf(b, ", .graph = %s", graph);
   dycl_cbuf_printf(b, "};\n");
   return NULL;
 }
 
-static dycl_status_t emit_subnet(const dycl_cemit_t* E, dycl_cbuf_t* b, const dycl_subnet_t* sn) {
+static dycl_status_t emit_subnet(const dycl_cemit_t* E, dycl_cbuf_t* b, const dycl_subnet_t* sn, int k) {
   dycl_cbuf_printf(b, "\n/* ======================================================================== %s\n", sn->name);
   dycl_cbuf_printf(b, " * graph '");
   dycl_cbuf_comment(b, sn->graph->name);
@@ -255,7 +260,13 @@ static dycl_status_t emit_subnet(const dycl_cemit_t* E, dycl_cbuf_t* b, const dy
       value_ref(E, b, n->out[j]);
     }
     dycl_cbuf_printf(b, " */\n");
-    DYCL_RETURN_IF_ERROR(node_data(E, b, n));
+    char graph[64];
+    snprintf(graph, sizeof graph, "(dycl_graph_t*)&G%d", sn->graph->id);
+    DYCL_RETURN_IF_ERROR(dycl_cemit_node_data(E, b, n, !E->exec, E->exec ? graph : NULL));
+  }
+  if (E->exec) { /* the backend runs it: see the tables at the end of the file */
+    dycl_cbuf_printf(b, "\ndycl_status_t %s_%s(dycl_rt_t* rt) { return dycl_rt_exec_run(rt, %d); }\n", E->name, sn->name, k);
+    return NULL;
   }
   int n_rel = sn->release_start[sn->n_nodes];
   dycl_cbuf_printf(b, "\ndycl_status_t %s_%s(dycl_rt_t* rt) {\n", E->name, sn->name);
@@ -294,9 +305,15 @@ dycl_status_t dycl_cemit_subnets(dycl_cemit_t* E) {
   dycl_cbuf_printf(&h, "/* %s_internal.h — what %s.c (the host module) and %s_subnets.c (the sub-networks) share.\n",
                    E->name, E->name, E->name);
   dycl_cemit_provenance(E, &h);
-  dycl_cbuf_printf(&h, " */\n#ifndef %s_INTERNAL_H\n#define %s_INTERNAL_H\n\n#include \"dycl_rt.h\"\n\n", E->name, E->name);
+  dycl_cbuf_printf(&h, " */\n#ifndef %s_INTERNAL_H\n#define %s_INTERNAL_H\n\n#include \"dycl_pb.h\"\n#include \"dycl_rt.h\"\n",
+                   E->name, E->name);
+  if (E->exec) dycl_cbuf_printf(&h, "#include \"dycl_rt_exec.h\"\n");
+  dycl_cbuf_printf(&h, "\n");
   dycl_cbuf_printf(&h, "/* The ONNX name of each value slot (for messages). */\nextern const char* const %s_value_names[%d];\n\n",
                    E->name, E->n_slots ? E->n_slots : 1);
+  if (E->exec)
+    dycl_cbuf_printf(&h, "/* The sub-networks as the %s backend reads them (NAME_subnets.c). */\nextern const dycl_rt_program_t %s_program;\n\n",
+                     E->backend->name, E->name);
   dycl_cbuf_printf(&h, "/* The sub-networks: each reads its inputs from rt->v and leaves its outputs there. */\n");
   for (int k = 0; k < p->n_subnets; k++) {
     const dycl_subnet_t* sn = p->subnets[k];
@@ -312,14 +329,29 @@ dycl_status_t dycl_cemit_subnets(dycl_cemit_t* E) {
 
   /* NAME_subnets.c */
   dycl_cbuf_t b = {0};
-  dycl_cbuf_printf(&b, "/* %s_subnets.c — the sub-networks of %s: one function per straight-line segment of the\n"
-                   " * model (no control flow inside), calling dycl's reference kernels node by node.\n",
-                   E->name, E->name);
-  dycl_cemit_provenance(E, &b);
-  dycl_cbuf_printf(&b, " *\n * Each node is static data (N<id>: its value slots, attributes and inferred output types);\n"
-                   " * dycl_rt_node (runtime/dycl_rt.c) reads the node's inputs from the slots, calls the kernel,\n"
-                   " * checks and stores its outputs. Values are dropped right after their last use.\n */\n");
-  dycl_cbuf_printf(&b, "#include <math.h>\n#include <stdint.h>\n\n#include \"%s_internal.h\"\n\n", E->name);
+  if (!E->exec) {
+    dycl_cbuf_printf(&b, "/* %s_subnets.c — the sub-networks of %s: one function per straight-line segment of the\n"
+                     " * model (no control flow inside), calling dycl's reference kernels node by node.\n",
+                     E->name, E->name);
+    dycl_cemit_provenance(E, &b);
+    dycl_cbuf_printf(&b, " *\n * Each node is static data (N<id>: its value slots, attributes and inferred output types);\n"
+                     " * dycl_rt_node (runtime/dycl_rt.c) reads the node's inputs from the slots, calls the kernel,\n"
+                     " * checks and stores its outputs. Values are dropped right after their last use.\n */\n");
+  } else {
+    dycl_cbuf_printf(&b, "/* %s_subnets.c — the sub-networks of %s: one function per straight-line segment of the\n"
+                     " * model (no control flow inside), run by dycl's %s backend (runtime/backend/%s/).\n",
+                     E->name, E->name, E->backend->name, E->backend->name);
+    dycl_cemit_provenance(E, &b);
+    dycl_cbuf_printf(&b, " *\n * Each node is static data (N<id>: its value slots and attributes). The tables at the end\n"
+                     " * describe the values (by slot), the graphs and the sub-networks with dycl's own structures,\n"
+                     " * which the backend plans when an instance is created and runs on every call, exactly as\n"
+                     " * `dycl run --backend %s` does (runtime/dycl_rt_exec.c). The reference kernels in the op table\n"
+                     " * run the nodes the backend leaves to them.\n */\n",
+                     E->backend->name);
+  }
+  dycl_cbuf_printf(&b, "#include <math.h>\n#include <stdint.h>\n\n#include \"%s_internal.h\"\n", E->name);
+  if (E->exec) dycl_cbuf_printf(&b, "#include \"%s\"\n", E->backend->header);
+  dycl_cbuf_printf(&b, "\n");
   dycl_cbuf_printf(&b, "/* The operators this package uses (the runtime reads their flags; inference is not needed). */\n");
   dycl_cbuf_printf(&b, "const dycl_op_def_t dycl_op_table[DYCL_OP_COUNT_] = {\n");
   int n_ops = 0;
@@ -332,7 +364,9 @@ dycl_status_t dycl_cemit_subnets(dycl_cemit_t* E) {
   }
   if (!n_ops) dycl_cbuf_printf(&b, "    {NULL, 0, 0, 0, 0, 0, NULL, NULL}, /* none: nothing is computed outside the host */\n");
   dycl_cbuf_printf(&b, "};\n");
-  for (int k = 0; k < p->n_subnets && !s; k++) s = emit_subnet(E, &b, p->subnets[k]);
+  if (E->exec) s = dycl_cemit_exec_graphs(E, &b);
+  for (int k = 0; k < p->n_subnets && !s; k++) s = emit_subnet(E, &b, p->subnets[k], k);
+  if (!s && E->exec) s = dycl_cemit_exec_tables(E, &b);
   snprintf(path, sizeof path, "%s_subnets.c", E->name);
   if (!s) s = dycl_cemit_write_buf(E, path, &b);
   dycl_cbuf_free(&b);

@@ -1,14 +1,46 @@
 /* The in-process host module: walks the Program's host tree, binds values, evaluates If/Loop/Scan
  * and calls the backend for each sub-network. */
 #include <inttypes.h>
-#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "backend/backend.h"
 #include "exec/host_ops.h"
 #include "exec/model.h"
 
 #define DYCL_DEFAULT_MAX_ITERATIONS ((int64_t)1 << 40)
+
+/* ---------------------------------------------------------------- deadline */
+
+static int64_t mono_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static dycl_status_t deadline_error(const dycl_session_t* S, const dycl_node_t* n, const dycl_subnet_t* sn, int64_t it) {
+  char where[512], iter[64] = "";
+  if (it >= 0) snprintf(iter, sizeof iter, ", iteration %" PRId64, it);
+  if (n) snprintf(where, sizeof where, "node '%s' (%s)%s", n->name, n->op_type, iter);
+  else if (sn) snprintf(where, sizeof where, "sub-network %d (first node '%s')", sn->id, sn->n_nodes ? sn->nodes[0]->name : "");
+  else snprintf(where, sizeof where, "the start");
+  return dycl_error(DYCL_CODE_LIMIT, "the run passed its deadline of %g s (--deadline) at %s", S->model->options.deadline_seconds,
+                    where);
+}
+
+/* Before each host step and loop iteration: one branch when no deadline is set, one clock read
+ * (vDSO, tens of nanoseconds) when one is. */
+#define CHECK_DEADLINE(S, n, sn, it)                                                            \
+  do {                                                                                         \
+    if ((S)->deadline_ns && mono_ns() > (S)->deadline_ns) return deadline_error(S, n, sn, it); \
+  } while (0)
+#define CHECK_DEADLINE_GOTO(S, n, it, s, label)                                                   \
+  do {                                                                                           \
+    if ((S)->deadline_ns && mono_ns() > (S)->deadline_ns) {                                      \
+      (s) = deadline_error(S, n, NULL, it);                                                      \
+      goto label;                                                                                \
+    }                                                                                            \
+  } while (0)
 
 /* ------------------------------------------------------------------ slots */
 
@@ -60,7 +92,8 @@ static dycl_status_t exec_if(dycl_session_t* S, const dycl_step_t* st) {
   DYCL_RETURN_IF_ERROR(dycl_host_read_bool(n, c, "the condition", &cond));
   S->stats.branches_taken++;
   const dycl_block_t* b = st->body[cond ? 0 : 1];
-  dycl_value_t** vals = calloc((size_t)n->n_out + 1, sizeof *vals);
+  const dycl_allocator_t* A = S->kctx.alloc;
+  dycl_value_t** vals = dycl_calloc(A, (size_t)n->n_out + 1, sizeof *vals);
   if (!vals) return dycl_error_nomem();
   dycl_status_t s = run_block(S, b);
   if (!s) s = take_outputs(S, n, b, vals);
@@ -68,8 +101,10 @@ static dycl_status_t exec_if(dycl_session_t* S, const dycl_step_t* st) {
   for (int j = 0; j < n->n_out && !s; j++) {
     if (n->out[j] >= 0) slot_set(S, n->out[j], vals[j]);
     else dycl_value_release(vals[j]);
+    vals[j] = NULL;
   }
-  free(vals);
+  for (int j = 0; j < n->n_out; j++) dycl_value_release(vals[j]); /* after an error */
+  dycl_free(A, vals);
   return s;
 }
 
@@ -86,9 +121,10 @@ static dycl_status_t exec_loop(dycl_session_t* S, const dycl_step_t* st) {
   DYCL_RETURN_IF_ERROR(dycl_host_trip_count(n, v, &trip));
   DYCL_RETURN_IF_ERROR(need_value(S, n, n->in[1], &v));
   if (v) DYCL_RETURN_IF_ERROR(dycl_host_read_bool(n, v, "the loop condition", &cond));
-  dycl_value_t** carried = calloc((size_t)n_carried + 1, sizeof *carried);
-  dycl_host_list_t* scans = calloc((size_t)n_scan + 1, sizeof *scans);
-  dycl_value_t** outs = calloc((size_t)body->n_out + 1, sizeof *outs);
+  const dycl_allocator_t* A = S->kctx.alloc;
+  dycl_value_t** carried = dycl_calloc(A, (size_t)n_carried + 1, sizeof *carried);
+  dycl_host_list_t* scans = dycl_calloc(A, (size_t)n_scan + 1, sizeof *scans);
+  dycl_value_t** outs = dycl_calloc(A, (size_t)body->n_out + 1, sizeof *outs);
   dycl_status_t s = NULL;
   if (!carried || !scans || !outs) {
     s = dycl_error_nomem();
@@ -108,6 +144,7 @@ static dycl_status_t exec_loop(dycl_session_t* S, const dycl_step_t* st) {
       s = dycl_host_loop_limit(n, max_iter);
       goto done;
     }
+    CHECK_DEADLINE_GOTO(S, n, i, s, done);
     S->stats.loop_iterations++;
     dycl_value_t *iv, *cv;
     DYCL_GOTO_IF_ERROR(s, dycl_tensor_scalar_i64(S->kctx.alloc, DYCL_DTYPE_INT64, i, &iv), done);
@@ -130,7 +167,7 @@ static dycl_status_t exec_loop(dycl_session_t* S, const dycl_step_t* st) {
       outs[1 + k] = NULL;
     }
     for (int k = 0; k < n_scan; k++) {
-      dycl_status_t e = dycl_host_list_push(&scans[k], outs[1 + n_carried + k]);
+      dycl_status_t e = dycl_host_list_push(A, &scans[k], outs[1 + n_carried + k]);
       outs[1 + n_carried + k] = NULL;
       if (!s) s = e;
     }
@@ -152,10 +189,10 @@ done:
     for (int k = 0; k < n_carried; k++) dycl_value_release(carried[k]);
   if (outs)
     for (int k = 0; k < body->n_out; k++) dycl_value_release(outs[k]);
-  if (scans) dycl_host_lists_free(scans, n_scan);
-  free(carried);
-  free(scans);
-  free(outs);
+  if (scans) dycl_host_lists_free(A, scans, n_scan);
+  dycl_free(A, carried);
+  dycl_free(A, scans);
+  dycl_free(A, outs);
   return s;
 }
 
@@ -178,12 +215,13 @@ static dycl_status_t exec_scan(dycl_session_t* S, const dycl_step_t* st) {
     return dycl_node_error(n, DYCL_CODE_INVALID_MODEL, "scan axes/directions attributes have the wrong length");
   if (n_scan_in < 1 || n_state < 0) return dycl_node_error(n, DYCL_CODE_INVALID_MODEL, "bad num_scan_inputs");
   dycl_status_t s = NULL;
-  dycl_value_t** ins = calloc((size_t)n->n_in + 1, sizeof *ins);
-  int* axes = calloc((size_t)n_scan_in + 1, sizeof *axes);
+  const dycl_allocator_t* A = S->kctx.alloc;
+  dycl_value_t** ins = dycl_calloc(A, (size_t)n->n_in + 1, sizeof *ins);
+  int* axes = dycl_calloc(A, (size_t)n_scan_in + 1, sizeof *axes);
   int64_t batch = 1;
   if (!ins || !axes) {
-    free(ins);
-    free(axes);
+    dycl_free(A, ins);
+    dycl_free(A, axes);
     return dycl_error_nomem();
   }
   for (int i = 0; i < n->n_in && !s; i++) s = need_value(S, n, n->in[i], &ins[i]);
@@ -195,16 +233,16 @@ static dycl_status_t exec_scan(dycl_session_t* S, const dycl_step_t* st) {
     else batch = ins[first + n_state]->rank >= 2 ? ins[first + n_state]->dims[0] : 0;
   }
   if (s) {
-    free(ins);
-    free(axes);
+    dycl_free(A, ins);
+    dycl_free(A, axes);
     return s;
   }
-  dycl_value_t** state = calloc((size_t)n_state + 1, sizeof *state);
-  dycl_value_t** outs = calloc((size_t)body->n_out + 1, sizeof *outs);
-  dycl_host_list_t* scans = calloc((size_t)n_scan_out + 1, sizeof *scans);
+  dycl_value_t** state = dycl_calloc(A, (size_t)n_state + 1, sizeof *state);
+  dycl_value_t** outs = dycl_calloc(A, (size_t)body->n_out + 1, sizeof *outs);
+  dycl_host_list_t* scans = dycl_calloc(A, (size_t)n_scan_out + 1, sizeof *scans);
   /* Scan-8: per batch element, results stacked again along the batch axis */
-  dycl_host_list_t* batch_state = calloc((size_t)n_state + 1, sizeof *batch_state);
-  dycl_host_list_t* batch_scans = calloc((size_t)n_scan_out + 1, sizeof *batch_scans);
+  dycl_host_list_t* batch_state = dycl_calloc(A, (size_t)n_state + 1, sizeof *batch_state);
+  dycl_host_list_t* batch_scans = dycl_calloc(A, (size_t)n_scan_out + 1, sizeof *batch_scans);
   if (!state || !outs || !scans || !batch_state || !batch_scans) {
     s = dycl_error_nomem();
     goto done;
@@ -235,6 +273,7 @@ static dycl_status_t exec_scan(dycl_session_t* S, const dycl_step_t* st) {
         s = dycl_host_scan_limit(n, S->max_iterations);
         goto done;
       }
+      CHECK_DEADLINE_GOTO(S, n, t, s, done);
       S->stats.loop_iterations++;
       for (int k = 0; k < n_state; k++) {
         slot_set(S, body->in[k], state[k]);
@@ -264,7 +303,7 @@ static dycl_status_t exec_scan(dycl_session_t* S, const dycl_step_t* st) {
         outs[k] = NULL;
       }
       for (int k = 0; k < n_scan_out; k++) {
-        dycl_status_t e = dycl_host_list_push(&scans[k], outs[n_state + k]);
+        dycl_status_t e = dycl_host_list_push(A, &scans[k], outs[n_state + k]);
         outs[n_state + k] = NULL;
         if (!s) s = e;
       }
@@ -281,7 +320,7 @@ static dycl_status_t exec_scan(dycl_session_t* S, const dycl_step_t* st) {
       dycl_value_t* t;
       s = stack(S, n, k, scans[k].items, scans[k].n, axis, &S->model->ir->values[body->out[n_state + k]]->type, &t);
       if (s) break;
-      if (v8) s = dycl_host_list_push(&batch_scans[k], t);
+      if (v8) s = dycl_host_list_push(A, &batch_scans[k], t);
       else if (n->out[n_state + k] >= 0) slot_set(S, n->out[n_state + k], t);
       else dycl_value_release(t);
       for (int64_t i = 0; i < scans[k].n; i++) dycl_value_release(scans[k].items[i]);
@@ -289,7 +328,7 @@ static dycl_status_t exec_scan(dycl_session_t* S, const dycl_step_t* st) {
     }
     for (int k = 0; k < n_state && !s; k++) {
       if (v8) {
-        s = dycl_host_list_push(&batch_state[k], state[k]);
+        s = dycl_host_list_push(A, &batch_state[k], state[k]);
         state[k] = NULL;
       } else {
         if (n->out[k] >= 0) slot_set(S, n->out[k], state[k]);
@@ -316,16 +355,16 @@ done:
     for (int k = 0; k < n_state; k++) dycl_value_release(state[k]);
   if (outs)
     for (int k = 0; k < body->n_out; k++) dycl_value_release(outs[k]);
-  if (scans) dycl_host_lists_free(scans, n_scan_out);
-  if (batch_state) dycl_host_lists_free(batch_state, n_state);
-  if (batch_scans) dycl_host_lists_free(batch_scans, n_scan_out);
-  free(state);
-  free(outs);
-  free(scans);
-  free(batch_state);
-  free(batch_scans);
-  free(ins);
-  free(axes);
+  if (scans) dycl_host_lists_free(A, scans, n_scan_out);
+  if (batch_state) dycl_host_lists_free(A, batch_state, n_state);
+  if (batch_scans) dycl_host_lists_free(A, batch_scans, n_scan_out);
+  dycl_free(A, state);
+  dycl_free(A, outs);
+  dycl_free(A, scans);
+  dycl_free(A, batch_state);
+  dycl_free(A, batch_scans);
+  dycl_free(A, ins);
+  dycl_free(A, axes);
   return s;
 }
 
@@ -344,14 +383,19 @@ static dycl_status_t exec_seqmap(dycl_session_t* S, const dycl_step_t* st) {
       return dycl_node_error(n, DYCL_CODE_RUNTIME, "input sequences have different lengths (%d and %d)", len, v->len);
   }
   dycl_status_t s = NULL;
-  dycl_value_t** seqs = calloc((size_t)n->n_out + 1, sizeof *seqs);
-  dycl_value_t** outs = calloc((size_t)body->n_out + 1, sizeof *outs);
+  const dycl_allocator_t* A = S->kctx.alloc;
+  dycl_value_t** seqs = dycl_calloc(A, (size_t)n->n_out + 1, sizeof *seqs);
+  dycl_value_t** outs = dycl_calloc(A, (size_t)body->n_out + 1, sizeof *outs);
   if (!seqs || !outs) s = dycl_error_nomem();
   for (int j = 0; j < n->n_out && !s; j++) {
     const dycl_type_t* t = &S->model->ir->values[body->out[j]]->type;
     s = dycl_sequence_new(S->kctx.alloc, t->known ? t->dtype : DYCL_DTYPE_UNDEFINED, len, &seqs[j]);
   }
   for (int it = 0; it < len && !s; it++) {
+    if (S->deadline_ns && mono_ns() > S->deadline_ns) {
+      s = deadline_error(S, n, NULL, it);
+      break;
+    }
     S->stats.loop_iterations++;
     for (int i = 0; i < n->n_in; i++) {
       dycl_value_t* v = S->slots[n->in[i]];
@@ -372,19 +416,19 @@ static dycl_status_t exec_seqmap(dycl_session_t* S, const dycl_step_t* st) {
     else dycl_value_release(seqs[j]);
   }
   for (int j = 0; outs && j < body->n_out; j++) dycl_value_release(outs[j]);
-  free(seqs);
-  free(outs);
+  dycl_free(A, seqs);
+  dycl_free(A, outs);
   return s;
 }
 
 /* Hands a finished sub-network call's inputs and outputs to the session's recorder. */
 static dycl_status_t record_call(dycl_session_t* S, const dycl_subnet_t* sn) {
-  const dycl_value_t** vals = calloc((size_t)sn->n_in + (size_t)sn->n_out + 1, sizeof *vals);
+  const dycl_value_t** vals = dycl_calloc(S->kctx.alloc, (size_t)sn->n_in + (size_t)sn->n_out + 1, sizeof *vals);
   if (!vals) return dycl_error_nomem();
   for (int i = 0; i < sn->n_in; i++) vals[i] = S->slots[sn->in[i]];
   for (int j = 0; j < sn->n_out; j++) vals[sn->n_in + j] = S->slots[sn->out[j]];
   dycl_status_t s = S->recorder(S->recorder_user, sn->id, vals, sn->n_in, vals + sn->n_in, sn->n_out);
-  free(vals);
+  dycl_free(S->kctx.alloc, vals);
   return s;
 }
 
@@ -393,6 +437,7 @@ static dycl_status_t run_block(dycl_session_t* S, const dycl_block_t* b) {
   for (int i = 0; i < b->n_steps; i++) {
     const dycl_step_t* st = &b->steps[i];
     dycl_status_t s = NULL;
+    CHECK_DEADLINE(S, st->node, st->subnet, -1);
     switch (st->kind) {
       case DYCL_STEP_CALL:
         for (int o = 0; o < st->subnet->n_out; o++) slot_set(S, st->subnet->out[o], NULL);
@@ -424,14 +469,21 @@ dycl_status_t dycl_session_create(const dycl_model_t* m, dycl_session_t** out) {
     return dycl_error_nomem();
   }
   S->sym_vals = dycl_calloc(m->alloc, (size_t)m->ir->next_sym + 1, sizeof *S->sym_vals);
-  if (!S->sym_vals) {
+  S->meter = dycl_meter_create(m->alloc, m->options.max_memory);
+  if (!S->sym_vals || !S->meter) {
+    dycl_meter_release(S->meter);
+    dycl_free(m->alloc, S->sym_vals);
     dycl_free(m->alloc, S->slots);
     dycl_free(m->alloc, S);
     return dycl_error_nomem();
   }
+  S->limits = m->ir->limits;
+  S->limits.meter = S->meter;
   S->kctx.alloc = m->alloc;
-  S->kctx.limits = &m->ir->limits;
+  S->kctx.limits = &S->limits;
   S->kctx.seed = 0x5eed;
+  dycl_placement_init(&S->place, m->alloc);
+  S->kctx.place = &S->place;
   S->max_iterations = m->options.max_iterations > 0 ? m->options.max_iterations : DYCL_DEFAULT_MAX_ITERATIONS;
   for (int64_t i = 0; i < m->ir->n_values; i++)
     if (m->ir->values[i]->def == DYCL_DEF_CONST) S->slots[i] = dycl_value_retain(m->ir->values[i]->constant);
@@ -444,6 +496,8 @@ void dycl_session_destroy(dycl_session_t* S) {
   for (int64_t i = 0; i < S->model->ir->n_values; i++) dycl_value_release(S->slots[i]);
   dycl_free(S->model->alloc, S->slots);
   dycl_free(S->model->alloc, S->sym_vals);
+  dycl_placement_destroy(&S->place);
+  dycl_meter_release(S->meter); /* freed once the last value charged to it is gone too */
   dycl_free(S->model->alloc, S);
 }
 
@@ -468,6 +522,15 @@ dycl_status_t dycl_session_run(dycl_session_t* S, dycl_value_t* const* inputs, i
     DYCL_RETURN_IF_ERROR(dycl_host_check_input(iv->name, &iv->declared, inputs[i]));
   }
   memset(&S->stats, 0, sizeof S->stats);
+  atomic_store_explicit(&S->meter->peak, atomic_load_explicit(&S->meter->live, memory_order_relaxed),
+                        memory_order_relaxed);
+  double limit_s = m->options.deadline_seconds;
+  S->deadline_ns = 0;
+  if (limit_s > 0) {
+    int64_t now = mono_ns();
+    double budget = limit_s * 1e9;
+    S->deadline_ns = budget >= (double)(INT64_MAX - now) ? INT64_MAX : now + (int64_t)budget + 1;
+  }
   /* bind the symbolic dims the inputs declare */
   for (int i = 0; i <= m->ir->next_sym; i++) S->sym_vals[i] = -1;
   for (int i = 0; i < g->n_in; i++)
@@ -481,10 +544,16 @@ dycl_status_t dycl_session_run(dycl_session_t* S, dycl_value_t* const* inputs, i
     else outputs[j] = dycl_value_retain(v);
   }
   clear_block(S, m->program->main);
+  S->deadline_ns = 0;
+  S->stats.peak_tensor_bytes = atomic_load_explicit(&S->meter->peak, memory_order_relaxed);
+  S->stats.arena_bytes = S->place.cap;
+  S->stats.arena_lower_bound = S->place.lower_bound;
   if (s)
     for (int j = 0; j < g->n_out; j++) {
       dycl_value_release(outputs[j]);
       outputs[j] = NULL;
     }
+  /* the outputs now belong to the caller: they no longer count against this session's memory */
+  for (int j = 0; j < g->n_out; j++) dycl_value_unmeter(outputs[j]);
   return s;
 }

@@ -8,8 +8,8 @@
 
 /* ------------------------------------------------------------------ lists */
 
-dycl_status_t dycl_host_list_push(dycl_host_list_t* l, dycl_value_t* x) {
-  dycl_status_t s = dycl_grow(NULL, (void**)&l->items, sizeof *l->items, &l->cap, l->n + 1);
+dycl_status_t dycl_host_list_push(const dycl_allocator_t* alloc, dycl_host_list_t* l, dycl_value_t* x) {
+  dycl_status_t s = dycl_grow(alloc, (void**)&l->items, sizeof *l->items, &l->cap, l->n + 1);
   if (s) {
     dycl_value_release(x);
     return s;
@@ -26,10 +26,10 @@ void dycl_host_list_reverse(dycl_host_list_t* l) {
   }
 }
 
-void dycl_host_lists_free(dycl_host_list_t* l, int n) {
+void dycl_host_lists_free(const dycl_allocator_t* alloc, dycl_host_list_t* l, int n) {
   for (int k = 0; k < n; k++) {
     for (int64_t i = 0; i < l[k].n; i++) dycl_value_release(l[k].items[i]);
-    free(l[k].items);
+    dycl_free(alloc, l[k].items);
     l[k].items = NULL;
     l[k].n = l[k].cap = 0;
   }
@@ -61,10 +61,18 @@ dycl_status_t dycl_host_loop_limit(const dycl_node_t* n, int64_t max_iterations)
 }
 
 dycl_status_t dycl_host_scan_limit(const dycl_node_t* n, int64_t max_iterations) {
-  return dycl_node_error(n, DYCL_CODE_LIMIT, "scan ran more than %" PRId64 " iterations", max_iterations);
+  return dycl_node_error(n, DYCL_CODE_LIMIT, "scan ran more than %" PRId64 " iterations (the --max-iterations limit)",
+                         max_iterations);
 }
 
 /* ---------------------------------------------------------- stack / slice */
+
+/* Drops a half-copied string tensor. */
+static dycl_status_t string_nomem(const dycl_node_t* node, dycl_value_t** out) {
+  dycl_value_release(*out);
+  *out = NULL;
+  return dycl_node_error(node, DYCL_CODE_NO_MEMORY, "out of memory copying strings");
+}
 
 int64_t dycl_host_dim_value(dycl_dim_t d, const int64_t* sym, int n_sym) {
   if (d.v >= 0) return d.v;
@@ -112,7 +120,8 @@ dycl_status_t dycl_host_stack(dycl_kctx_t* kctx, const dycl_node_t* node, int wh
     for (int64_t o = 0; o < outer; o++) {
       int64_t di = (o * n + i) * inner, si = o * inner;
       if (f->dtype == DYCL_DTYPE_STRING) {
-        for (int64_t e = 0; e < inner; e++) dycl_tensor_copy_elem(*out, di + e, items[i], si + e);
+        for (int64_t e = 0; e < inner; e++)
+          if (!dycl_tensor_copy_elem(*out, di + e, items[i], si + e)) return string_nomem(node, out);
       } else if (inner) {
         memcpy((char*)(*out)->data + (size_t)di * esz, (const char*)items[i]->data + (size_t)si * esz,
                (size_t)inner * esz);
@@ -134,7 +143,8 @@ dycl_status_t dycl_host_slice(dycl_kctx_t* kctx, const dycl_node_t* node, const 
   for (int64_t o = 0; o < outer; o++) {
     int64_t si = (o * len + index) * inner, di = o * inner;
     if (t->dtype == DYCL_DTYPE_STRING) {
-      for (int64_t e = 0; e < inner; e++) dycl_tensor_copy_elem(*out, di + e, t, si + e);
+      for (int64_t e = 0; e < inner; e++)
+        if (!dycl_tensor_copy_elem(*out, di + e, t, si + e)) return string_nomem(node, out);
     } else if (inner) {
       memcpy((char*)(*out)->data + (size_t)di * esz, (const char*)t->data + (size_t)si * esz, (size_t)inner * esz);
     }

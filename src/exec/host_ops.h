@@ -11,18 +11,19 @@
 
 #include "ops/op.h"
 
-/* A growing list of values (a scan output collecting one value per iteration). */
+/* A growing list of values (a scan output collecting one value per iteration). Its storage comes
+ * from the allocator passed to push and free (the same one; NULL: malloc/free). */
 typedef struct dycl_host_list {
   dycl_value_t** items;
   int64_t n, cap;
 } dycl_host_list_t;
 
 /* Appends x (taking the reference, also on failure). */
-dycl_status_t dycl_host_list_push(dycl_host_list_t* l, dycl_value_t* x);
+dycl_status_t dycl_host_list_push(const dycl_allocator_t* alloc, dycl_host_list_t* l, dycl_value_t* x);
 /* Reverses the order of the items (a scan output with direction 1). */
 void dycl_host_list_reverse(dycl_host_list_t* l);
 /* Releases the items of l[0..n) and their storage; the lists are left empty. */
-void dycl_host_lists_free(dycl_host_list_t* l, int n);
+void dycl_host_lists_free(const dycl_allocator_t* alloc, dycl_host_list_t* l, int n);
 
 /* A single boolean (If condition, Loop condition); `what` names it in the message. */
 dycl_status_t dycl_host_read_bool(const dycl_node_t* n, const dycl_value_t* v, const char* what, bool* out);

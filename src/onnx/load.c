@@ -663,9 +663,12 @@ dycl_status_t dycl_onnx_load(const char* path, const dycl_options_t* options, dy
   uint8_t* buf;
   size_t size;
   DYCL_RETURN_IF_ERROR(dycl_read_file(alloc, path, (size_t)1 << 31, &buf, &size));
-  ProtobufCAllocator pa = dycl_protobuf_allocator(alloc);
-  Onnx__ModelProto* mp = size ? onnx__model_proto__unpack(&pa, size, buf) : NULL;
+  dycl_pb_allocator_t pb;
+  dycl_pb_allocator_init(&pb, alloc);
+  ProtobufCAllocator* pa = &pb.pa;
+  Onnx__ModelProto* mp = size ? onnx__model_proto__unpack(pa, size, buf) : NULL;
   dycl_free(alloc, buf);
+  if (!mp && pb.failed) return dycl_error(DYCL_CODE_NO_MEMORY, "out of memory reading '%s'", path);
   if (!mp) return dycl_error(DYCL_CODE_INVALID_MODEL, "'%s' is not a valid ONNX model (%s)", path,
                              size ? "protobuf parsing failed" : "the file is empty");
   dycl_ir_t* ir = NULL;
@@ -736,7 +739,7 @@ out:
   dycl_strmap_destroy(&L.ops);
   dycl_strmap_destroy(&L.dim_syms);
   dycl_strmap_destroy(&L.attr_types);
-  onnx__model_proto__free_unpacked(mp, &pa);
+  onnx__model_proto__free_unpacked(mp, pa);
   if (s) {
     dycl_ir_destroy(ir);
     return s;

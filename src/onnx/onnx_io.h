@@ -23,4 +23,14 @@ dycl_status_t dycl_read_file(const dycl_allocator_t* alloc, const char* path, si
 /* A protobuf-c allocator that routes through a dycl allocator. */
 ProtobufCAllocator dycl_protobuf_allocator(const dycl_allocator_t* alloc);
 
+/* The same, remembering whether an allocation failed: protobuf-c's unpack returns NULL both for a
+ * malformed message and when out of memory, and `failed` tells which. Pass &pb->pa to protobuf-c;
+ * `pb` must stay where it is while pb->pa is in use. */
+typedef struct dycl_pb_allocator {
+  ProtobufCAllocator pa;
+  const dycl_allocator_t* alloc;
+  bool failed;
+} dycl_pb_allocator_t;
+void dycl_pb_allocator_init(dycl_pb_allocator_t* pb, const dycl_allocator_t* alloc);
+
 #endif

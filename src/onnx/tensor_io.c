@@ -53,6 +53,22 @@ ProtobufCAllocator dycl_protobuf_allocator(const dycl_allocator_t* alloc) {
   return a;
 }
 
+static void* pb_alloc_noting(void* ctx, size_t size) {
+  dycl_pb_allocator_t* pb = ctx;
+  void* p = dycl_malloc(pb->alloc, size);
+  if (!p) pb->failed = true;
+  return p;
+}
+static void pb_free_noting(void* ctx, void* p) { dycl_free(((dycl_pb_allocator_t*)ctx)->alloc, p); }
+
+void dycl_pb_allocator_init(dycl_pb_allocator_t* pb, const dycl_allocator_t* alloc) {
+  pb->pa.alloc = pb_alloc_noting;
+  pb->pa.free = pb_free_noting;
+  pb->pa.allocator_data = pb;
+  pb->alloc = dycl_alloc_or_default(alloc);
+  pb->failed = false;
+}
+
 /* ---------------------------------------------------------- external data */
 
 /* Resolves `location` inside `dir`; anything that escapes the folder is refused. */
@@ -129,6 +145,20 @@ static dycl_status_t count_mismatch(const char* what, const char* field, size_t 
   return dycl_error(DYCL_CODE_INVALID_MODEL, "%s: %s holds %zu values but its dims need %" PRId64, what, field, have, need);
 }
 
+/* How many values a TensorProto carries in the field that holds its data (raw_data: bytes). */
+static size_t proto_values(const Onnx__TensorProto* tp, int dtype, const char** field) {
+  if (dtype == DYCL_DTYPE_STRING) return *field = "string_data", tp->n_string_data;
+  if (tp->has_raw_data) return *field = "raw_data", tp->raw_data.len;
+  switch (dtype) {
+    case DYCL_DTYPE_FLOAT32: return *field = "float_data", tp->n_float_data;
+    case DYCL_DTYPE_FLOAT64: return *field = "double_data", tp->n_double_data;
+    case DYCL_DTYPE_INT64: return *field = "int64_data", tp->n_int64_data;
+    case DYCL_DTYPE_UINT32:
+    case DYCL_DTYPE_UINT64: return *field = "uint64_data", tp->n_uint64_data;
+    default: return *field = "int32_data", tp->n_int32_data;
+  }
+}
+
 dycl_status_t dycl_onnx_tensor_from_proto(const dycl_allocator_t* alloc, const dycl_limits_t* limits,
                                           const Onnx__TensorProto* tp, const char* dir, const char* what,
                                           dycl_value_t** out) {
@@ -142,11 +172,27 @@ dycl_status_t dycl_onnx_tensor_from_proto(const dycl_allocator_t* alloc, const d
   for (size_t i = 0; i < tp->n_dims; i++)
     if (tp->dims[i] < 0)
       return dycl_error(DYCL_CODE_INVALID_MODEL, "%s: negative dimension %" PRId64, what, tp->dims[i]);
+  bool external = tp->has_data_location && tp->data_location == ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL;
+  /* The data must be in the proto before memory is reserved for it: dims claiming gigabytes in a
+   * few bytes of file are an error, not an allocation (found by fuzzing). */
+  if (!external) {
+    int64_t need;
+    dycl_status_t c = dycl_shape_numel((int)tp->n_dims, tp->dims, &need);
+    if (c) return dycl_error_wrap(c, "%s", what);
+    const char* field;
+    size_t have = proto_values(tp, dtype, &field), esize = dycl_dtype_size((dycl_dtype_t)dtype);
+    if (dtype != DYCL_DTYPE_STRING && tp->has_raw_data) {
+      if (have % esize || have / esize != (uint64_t)need)
+        return dycl_error(DYCL_CODE_INVALID_MODEL, "%s: raw_data holds %zu bytes but its dims need %" PRId64 " values of %zu bytes",
+                          what, have, need, esize);
+    } else if (have != (uint64_t)need) {
+      return count_mismatch(what, field, have, need);
+    }
+  }
   dycl_value_t* v;
   dycl_status_t s = dycl_tensor_new(alloc, limits, (dycl_dtype_t)dtype, (int)tp->n_dims, tp->dims, &v);
   if (s) return dycl_error_wrap(s, "%s", what);
   int64_t n = v->numel;
-  bool external = tp->has_data_location && tp->data_location == ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL;
   if (external) {
     if (dtype == DYCL_DTYPE_STRING) {
       s = dycl_error(DYCL_CODE_UNSUPPORTED, "%s: string tensors in external data", what);
@@ -230,7 +276,7 @@ static dycl_status_t tensor_to_proto(const dycl_value_t* v, const char* name, On
   tp->dims = (int64_t*)v->dims;
   *strings = NULL;
   if (v->dtype == DYCL_DTYPE_STRING) {
-    *strings = calloc((size_t)(v->numel ? v->numel : 1), sizeof **strings);
+    *strings = dycl_calloc(v->alloc, (size_t)(v->numel ? v->numel : 1), sizeof **strings);
     if (!*strings) return dycl_error_nomem();
     char* const* d = v->data;
     for (int64_t i = 0; i < v->numel; i++) {
@@ -317,8 +363,13 @@ static dycl_status_t load_npy(const dycl_allocator_t* alloc, const char* path, c
     dims[rank++] = x;
     p = e;
   }
-  DYCL_RETURN_IF_ERROR(dycl_tensor_new(alloc, NULL, dt, rank, dims, out));
   size_t off = hoff + hlen;
+  int64_t numel; /* checked against the file before allocating (found by fuzzing) */
+  s = dycl_shape_numel(rank, dims, &numel);
+  if (s) return dycl_error_wrap(s, "'%s'", path);
+  if ((uint64_t)numel > (size - off) / dycl_dtype_size(dt))
+    return dycl_error(DYCL_CODE_INVALID_INPUT, "'%s': data is shorter than its shape needs", path);
+  DYCL_RETURN_IF_ERROR(dycl_tensor_new(alloc, NULL, dt, rank, dims, out));
   if (size - off < (*out)->nbytes) {
     dycl_value_release(*out);
     *out = NULL;
@@ -389,20 +440,26 @@ dycl_status_t dycl_value_load_file(const dycl_allocator_t* alloc, const char* pa
     dycl_free(alloc, buf);
     return s;
   }
-  ProtobufCAllocator pa = dycl_protobuf_allocator(alloc);
+  dycl_pb_allocator_t pb;
+  dycl_pb_allocator_init(&pb, alloc);
+  ProtobufCAllocator* pa = &pb.pa;
   if (kind == DYCL_VALUE_SEQUENCE) {
-    Onnx__SequenceProto* sp = onnx__sequence_proto__unpack(&pa, size, buf);
-    if (!sp) s = dycl_error(DYCL_CODE_INVALID_INPUT, "'%s' is not a valid SequenceProto file", path);
+    Onnx__SequenceProto* sp = onnx__sequence_proto__unpack(pa, size, buf);
+    if (!sp && pb.failed) s = dycl_error(DYCL_CODE_NO_MEMORY, "out of memory reading '%s'", path);
+    else if (!sp) s = dycl_error(DYCL_CODE_INVALID_INPUT, "'%s' is not a valid SequenceProto file", path);
     else s = value_from_sequence(alloc, sp, path, 0, out);
-    if (sp) onnx__sequence_proto__free_unpacked(sp, &pa);
+    if (sp) onnx__sequence_proto__free_unpacked(sp, pa);
   } else if (kind == DYCL_VALUE_OPTIONAL) {
-    Onnx__OptionalProto* op = onnx__optional_proto__unpack(&pa, size, buf);
-    if (!op) s = dycl_error(DYCL_CODE_INVALID_INPUT, "'%s' is not a valid OptionalProto file", path);
+    Onnx__OptionalProto* op = onnx__optional_proto__unpack(pa, size, buf);
+    if (!op && pb.failed) s = dycl_error(DYCL_CODE_NO_MEMORY, "out of memory reading '%s'", path);
+    else if (!op) s = dycl_error(DYCL_CODE_INVALID_INPUT, "'%s' is not a valid OptionalProto file", path);
     else s = value_from_optional(alloc, op, path, 0, out);
-    if (op) onnx__optional_proto__free_unpacked(op, &pa);
+    if (op) onnx__optional_proto__free_unpacked(op, pa);
   } else {
-    Onnx__TensorProto* tp = onnx__tensor_proto__unpack(&pa, size, buf);
-    if (!tp) {
+    Onnx__TensorProto* tp = onnx__tensor_proto__unpack(pa, size, buf);
+    if (!tp && pb.failed) {
+      s = dycl_error(DYCL_CODE_NO_MEMORY, "out of memory reading '%s'", path);
+    } else if (!tp) {
       s = dycl_error(DYCL_CODE_INVALID_INPUT, "'%s' is not a valid TensorProto or .npy file", path);
     } else {
       char what[PATH_MAX + 16];
@@ -413,7 +470,7 @@ dycl_status_t dycl_value_load_file(const dycl_allocator_t* alloc, const char* pa
         dycl_status_free(s);
         s = t;
       }
-      onnx__tensor_proto__free_unpacked(tp, &pa);
+      onnx__tensor_proto__free_unpacked(tp, pa);
     }
   }
   dycl_free(alloc, buf);
@@ -436,6 +493,7 @@ static dycl_status_t write_atomic(const char* path, const uint8_t* data, size_t 
 }
 
 dycl_status_t dycl_value_save_file(const dycl_value_t* v, const char* name, const char* path) {
+  const dycl_allocator_t* A = v->alloc; /* the buffers come from the value's allocator */
   dycl_status_t s = NULL;
   uint8_t* buf = NULL;
   size_t n = 0;
@@ -444,16 +502,16 @@ dycl_status_t dycl_value_save_file(const dycl_value_t* v, const char* name, cons
     ProtobufCBinaryData* strs;
     DYCL_RETURN_IF_ERROR(tensor_to_proto(v, name, &tp, &strs));
     n = onnx__tensor_proto__get_packed_size(&tp);
-    buf = malloc(n ? n : 1);
+    buf = dycl_malloc(A, n ? n : 1);
     if (buf) onnx__tensor_proto__pack(&tp, buf);
-    free(strs);
+    dycl_free(A, strs);
   } else {
     /* sequences and optionals of tensors */
     const dycl_value_t* seq = v->kind == DYCL_VALUE_SEQUENCE ? v : (v->elem && v->elem->kind == DYCL_VALUE_SEQUENCE ? v->elem : NULL);
     int count = seq ? seq->len : 0;
-    Onnx__TensorProto* tps = calloc((size_t)(count ? count : 1), sizeof *tps);
-    Onnx__TensorProto** ptrs = calloc((size_t)(count ? count : 1), sizeof *ptrs);
-    ProtobufCBinaryData** strs = calloc((size_t)(count ? count : 1), sizeof *strs);
+    Onnx__TensorProto* tps = dycl_calloc(A, (size_t)(count ? count : 1), sizeof *tps);
+    Onnx__TensorProto** ptrs = dycl_calloc(A, (size_t)(count ? count : 1), sizeof *ptrs);
+    ProtobufCBinaryData** strs = dycl_calloc(A, (size_t)(count ? count : 1), sizeof *strs);
     if (!tps || !ptrs || !strs) s = dycl_error_nomem();
     for (int i = 0; i < count && !s; i++) {
       if (seq->items[i]->kind != DYCL_VALUE_TENSOR) s = dycl_error(DYCL_CODE_UNSUPPORTED, "only sequences of tensors can be written");
@@ -469,7 +527,7 @@ dycl_status_t dycl_value_save_file(const dycl_value_t* v, const char* name, cons
     sp.tensor_values = ptrs;
     if (!s && v->kind == DYCL_VALUE_SEQUENCE) {
       n = onnx__sequence_proto__get_packed_size(&sp);
-      buf = malloc(n ? n : 1);
+      buf = dycl_malloc(A, n ? n : 1);
       if (buf) onnx__sequence_proto__pack(&sp, buf);
     } else if (!s) {
       Onnx__OptionalProto op;
@@ -492,18 +550,18 @@ dycl_status_t dycl_value_save_file(const dycl_value_t* v, const char* name, cons
       }
       if (!s) {
         n = onnx__optional_proto__get_packed_size(&op);
-        buf = malloc(n ? n : 1);
+        buf = dycl_malloc(A, n ? n : 1);
         if (buf) onnx__optional_proto__pack(&op, buf);
       }
-      free(estr);
+      if (estr) dycl_free(v->elem->alloc, estr);
     }
-    for (int i = 0; strs && i < count; i++) free(strs[i]);
-    free(tps);
-    free(ptrs);
-    free(strs);
+    for (int i = 0; strs && i < count; i++) dycl_free(seq->items[i]->alloc, strs[i]);
+    dycl_free(A, tps);
+    dycl_free(A, ptrs);
+    dycl_free(A, strs);
   }
   if (!s && !buf) s = dycl_error_nomem();
   if (!s) s = write_atomic(path, buf, n);
-  free(buf);
+  dycl_free(A, buf);
   return s;
 }

@@ -22,10 +22,17 @@
 
 /* ---------------------------------------------------------------- contexts */
 
+struct dycl_placement;
+
 typedef struct dycl_kctx {
   const dycl_allocator_t* alloc;
   const dycl_limits_t* limits;
   uint64_t seed; /* for random operators without a seed attribute */
+  /* the session's arena for planned intermediates (backend/mem_plan.h); NULL: none. While a node
+   * whose outputs are planned runs, `alloc` is the arena's placement allocator, and `heap` the
+   * allocator for memory that must outlive the node's outputs (caches, packed weights). */
+  struct dycl_placement* place;
+  const dycl_allocator_t* heap;
 } dycl_kctx_t;
 
 typedef struct dycl_infer_ctx dycl_infer_ctx_t;

@@ -117,6 +117,14 @@ dycl_status_t dycl_kernel_scratch(dycl_kctx_t* ctx, const dycl_node_t* node, int
                                                               : DYCL_DEFAULT_MAX_TENSOR_BYTES;
   if ((uint64_t)bytes > max)
     return dycl_node_error(node, DYCL_CODE_LIMIT, "work buffer of %zu bytes is over the limit of %" PRIu64, bytes, max);
+  const dycl_meter_t* m = ctx->limits ? ctx->limits->meter : NULL;
+  if (m) { /* checked against what the run has left; work buffers are short-lived and not charged */
+    uint64_t live = atomic_load_explicit(&m->live, memory_order_relaxed);
+    if (live > m->max || bytes > m->max - live)
+      return dycl_node_error(node, DYCL_CODE_LIMIT,
+                             "a work buffer of %zu bytes with %" PRIu64 " bytes of tensors live is over the memory limit of %" PRIu64
+                             " bytes (--max-memory)", bytes, live, m->max);
+  }
   *out = dycl_calloc(ctx->alloc, bytes ? bytes : 1, 1);
   if (!*out) return dycl_node_error(node, DYCL_CODE_NO_MEMORY, "out of memory allocating %zu bytes", bytes);
   return NULL;

@@ -416,7 +416,10 @@ dycl_status_t dycl_run_DepthToSpace(dycl_kctx_t* ctx, const dycl_node_t* node, d
   int64_t N = x->dims[0], C = x->dims[1], H = x->dims[2], W = x->dims[3];
   if (C % (b * b))
     return dycl_node_error(node, DYCL_CODE_RUNTIME, "channels (%" PRId64 ") are not a multiple of blocksize^2", C);
-  int64_t c = C / (b * b), dims[4] = {N, c, H * b, W * b};
+  int64_t c = C / (b * b), dims[4] = {N, c, 0, 0};
+  if (!dycl_mul_i64(H, b, &dims[2]) || !dycl_mul_i64(W, b, &dims[3]))
+    return dycl_node_error(node, DYCL_CODE_LIMIT, "the output size %" PRId64 "x%" PRId64 " times blocksize %" PRId64 " overflows",
+                           H, W, b);
   DYCL_RETURN_IF_ERROR(dycl_kernel_tensor(ctx, node, x->dtype, 4, dims, &out[0]));
   /* the input viewed as 6-D, iterated in the output's order [N, c, H, b1, W, b2] */
   int64_t vdims[6] = {N, c, H, b, W, b}, vs[6];
@@ -526,12 +529,14 @@ dycl_status_t dycl_infer_Pad(dycl_infer_ctx_t* ctx, const dycl_node_t* node) {
   if (n != 2 * t.rank)
     return dycl_node_error(node, DYCL_CODE_INVALID_MODEL, "pads has %d values for an input of rank %d", n, t.rank);
   for (int i = 0; i < t.rank; i++) {
-    int64_t add = pads[i] + pads[i + t.rank]; /* attribute values: small enough */
+    int64_t add, size;
+    if (!dycl_add_i64(pads[i], pads[i + t.rank], &add))
+      return dycl_node_error(node, DYCL_CODE_INVALID_MODEL, "pads of dimension %d overflow", i);
     if (add == 0) o.dims[i] = t.dims[i];
     else if (t.dims[i].v >= 0) {
-      if (t.dims[i].v + add < 0)
-        return dycl_node_error(node, DYCL_CODE_INVALID_MODEL, "pads make dimension %d negative", i);
-      o.dims[i] = dycl_dim_const(t.dims[i].v + add);
+      if (!dycl_add_i64(t.dims[i].v, add, &size) || size < 0)
+        return dycl_node_error(node, DYCL_CODE_INVALID_MODEL, "pads make dimension %d negative or overflow", i);
+      o.dims[i] = dycl_dim_const(size);
     }
   }
   return dycl_infer_set(ctx, node, 0, &o);

@@ -201,7 +201,7 @@ static dycl_status_t fold_graph(fold_t* F, dycl_graph_t* g) {
 }
 
 dycl_status_t dycl_fold_constants(dycl_ir_t* ir, int* folded, int* inlined) {
-  fold_t F = {ir, {ir->alloc, &ir->limits, 0x5eed}, 0, 0};
+  fold_t F = {ir, {.alloc = ir->alloc, .limits = &ir->limits, .seed = 0x5eed}, 0, 0};
   DYCL_RETURN_IF_ERROR(fold_graph(&F, ir->main));
   if (F.inlined || F.folded) DYCL_RETURN_IF_ERROR(dycl_infer_module(ir)); /* moved nodes: types again */
   if (folded) *folded = F.folded;

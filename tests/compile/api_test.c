@@ -3,7 +3,8 @@
  *   inputs  trip_count int64[], cond bool[], y float32[1]
  *   outputs res_y float32[1], res_scan float32[N,1]   (y + x[0] + ... + x[i], x = 1..5)
  * Checks results, metadata, error codes and messages (never an abort), the iteration limit, a
- * zero-iteration run, and two instances running at once on two threads. */
+ * zero-iteration run, two instances running at once on two threads, the value API, and the thread
+ * count of api_create_threads. The package's backend (ref or cpu) is the first argument. */
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -35,9 +36,10 @@ static void* worker(void* arg) {
   return NULL;
 }
 
-int main(void) {
+int main(int argc, char** argv) {
   char err[256];
   api_t* m = NULL;
+  CHECK(argc == 2 && strcmp(api_BACKEND, argv[1]) == 0);
   CHECK(api_create(NULL, &m, err, sizeof err) == api_OK); /* embedded weights: no file needed */
   if (!m) return 1;
   CHECK(api_NUM_INPUTS == 3 && api_NUM_OUTPUTS == 2 && api_WEIGHTS_EMBEDDED == 1);
@@ -97,6 +99,39 @@ int main(void) {
   CHECK(run(m, 5, true, 0) == api_LIMIT);
   api_set_limits(m, 0, (uint64_t)1 << 30);
   CHECK(run(m, 5, true, 0) == api_OK);
+
+  /* the value API: a run on values built from tensors, outputs read through views */
+  int64_t trip5 = 5;
+  bool yes = true;
+  float y7 = 7;
+  api_tensor_t tin[3] = {{api_INT64, 0, {0}, &trip5}, {api_BOOL, 0, {0}, &yes}, {api_FLOAT32, 1, {1}, &y7}};
+  struct dycl_value* vin[3] = {NULL, NULL, NULL};
+  struct dycl_value* vout[2] = {NULL, NULL};
+  for (int i = 0; i < 3; i++) CHECK(api_value_from_tensor(&tin[i], &vin[i], err, sizeof err) == api_OK);
+  CHECK(vin[2] && api_value_kind(vin[2]) == 0 && api_value_length(vin[2]) == -1 && api_value_item(vin[2], 0) == NULL);
+  if (vin[0] && vin[1] && vin[2]) CHECK(api_run_values(m, vin, vout) == api_OK);
+  CHECK(vout[0] && api_value_tensor(vout[0], &out) == api_OK && out.rank == 1 && ((const float*)out.data)[0] == 22);
+  CHECK(vout[1] && api_value_tensor(vout[1], &out) == api_OK && out.rank == 2 && out.dims[0] == 5);
+  for (int i = 0; i < 3; i++) api_value_release(vin[i]);
+  for (int j = 0; j < 2; j++) api_value_release(vout[j]);
+  api_tensor_t bad = {api_FLOAT32, 9, {0}, &y7};
+  struct dycl_value* v = NULL;
+  CHECK(api_value_from_tensor(&bad, &v, err, sizeof err) == api_INVALID_INPUT && v == NULL && strstr(err, "rank 9"));
+  CHECK(api_value_load("/nonexistent/x.pb", 0, &v, err, sizeof err) == api_IO && v == NULL && strstr(err, "cannot open"));
+  CHECK(api_value_load("/nonexistent/x.pb", 7, &v, err, sizeof err) == api_INVALID_INPUT);
+  CHECK(api_value_tensor(NULL, &out) == api_INVALID_INPUT);
+  api_value_release(NULL);
+
+  /* threads: a negative count is refused; 1 and 2 give the same results */
+  api_t* mt = NULL;
+  CHECK(api_create_threads(NULL, -1, &mt, err, sizeof err) == api_INVALID_INPUT && mt == NULL && strstr(err, "threads"));
+  for (int threads = 1; threads <= 2; threads++) {
+    CHECK(api_create_threads(NULL, threads, &mt, err, sizeof err) == api_OK);
+    if (!mt) continue;
+    CHECK(run(mt, 5, true, -2) == api_OK && api_output(mt, 0, &out) == api_OK && ((const float*)out.data)[0] == 13);
+    api_destroy(mt);
+    mt = NULL;
+  }
 
   /* two instances, two threads */
   api_t* m2 = NULL;

@@ -334,7 +334,7 @@ def run_dycl(cmd, timeout):
         return None, err.decode("utf-8", "replace")
 
 
-def run_case(case, dycl, timeout, tmproot, libs):
+def run_case(case, dycl, timeout, tmproot, libs, backend=None):
     onnx, numpy_helper = libs
     t0 = time.monotonic()
     if case.load_error:
@@ -344,6 +344,8 @@ def run_case(case, dycl, timeout, tmproot, libs):
         odir = tempfile.mkdtemp(prefix=case.name[:40] + ".", dir=tmproot)
         try:
             cmd = [dycl, "run", os.path.join(case.dir, "model.onnx")]
+            if backend:
+                cmd += ["--backend", backend]
             cmd += [os.path.join(dsdir, f) for f in ins]
             cmd += ["-o", odir]
             rc, err = run_dycl(cmd, timeout)
@@ -444,6 +446,7 @@ def main():
     ap.add_argument("--dycl", default=os.path.join(ROOT, "build", "dycl"))
     ap.add_argument("--data", default=os.path.join(ROOT, "build", "onnx-node-tests"))
     ap.add_argument("--filter", default=None, help="regex searched in test names")
+    ap.add_argument("--backend", default="ref", help="dycl backend (default: ref, the oracle)")
     ap.add_argument("-v", "--verbose", action="store_true")
     ap.add_argument("-j", "--jobs", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--expected", default=os.path.join(HERE, "expected_failures.txt"))
@@ -510,7 +513,7 @@ def main():
     try:
         jobs = max(1, args.jobs)
         with ThreadPoolExecutor(max_workers=jobs) as ex:
-            futs = {ex.submit(run_case, c, dycl, args.timeout, tmproot, (onnx, numpy_helper)): c
+            futs = {ex.submit(run_case, c, dycl, args.timeout, tmproot, (onnx, numpy_helper), args.backend): c
                     for c in cases}
             for fut, c in futs.items():
                 try:

@@ -504,4 +504,5 @@ def if_case():
 
 
 def cases():
-    return conv_cases() + matmul_cases() + pool_cases() + reduce_cases() + [loop_case(), if_case()]
+    import fast_cases  # the fast kernels' cases (fast_*), which build on this file's helpers
+    return conv_cases() + matmul_cases() + pool_cases() + reduce_cases() + [loop_case(), if_case()] + fast_cases.cases()

@@ -10,8 +10,9 @@ Usage: /usr/bin/python3 tests/cpu/run_cpu_checks.py [--dycl build/dycl]
 Five groups of cases:
   node     the ONNX backend node tests (generated on first use, as the conformance runner does)
            whose models contain an operator the cpu backend runs or fuses (Conv, ConvTranspose,
-           Gemm, MatMul, the pools, Add and the fusable activations) or control flow (If, Loop,
-           Scan); expected: the test data's outputs. A test that the ref backend fails as well is
+           Gemm, MatMul, the pools, Add and the fusable activations), one its fast kernels take
+           (elementwise ops, BatchNormalization, softmax, layer norm, reductions, Concat, Transpose,
+           reshapes; docs/cpu_fast.md) or control flow (If, Loop, Scan); expected: the test data's outputs. A test that the ref backend fails as well is
            reported as `xfail` and not counted (it is in the conformance expected failures).
   gen      the hand-written models of cpu_cases.py (fusions, attributes, dynamic shapes, the
            shapes the cpu backend leaves to the reference kernels, a Loop whose MatMul sees a new
@@ -53,7 +54,11 @@ SKIP = 77
 
 CPU_OPS = {"Conv", "ConvTranspose", "Gemm", "MatMul", "MaxPool", "AveragePool", "GlobalAveragePool",
            "GlobalMaxPool", "Add", "Relu", "LeakyRelu", "Clip", "Sigmoid", "Tanh", "Elu", "HardSwish",
-           "If", "Loop", "Scan"}
+           "If", "Loop", "Scan",
+           # the fast kernels' ops (src/backend/cpu/cpu_fast*.c)
+           "Sub", "Mul", "Div", "Max", "Min", "Pow", "Exp", "Log", "Sqrt", "Neg", "Abs", "Erf", "Reciprocal",
+           "Floor", "Ceil", "HardSigmoid", "BatchNormalization", "Softmax", "LogSoftmax", "LayerNormalization",
+           "ReduceSum", "ReduceMean", "Concat", "Transpose", "Reshape", "Flatten", "Squeeze", "Unsqueeze"}
 
 
 def log(msg):
@@ -125,7 +130,7 @@ def node_checks(args, rc, dycl, wrapper, libs):
             return Outcome("node", c.name, True)
         if r.crash:
             return Outcome("node", c.name, False, r.reason, crash=True)
-        ref = rc.run_case(c, dycl, args.timeout, tmproot, libs)
+        ref = rc.run_case(c, dycl, args.timeout, tmproot, libs, backend="ref")
         if not ref.ok:
             return Outcome("node", c.name, False, f"{r.reason} (ref fails too: {ref.reason})", xfail=True)
         return Outcome("node", c.name, False, r.reason)
@@ -159,7 +164,7 @@ def suite_checks(args, rc, dycl, wrapper, libs):
             return Outcome("suite", c.name, True)
         if r.crash:
             return Outcome("suite", c.name, False, r.reason, crash=True)
-        ref = rc.run_case(c, dycl, args.timeout, tmproot, libs)
+        ref = rc.run_case(c, dycl, args.timeout, tmproot, libs, backend="ref")
         if not ref.ok:
             return Outcome("suite", c.name, False, f"{r.reason} (ref fails too: {ref.reason})", xfail=True)
         return Outcome("suite", c.name, False, r.reason)

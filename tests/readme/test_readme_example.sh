@@ -21,7 +21,7 @@ mkdir -p models/demo && cp "$root/models/demo/early_exit.onnx" models/demo/
 # the commands of the README, in order
 build/dycl compile models/demo/early_exit.onnx -o pkg --name early_exit --quiet
 make -s -C pkg -j2 >/dev/null
-cc -Ipkg main.c pkg/libearly_exit.a -lm -o main
+cc -Ipkg main.c pkg/libearly_exit.a -ldnnl -lgomp -lpthread -lm -o main
 out=$(./main)
 echo "$out"
 case "$out" in

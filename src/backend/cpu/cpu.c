@@ -5,7 +5,9 @@
  * result: a residual Add (when the other operand is already computed at the head's position) and
  * activations (Relu, LeakyRelu, Clip, Sigmoid, Tanh, Elu, HardSwish), provided each intermediate
  * value has no other use. A fused group runs at its head's position; its members are skipped.
- * Every other node runs the reference kernel of the op table, so every model runs. Values that
+ * The other nodes run the fast kernels of cpu_fast.h where they apply (fused elementwise groups,
+ * softmax, normalizations, reductions, copies) and the reference kernel of the op table otherwise,
+ * so every model runs. Values that
  * only convs and pools read inside the sub-network stay channels-last between them (no reorders);
  * everything else, and everything at the sub-network's boundary, is plain row-major.
  *
@@ -22,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "backend/cpu/cpu_fast.h"
 #include "backend/cpu/cpu_internal.h"
 
 #define CPU_MAX_IO 64
@@ -264,8 +267,28 @@ static dycl_status_t plan_layouts(const dycl_subnet_t* sn, cpu_state_t* st) {
   return NULL;
 }
 
+/* Plans the sub-network's intermediates into the session arena. A fused group makes its result at
+ * its head's position; the values between its nodes are not made at all when it runs whole. */
+static dycl_status_t plan_memory(const dycl_program_t* p, const dycl_subnet_t* sn, cpu_state_t* st) {
+  int* pos = malloc(((size_t)sn->n_nodes + 1) * sizeof *pos);
+  if (!pos) return dycl_error_nomem();
+  for (int k = 0; k < sn->n_nodes; k++) {
+    int gi = st->node_group[k];
+    const cpu_group_t* g = gi >= 0 ? &st->groups[gi] : gi <= -2 ? &st->groups[-2 - gi] : NULL;
+    pos[k] = !g ? k : g->last == k ? g->head : -1;
+    const int* fast_nodes; /* a fused elementwise group (cpu_fast.h): made from its first node on */
+    if (cpu_fast_deferred(st->fast, k)) pos[k] = -1;
+    else if (cpu_fast_group_nodes(st->fast, k, &fast_nodes) > 0) pos[k] = fast_nodes[0];
+  }
+  dycl_status_t s = dycl_mem_plan_build(p->ir, sn, pos, NULL, &st->plan);
+  free(pos);
+  return s;
+}
+
 static void state_destroy(cpu_state_t* st) {
   if (!st) return;
+  dycl_mem_plan_free(st->plan, NULL);
+  cpu_fast_destroy(st->fast);
   free(st->cl_vals);
   for (int i = 0; i < st->n_groups; i++) cpu_group_release(&st->groups[i]);
   cpu_state_free_buffers(st);
@@ -297,11 +320,6 @@ static dycl_status_t cpu_prepare_threads(const dycl_program_t* p, dycl_subnet_t*
     for (int m = 0; m < g->n_members; m++) node_group[g->members[m]] = -2 - ng;
     ng++;
   }
-  if (ng == 0) { /* nothing for oneDNN: the plain reference loop */
-    free(node_group);
-    free(groups);
-    return NULL;
-  }
   cpu_state_t* st = calloc(1, sizeof *st);
   if (!st) {
     free(node_group);
@@ -318,7 +336,10 @@ static dycl_status_t cpu_prepare_threads(const dycl_program_t* p, dycl_subnet_t*
     return dycl_error(DYCL_CODE_INTERNAL, "cannot create a mutex");
   }
   dycl_status_t s = plan_layouts(sn, st);
-  if (!s) s = cpu_dnn_create(threads, &st->dnn);
+  if (!s && ng > 0) s = cpu_dnn_create(threads, &st->dnn); /* none: the plain reference loop */
+  if (!s) s = cpu_fast_plan(p, sn, node_group, threads, &st->fast); /* the other nodes (cpu_fast.h) */
+  if (!s) s = plan_memory(p, sn, st);
+  for (int i = 0; !s && i < ng; i++) s = cpu_group_prepare(p, sn, st, &st->groups[i]);
   if (s) {
     state_destroy(st);
     return s;
@@ -422,6 +443,51 @@ static dycl_status_t inputs_to_plain(const cpu_state_t* st, const dycl_node_t* n
   return NULL;
 }
 
+/* ---- fast kernels (cpu_fast.h) for the nodes oneDNN does not run ---- */
+
+/* Runs node k with a fast kernel when one takes its inputs, else with its reference kernel. */
+static dycl_status_t run_single(const dycl_program_t* p, const dycl_subnet_t* sn, const cpu_state_t* st, int k,
+                                dycl_value_t** slots, dycl_kctx_t* kctx) {
+  bool ran = false;
+  if (st && st->fast) DYCL_RETURN_IF_ERROR(cpu_fast_node_run(st->fast, p, sn, k, slots, kctx, &ran));
+  return ran ? NULL : run_ref_node(p->ir, sn->nodes[k], slots, kctx);
+}
+
+/* Runs node k, which oneDNN does not run: the fused group it roots (when the group cannot take
+ * these inputs, its nodes one by one, those before the root outside the arena), else the node. */
+static dycl_status_t run_fast(const dycl_program_t* p, const dycl_subnet_t* sn, const cpu_state_t* st, int k,
+                              dycl_value_t** slots, dycl_kctx_t* kctx) {
+  const int* nodes;
+  int n = st ? cpu_fast_group_nodes(st->fast, k, &nodes) : 0;
+  if (n > 0) {
+    bool ran = false;
+    DYCL_RETURN_IF_ERROR(cpu_fast_group_run(st->fast, p, sn, k, slots, kctx, &ran));
+    if (ran) return NULL;
+    const dycl_allocator_t* a = kctx->alloc;
+    kctx->alloc = kctx->heap ? kctx->heap : a;
+    dycl_status_t s = NULL;
+    for (int i = 0; i < n - 1 && !s; i++) s = run_single(p, sn, st, nodes[i], slots, kctx);
+    kctx->alloc = a;
+    if (s) return s;
+  }
+  return run_single(p, sn, st, k, slots, kctx);
+}
+
+/* Releases the values sn releases after node k (and after the nodes of the group k roots). */
+static void release_after(const dycl_subnet_t* sn, const cpu_state_t* st, int k, dycl_value_t** slots) {
+  const int* nodes;
+  int n = st ? cpu_fast_group_nodes(st->fast, k, &nodes) : 0;
+  for (int i = 0; i < (n > 0 ? n : 1); i++) {
+    int kk = n > 0 ? nodes[i] : k;
+    for (int r = sn->release_start[kk]; r < sn->release_start[kk + 1]; r++) {
+      dycl_value_release(slots[sn->release_ids[r]]);
+      slots[sn->release_ids[r]] = NULL;
+    }
+  }
+}
+
+/* ---- end of the fast kernels' hooks ---- */
+
 #define CPU_STACK_NODES 256
 
 static dycl_status_t cpu_run(const dycl_program_t* p, const dycl_subnet_t* sn, dycl_value_t** slots,
@@ -441,25 +507,42 @@ static dycl_status_t cpu_run(const dycl_program_t* p, const dycl_subnet_t* sn, d
   } else {
     memset(buf, 0, sizeof buf);
   }
+  /* the arena: planned intermediates are made in it (see backend/mem_plan.h) */
+  dycl_placement_t* pl = st && st->plan ? kctx->place : NULL;
+  if (pl) s = dycl_placement_reserve(pl, st->plan);
+  const dycl_allocator_t* alloc = kctx->alloc;
+  kctx->heap = alloc;
   for (int k = 0; k < sn->n_nodes && !s; k++) {
     int gi = st ? st->node_group[k] : -1;
     if (gi >= 0) {
       cpu_group_t* g = &st->groups[gi];
       cpu_ran_t ran = CPU_RAN_NONE;
+      /* the group's result takes its planned place; should the group run only its head, the
+       * head's output may take that place instead (its lifetime lies within the result's), and
+       * the members then run outside the arena */
+      if (pl && dycl_placement_begin(pl, st->plan, g->last)) kctx->alloc = &pl->self;
       s = cpu_group_run(p, sn, st, g, slots, cl, kctx, &ran);
-      if (!s && ran == CPU_RAN_NONE) s = inputs_to_plain(st, sn->nodes[k], slots, cl, kctx);
-      if (!s && ran == CPU_RAN_NONE) s = run_ref_node(ir, sn->nodes[k], slots, kctx);
+      if (!s && ran == CPU_RAN_NONE) {
+        kctx->alloc = alloc;
+        if (pl) dycl_placement_end(pl);
+        s = inputs_to_plain(st, sn->nodes[k], slots, cl, kctx);
+        if (!s && g->n_members == 0 && pl && dycl_placement_begin(pl, st->plan, k)) kctx->alloc = &pl->self;
+        if (!s) s = run_single(p, sn, st, k, slots, kctx); /* fast kernel or reference */
+      }
+      kctx->alloc = alloc;
+      if (pl) dycl_placement_end(pl);
       if (!s && ran != CPU_RAN_ALL)
         for (int m = 0; m < g->n_members; m++) pending[g->members[m]] = 1;
+    } else if (gi == -1 && st && cpu_fast_deferred(st->fast, k)) {
+      continue; /* in a fused elementwise group: runs, and its values are released, with the root */
     } else if (gi == -1 || pending[k]) {
       if (st && st->n_cl) s = inputs_to_plain(st, sn->nodes[k], slots, cl, kctx);
-      if (!s) s = run_ref_node(ir, sn->nodes[k], slots, kctx);
+      if (!s && gi == -1 && pl && dycl_placement_begin(pl, st->plan, k)) kctx->alloc = &pl->self;
+      if (!s) s = gi == -1 ? run_fast(p, sn, st, k, slots, kctx) : run_ref_node(ir, sn->nodes[k], slots, kctx);
+      kctx->alloc = alloc;
+      if (pl) dycl_placement_end(pl);
     }
-    if (!s)
-      for (int r = sn->release_start[k]; r < sn->release_start[k + 1]; r++) {
-        dycl_value_release(slots[sn->release_ids[r]]);
-        slots[sn->release_ids[r]] = NULL;
-      }
+    if (!s) release_after(sn, st, k, slots);
   }
   if (s) /* drop every internal value this run produced */
     for (int kk = 0; kk < sn->n_nodes; kk++)

@@ -7,6 +7,7 @@
 #include <pthread.h>
 
 #include "backend/backend.h"
+#include "backend/mem_plan.h"
 #include "backend/cpu/onednn.h"
 
 #define CPU_MAX_MEMBERS 4 /* nodes fused after the head */
@@ -86,6 +87,9 @@ typedef struct cpu_state {
   /* values that may be kept channels-last between groups (only groups read them) */
   int n_cl;
   int* cl_vals;
+  /* the sub-network's intermediates planned into the session's arena (NULL: none) */
+  dycl_mem_plan_t* plan;
+  struct cpu_fast* fast; /* the fast kernels' plan for the other nodes (cpu_fast.h), or NULL */
 } cpu_state_t;
 
 typedef enum cpu_ran {
@@ -99,6 +103,9 @@ typedef enum cpu_ran {
  * channels-last in this run (set here when the group writes its result so). */
 dycl_status_t cpu_group_run(const dycl_program_t* p, const dycl_subnet_t* sn, cpu_state_t* st, cpu_group_t* g,
                             dycl_value_t** slots, unsigned char* cl, dycl_kctx_t* kctx, cpu_ran_t* ran);
+/* Makes group g's primitive (and packs its weights) at prepare time for the input shapes inference
+ * knows, so that the first run does not pay for it; nothing when a shape is only known at run time. */
+dycl_status_t cpu_group_prepare(const dycl_program_t* p, const dycl_subnet_t* sn, cpu_state_t* st, cpu_group_t* g);
 void cpu_group_release(cpu_group_t* g);
 void cpu_state_free_buffers(cpu_state_t* st);
 

@@ -517,7 +517,7 @@ static dycl_status_t entry_build(cpu_state_t* st, cpu_group_t* g, const dycl_nod
   if (!s && e->e.prim) e->plan.fused = true;
   if (!s && !e->e.prim && has_members) s = build_prim(st, g, head, io, false, e);
   if (!s && e->e.prim && g->w_const)
-    s = cpu_wcache_get(st->dnn, &g->wc, e->e.prim, io->w->data, kctx->alloc, &e->e.packed);
+    s = cpu_wcache_get(st->dnn, &g->wc, e->e.prim, io->w->data, kctx->heap ? kctx->heap : kctx->alloc, &e->e.packed);
   if (s) {
     entry_destroy(&e->e);
     return s;
@@ -655,6 +655,75 @@ static void broadcast_rows(const float* c, int64_t ci, int64_t cj, float* y, int
   }
 }
 
+/* The cache key of a group's inputs; false when oneDNN is not to run them. */
+static bool group_key(const cpu_group_t* g, const group_io_t* io, int64_t* key, int* nkey) {
+  *nkey = 0;
+  key[(*nkey)++] = io->x_cl | io->s_cl << 1;
+  key_push(key, nkey, io->x);
+  if (g->kind == CPU_KIND_REDUCE) { /* the axes' values */
+    const dycl_value_t* w = io->w;
+    if (w && (w->kind != DYCL_VALUE_TENSOR || !dycl_dtype_is_int(w->dtype) || w->numel > DYCL_MAX_RANK || !w->data))
+      return false;
+    key[(*nkey)++] = w ? w->numel : -1;
+    for (int64_t i = 0; w && i < w->numel; i++) key[(*nkey)++] = dycl_tensor_get_i64(w, i);
+  } else {
+    key_push(key, nkey, io->w);
+  }
+  key_push(key, nkey, io->b);
+  key_push(key, nkey, io->s);
+  return true;
+}
+
+/* A stand-in for value id with its inferred type, when that is a float tensor of known shape (its
+ * data: the constant's when it is one, else NULL). */
+static const dycl_value_t* typed_standin(const dycl_ir_t* ir, int id, dycl_value_t* buf) {
+  if (id < 0) return NULL;
+  const dycl_ir_value_t* iv = ir->values[id];
+  if (iv->def == DYCL_DEF_CONST && iv->constant) return iv->constant;
+  const dycl_type_t* t = &iv->type;
+  if (!t->known || t->kind != DYCL_VALUE_TENSOR || t->rank < 0) return NULL;
+  memset(buf, 0, sizeof *buf);
+  buf->kind = DYCL_VALUE_TENSOR;
+  buf->dtype = t->dtype;
+  buf->rank = t->rank;
+  buf->numel = 1;
+  for (int d = 0; d < t->rank; d++) {
+    if (t->dims[d].v < 0) return NULL;
+    buf->dims[d] = t->dims[d].v;
+    buf->numel *= t->dims[d].v;
+  }
+  return buf;
+}
+
+dycl_status_t cpu_group_prepare(const dycl_program_t* p, const dycl_subnet_t* sn, cpu_state_t* st, cpu_group_t* g) {
+  const dycl_ir_t* ir = p->ir;
+  const dycl_node_t* head = sn->nodes[g->head];
+  dycl_value_t xb, wb, bb, sb;
+  group_io_t io = {typed_standin(ir, head->in[0], &xb), NULL, NULL, NULL, g->x_cl >= 0, g->s_cl >= 0};
+  if (!f32_tensor(io.x)) return NULL;
+  if (g->kind == CPU_KIND_REDUCE) {
+    io.w = head->n_in > 1 ? typed_standin(ir, head->in[1], &wb) : NULL;
+    if (head->n_in > 1 && head->in[1] >= 0 && (!io.w || !io.w->data)) return NULL; /* axes known at run time */
+  } else if (g->kind != CPU_KIND_POOL) {
+    io.w = head->n_in > 1 ? typed_standin(ir, head->in[1], &wb) : NULL;
+    io.b = head->n_in > 2 ? typed_standin(ir, head->in[2], &bb) : NULL;
+    if (!f32_tensor(io.w) || (head->n_in > 2 && head->in[2] >= 0 && !f32_tensor(io.b))) return NULL;
+  }
+  if (g->add_operand >= 0) {
+    io.s = typed_standin(ir, g->add_operand, &sb);
+    if (!f32_tensor(io.s)) return NULL;
+  }
+  int64_t key[CPU_KEY_MAX];
+  int nkey = 0;
+  if (!group_key(g, &io, key, &nkey)) return NULL;
+  dycl_kctx_t kctx = {.alloc = NULL};
+  cpu_entry_full_t* e;
+  bool transient;
+  DYCL_RETURN_IF_ERROR(entry_get(st, g, head, &io, key, nkey, &kctx, &e, &transient));
+  entry_put(st, e, transient);
+  return NULL;
+}
+
 dycl_status_t cpu_group_run(const dycl_program_t* p, const dycl_subnet_t* sn, cpu_state_t* st, cpu_group_t* g,
                             dycl_value_t** slots, unsigned char* cl, dycl_kctx_t* kctx, cpu_ran_t* ran) {
   *ran = CPU_RAN_NONE;
@@ -676,18 +745,7 @@ dycl_status_t cpu_group_run(const dycl_program_t* p, const dycl_subnet_t* sn, cp
   }
   int64_t key[CPU_KEY_MAX];
   int nkey = 0;
-  key[nkey++] = io.x_cl | io.s_cl << 1;
-  key_push(key, &nkey, io.x);
-  if (g->kind == CPU_KIND_REDUCE) { /* the axes' values */
-    if (io.w && (io.w->kind != DYCL_VALUE_TENSOR || !dycl_dtype_is_int(io.w->dtype) || io.w->numel > DYCL_MAX_RANK))
-      return NULL;
-    key[nkey++] = io.w ? io.w->numel : -1;
-    for (int64_t i = 0; io.w && i < io.w->numel; i++) key[nkey++] = dycl_tensor_get_i64(io.w, i);
-  } else {
-    key_push(key, &nkey, io.w);
-  }
-  key_push(key, &nkey, io.b);
-  key_push(key, &nkey, io.s);
+  if (!group_key(g, &io, key, &nkey)) return NULL;
   cpu_entry_full_t* e;
   bool transient;
   DYCL_RETURN_IF_ERROR(entry_get(st, g, head, &io, key, nkey, kctx, &e, &transient));
@@ -695,7 +753,7 @@ dycl_status_t cpu_group_run(const dycl_program_t* p, const dycl_subnet_t* sn, cp
     entry_put(st, e, transient);
     return NULL;
   }
-  const entry_plan_t* ep = &e->plan;
+  const entry_plan_t plan = e->plan, *ep = &plan; /* a copy: e may be evicted after entry_put */
   const dycl_node_t* last = ep->fused ? sn->nodes[g->last] : head;
   dycl_value_t* Y = NULL;
   float* tmp_bias = NULL;
@@ -720,7 +778,7 @@ dycl_status_t cpu_group_run(const dycl_program_t* p, const dycl_subnet_t* sn, cp
     if (ep->bias_direct) {
       bias = io.b->data;
     } else {
-      tmp_bias = dycl_malloc(kctx->alloc, (size_t)N * sizeof *tmp_bias);
+      tmp_bias = dycl_malloc(kctx->heap ? kctx->heap : kctx->alloc, (size_t)N * sizeof *tmp_bias);
       if (!tmp_bias) {
         s = dycl_error_nomem();
         goto done;
@@ -738,7 +796,7 @@ dycl_status_t cpu_group_run(const dycl_program_t* p, const dycl_subnet_t* sn, cp
   if (!s) s = dycl_check_output(p->ir, last, 0, Y);
 done:
   ws_give(st, ws);
-  dycl_free(kctx->alloc, tmp_bias);
+  dycl_free(kctx->heap ? kctx->heap : kctx->alloc, tmp_bias);
   entry_put(st, e, transient);
   if (s) {
     dycl_value_release(Y);

@@ -274,14 +274,18 @@ static dycl_rt_t* RT(const early_exit_t* m) { return (dycl_rt_t*)(void*)m; }
 
 static int fail(dycl_rt_t* rt, dycl_status_t s) { return dycl_rt_report(s, rt->error, sizeof rt->error); }
 
-int early_exit_create(const char* weights_path, early_exit_t** out, char* err, size_t err_size) {
+int early_exit_create_threads(const char* weights_path, int threads, early_exit_t** out, char* err, size_t err_size) {
   dycl_rt_t* rt = NULL;
   *out = NULL;
   if (err && err_size) err[0] = 0;
-  dycl_status_t s = dycl_rt_create(&model_desc, weights_path, &rt);
+  dycl_status_t s = dycl_rt_create(&model_desc, weights_path, threads, &rt);
   if (s) return dycl_rt_report(s, err, err_size);
   *out = (early_exit_t*)(void*)rt;
   return 0;
+}
+
+int early_exit_create(const char* weights_path, early_exit_t** out, char* err, size_t err_size) {
+  return early_exit_create_threads(weights_path, 0, out, err, err_size);
 }
 
 void early_exit_destroy(early_exit_t* m) {
@@ -358,3 +362,54 @@ int64_t early_exit_input_dim(int i, int d) {
 }
 const char* early_exit_output_name(int j) { return j >= 0 && j < early_exit_NUM_OUTPUTS ? model_desc.out_names[j] : NULL; }
 int early_exit_output_kind(int j) { return j >= 0 && j < early_exit_NUM_OUTPUTS ? model_desc.out_kinds[j] : 0; }
+
+/* ------------------------------------------------------------------ values */
+
+int early_exit_value_load(const char* path, int kind, struct dycl_value** out, char* err, size_t err_size) {
+  *out = NULL;
+  if (kind < DYCL_VALUE_TENSOR || kind > DYCL_VALUE_OPTIONAL)
+    return dycl_rt_report(dycl_error(DYCL_CODE_INVALID_INPUT, "value kind %d is not 0, 1 or 2", kind), err, err_size);
+  return dycl_rt_report(dycl_pb_load_file(path, (dycl_value_kind_t)kind, out), err, err_size);
+}
+
+int early_exit_value_save(const struct dycl_value* v, const char* name, const char* path, char* err, size_t err_size) {
+  if (!v) return dycl_rt_report(dycl_error(DYCL_CODE_INVALID_INPUT, "no value to save"), err, err_size);
+  return dycl_rt_report(dycl_pb_save_file(v, name, path), err, err_size);
+}
+
+int early_exit_value_from_tensor(const early_exit_tensor_t* t, struct dycl_value** out, char* err, size_t err_size) {
+  *out = NULL;
+  dycl_limits_t limits;
+  memset(&limits, 0, sizeof limits);
+  limits.max_tensor_bytes = DYCL_DEFAULT_MAX_TENSOR_BYTES;
+  return dycl_rt_report(dycl_rt_tensor_new(dycl_allocator_default(), &limits, t->dtype, t->rank, t->dims, t->data, out),
+                        err, err_size);
+}
+
+int early_exit_value_kind(const struct dycl_value* v) { return (int)v->kind; }
+
+int early_exit_value_tensor(const struct dycl_value* v, early_exit_tensor_t* out) {
+  memset(out, 0, sizeof *out);
+  if (!v || v->kind != DYCL_VALUE_TENSOR) return early_exit_INVALID_INPUT;
+  out->dtype = (int)v->dtype;
+  out->rank = v->rank;
+  for (int d = 0; d < v->rank && d < 8; d++) out->dims[d] = v->dims[d];
+  out->data = v->data;
+  return 0;
+}
+
+int early_exit_value_length(const struct dycl_value* v) {
+  if (v->kind == DYCL_VALUE_SEQUENCE) return dycl_value_seq_length(v);
+  if (v->kind == DYCL_VALUE_OPTIONAL) return dycl_value_optional_get(v) != NULL;
+  return -1;
+}
+
+const struct dycl_value* early_exit_value_item(const struct dycl_value* v, int i) {
+  if (v->kind == DYCL_VALUE_SEQUENCE) return i >= 0 && i < dycl_value_seq_length(v) ? dycl_value_seq_item(v, i) : NULL;
+  if (v->kind == DYCL_VALUE_OPTIONAL) return i == 0 ? dycl_value_optional_get(v) : NULL;
+  return NULL;
+}
+
+void early_exit_value_print(const struct dycl_value* v, FILE* f, int max_values) { dycl_value_print(v, f, max_values); }
+
+void early_exit_value_release(struct dycl_value* v) { dycl_value_release(v); }

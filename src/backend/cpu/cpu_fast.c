@@ -1,0 +1,881 @@
+/* The `cpu` backend's fused elementwise groups (see cpu_fast.h): planning a sub-network's groups,
+ * compiling each into a fast_prog (cpu_fast_internal.h), and running one over the broadcast of
+ * its inputs, in blocks, on the calling thread or a small pool of worker threads. */
+#include "backend/cpu/cpu_fast.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "backend/cpu/cpu_fast_internal.h"
+#include "backend/mem_plan.h"
+
+#define FAST_PARALLEL_MIN 65536 /* output elements from which a group is split across threads */
+#define FAST_STACK_TMPS 4       /* temporaries kept on the stack of the calling thread */
+
+/* ------------------------------------------------------------------ plan types */
+
+/* A source of a group node's shape: an external operand, an earlier node of the group, or a shape
+ * of `rank` ones (a constant exponent). */
+typedef struct fast_src {
+  uint8_t kind; /* 0 external, 1 node, 2 ones */
+  int8_t idx;   /* external index, group node index, or rank */
+} fast_src_t;
+
+typedef struct fast_ext {
+  int value;          /* value id, or -1 for a constant of the plan */
+  float* cbuf;        /* the plan's constant: one value per channel (BatchNormalization) */
+  int64_t cn;         /* its length */
+  int chan_node;      /* group node whose shape holds the channel axis (dim 1) of cbuf */
+  bool dies;          /* the value is released with the group: its buffer may take the output */
+} fast_ext_t;
+
+typedef struct fast_group {
+  int root;
+  int n_nodes;
+  int nodes[FAST_MAX_NODES];
+  int n_src[FAST_MAX_NODES];
+  fast_src_t src[FAST_MAX_NODES][2];
+  bool bn[FAST_MAX_NODES]; /* the node is a BatchNormalization: channel count checked against its input */
+  int64_t bn_c[FAST_MAX_NODES];
+  int n_ext;
+  fast_ext_t ext[FAST_MAX_EXT];
+  int n_ins;
+  fast_ins_t ins[FAST_MAX_INS];
+  int n_tmp;
+} fast_group_t;
+
+typedef struct fast_pool fast_pool_t;
+
+struct cpu_fast {
+  const fast_kernels_t* kern;
+  int threads;
+  int n_nodes;
+  int* group_of;  /* per node: the group it belongs to, or -1 */
+  bool* deferred; /* per node: a non-root member */
+  int n_groups;
+  fast_group_t* groups;
+  pthread_mutex_t pool_lock; /* guards the creation of `pool` */
+  fast_pool_t* pool;         /* created on the first large run */
+};
+
+/* ------------------------------------------------------------------ helpers */
+
+static bool f32_value(const dycl_ir_t* ir, int id) {
+  if (id < 0) return false;
+  const dycl_type_t* t = &ir->values[id]->type;
+  return t->known && t->kind == DYCL_VALUE_TENSOR && t->dtype == DYCL_DTYPE_FLOAT32;
+}
+
+static const dycl_value_t* const_value(const dycl_ir_t* ir, int id) {
+  if (id < 0 || ir->values[id]->def != DYCL_DEF_CONST) return NULL;
+  const dycl_value_t* c = ir->values[id]->constant;
+  return c && c->kind == DYCL_VALUE_TENSOR ? c : NULL;
+}
+
+static bool in_list(const int* ids, int n, int id) {
+  for (int i = 0; i < n; i++)
+    if (ids[i] == id) return true;
+  return false;
+}
+
+bool cpu_fast_dies_at(const dycl_subnet_t* sn, int k, int v) {
+  for (int r = sn->release_start[k]; r < sn->release_start[k + 1]; r++)
+    if (sn->release_ids[r] == v) return true;
+  return false;
+}
+
+bool cpu_fast_may_keep(const dycl_kctx_t* kctx, const dycl_value_t* v) {
+  return !kctx->place || v->alloc != &kctx->place->self;
+}
+
+/* Whether every use of value v in sn is an input of node k (and v leaves neither sn nor its graph). */
+static bool only_used_by(const dycl_subnet_t* sn, int v, int k) {
+  if (in_list(sn->out, sn->n_out, v) || in_list(sn->graph->out, sn->graph->n_out, v)) return false;
+  for (int j = 0; j < sn->n_nodes; j++) {
+    const dycl_node_t* n = sn->nodes[j];
+    if (in_list(n->implicit, n->n_implicit, v)) return false;
+    if (j != k && in_list(n->in, n->n_in, v)) return false;
+  }
+  return true;
+}
+
+static int producer_index(const dycl_subnet_t* sn, const dycl_ir_t* ir, int v) {
+  const dycl_ir_value_t* iv = ir->values[v];
+  if (iv->def != DYCL_DEF_NODE) return -1;
+  for (int k = 0; k < sn->n_nodes; k++)
+    if (sn->nodes[k] == iv->producer) return k;
+  return -1;
+}
+
+/* A constant numeric scalar (numel 1, rank <= 1) input i of n, as a double. */
+static bool const_scalar(const dycl_ir_t* ir, const dycl_node_t* n, int i, double* out, int* rank) {
+  const dycl_value_t* c = i < n->n_in ? const_value(ir, n->in[i]) : NULL;
+  if (!c || c->numel != 1 || c->rank > 1 || c->dtype == DYCL_DTYPE_STRING || c->dtype == DYCL_DTYPE_BOOL) return false;
+  *out = dycl_tensor_get_f64(c, 0);
+  if (rank) *rank = c->rank;
+  return true;
+}
+
+/* ------------------------------------------------------------------ eligibility */
+
+/* What node n becomes in a group: its unary/binary op (with parameters), or false. */
+typedef struct fast_node_form {
+  int op;      /* fast_op_t; FOP_COUNT_ for BatchNormalization */
+  int arity;   /* inputs taken as operands (1 or 2) */
+  float p0, p1;
+  int ones_rank; /* Pow: the exponent's rank (its shape takes part in the broadcast), else -1 */
+} fast_node_form_t;
+
+static bool node_form(const dycl_ir_t* ir, const dycl_node_t* n, fast_node_form_t* f) {
+  if (n->n_out < 1 || n->out[0] < 0 || !f32_value(ir, n->out[0]) || n->n_in < 1 || !f32_value(ir, n->in[0])) return false;
+  for (int j = 1; j < n->n_out; j++)
+    if (n->out[j] >= 0) return false;
+  memset(f, 0, sizeof *f);
+  f->arity = 1;
+  f->ones_rank = -1;
+  int unary = -1, binary = -1;
+  switch (n->op) {
+    case DYCL_OP_Relu: unary = FOP_RELU; break;
+    case DYCL_OP_Sigmoid: unary = FOP_SIGMOID; break;
+    case DYCL_OP_Tanh: unary = FOP_TANH; break;
+    case DYCL_OP_Exp: unary = FOP_EXP; break;
+    case DYCL_OP_Log: unary = FOP_LOG; break;
+    case DYCL_OP_Sqrt: unary = FOP_SQRT; break;
+    case DYCL_OP_Neg: unary = FOP_NEG; break;
+    case DYCL_OP_Abs: unary = FOP_ABS; break;
+    case DYCL_OP_Erf: unary = FOP_ERF; break;
+    case DYCL_OP_Reciprocal: unary = FOP_RECIP; break;
+    case DYCL_OP_Floor: unary = FOP_FLOOR; break;
+    case DYCL_OP_Ceil: unary = FOP_CEIL; break;
+    case DYCL_OP_HardSwish: unary = FOP_HSWISH; break;
+    case DYCL_OP_LeakyRelu:
+      unary = FOP_LEAKY;
+      f->p0 = (float)dycl_attr_float(n, "alpha", 0.01);
+      break;
+    case DYCL_OP_Elu:
+      unary = FOP_ELU;
+      f->p0 = (float)dycl_attr_float(n, "alpha", 1.0);
+      break;
+    case DYCL_OP_HardSigmoid:
+      unary = FOP_HSIG;
+      f->p0 = (float)dycl_attr_float(n, "alpha", 0.2);
+      f->p1 = (float)dycl_attr_float(n, "beta", 0.5);
+      break;
+    case DYCL_OP_Clip: {
+      double lo = -INFINITY, hi = INFINITY;
+      if (n->opset < 11) {
+        if (n->n_in != 1) return false;
+        lo = dycl_attr_float(n, "min", -INFINITY);
+        hi = dycl_attr_float(n, "max", INFINITY);
+      } else {
+        if (n->n_in > 1 && n->in[1] >= 0 && (!f32_value(ir, n->in[1]) || !const_scalar(ir, n, 1, &lo, NULL)))
+          return false;
+        if (n->n_in > 2 && n->in[2] >= 0 && (!f32_value(ir, n->in[2]) || !const_scalar(ir, n, 2, &hi, NULL)))
+          return false;
+      }
+      unary = FOP_CLIP;
+      f->p0 = (float)lo;
+      f->p1 = (float)hi;
+      break;
+    }
+    case DYCL_OP_Pow: {
+      double e;
+      int rank;
+      if (n->n_in != 2 || !const_scalar(ir, n, 1, &e, &rank)) return false;
+      unary = e == 2 ? FOP_SQUARE : e == 0.5 ? FOP_POWHALF : e == 1 ? FOP_COPY : e == 3 ? FOP_CUBE : e == 0 ? FOP_ONE : -1;
+      f->ones_rank = rank;
+      break;
+    }
+    case DYCL_OP_Add: binary = FOP_ADD; break;
+    case DYCL_OP_Sub: binary = FOP_SUB; break;
+    case DYCL_OP_Mul: binary = FOP_MUL; break;
+    case DYCL_OP_Div: binary = FOP_DIV; break;
+    case DYCL_OP_Max: binary = FOP_MAX; break;
+    case DYCL_OP_Min: binary = FOP_MIN; break;
+    case DYCL_OP_BatchNormalization: {
+      if (n->n_in != 5 || (n->opset >= 14 && dycl_attr_int(n, "training_mode", 0) != 0)) return false;
+      int64_t C = -1;
+      for (int i = 1; i < 5; i++) {
+        const dycl_value_t* c = const_value(ir, n->in[i]);
+        if (!c || c->dtype != DYCL_DTYPE_FLOAT32 || c->numel < 1 || (C >= 0 && c->numel != C)) return false;
+        C = c->numel;
+      }
+      f->op = FOP_COUNT_;
+      return true;
+    }
+    default: return false;
+  }
+  if (unary >= 0) {
+    if (n->op != DYCL_OP_Clip && n->op != DYCL_OP_Pow && n->n_in != 1) return false;
+    f->op = unary;
+    return true;
+  }
+  if (binary < 0 || n->n_in != 2 || !f32_value(ir, n->in[1])) return false;
+  f->op = binary;
+  f->arity = 2;
+  return true;
+}
+
+/* ------------------------------------------------------------------ compiling a group */
+
+/* Operands while emitting: externals as themselves, virtual registers from FAST_MAX_EXT on. */
+#define VREG(r) (FAST_MAX_EXT + (r))
+
+static int ext_of_value(fast_group_t* g, int v) {
+  for (int e = 0; e < g->n_ext; e++)
+    if (g->ext[e].value == v) return e;
+  if (g->n_ext >= FAST_MAX_EXT) return -1;
+  fast_ext_t* x = &g->ext[g->n_ext];
+  memset(x, 0, sizeof *x);
+  x->value = v;
+  x->chan_node = -1;
+  return g->n_ext++;
+}
+
+static void group_free_consts(fast_group_t* g) {
+  for (int e = 0; e < g->n_ext; e++) {
+    free(g->ext[e].cbuf);
+    g->ext[e].cbuf = NULL;
+  }
+}
+
+/* A per-channel constant of BatchNormalization node gi: mean (which 0), scale / sqrt(var + eps)
+ * (1) or the bias (2). */
+static int ext_bn_const(fast_group_t* g, const dycl_ir_t* ir, const dycl_node_t* n, int gi, int which) {
+  if (g->n_ext >= FAST_MAX_EXT) return -1;
+  const dycl_value_t *S = const_value(ir, n->in[1]), *B = const_value(ir, n->in[2]), *M = const_value(ir, n->in[3]),
+                     *V = const_value(ir, n->in[4]);
+  int64_t C = S->numel;
+  float* buf = malloc((size_t)C * sizeof *buf);
+  if (!buf) return -2;
+  double eps = dycl_attr_float(n, "epsilon", 1e-5);
+  for (int64_t c = 0; c < C; c++) {
+    const float *s = S->data, *b = B->data, *m = M->data, *v = V->data;
+    buf[c] = which == 0 ? m[c] : which == 1 ? (float)((double)s[c] / sqrt((double)v[c] + eps)) : b[c];
+  }
+  fast_ext_t* x = &g->ext[g->n_ext];
+  memset(x, 0, sizeof *x);
+  x->value = -1;
+  x->cbuf = buf;
+  x->cn = C;
+  x->chan_node = gi;
+  return g->n_ext++;
+}
+
+/* Compiles group g (its nodes set): externals, shape sources, instructions, temporaries.
+ * Returns false when it does not fit the limits (g is then left with no constants). */
+static bool group_compile(fast_group_t* g, const dycl_program_t* p, const dycl_subnet_t* sn, bool* nomem) {
+  const dycl_ir_t* ir = p->ir;
+  g->n_ext = g->n_ins = g->n_tmp = 0;
+  int vreg_of[FAST_MAX_NODES]; /* the virtual register holding each node's result */
+  int n_vreg = 0;
+  int def_ins[FAST_MAX_INS + 8];
+  for (int gi = 0; gi < g->n_nodes; gi++) {
+    const dycl_node_t* n = sn->nodes[g->nodes[gi]];
+    fast_node_form_t f;
+    if (!node_form(ir, n, &f)) goto fail;
+    int opnd[2] = {-1, -1};
+    int nin = f.op == FOP_COUNT_ ? 1 : f.arity;
+    g->n_src[gi] = 0;
+    g->bn[gi] = f.op == FOP_COUNT_;
+    for (int i = 0; i < nin; i++) {
+      int v = n->in[i], src = -1;
+      for (int j = 0; j < gi; j++)
+        if (sn->nodes[g->nodes[j]]->out[0] == v) src = j;
+      if (src >= 0) {
+        opnd[i] = VREG(vreg_of[src]);
+        g->src[gi][g->n_src[gi]++] = (fast_src_t){1, (int8_t)src};
+      } else {
+        int e = ext_of_value(g, v);
+        if (e < 0) goto fail;
+        opnd[i] = e;
+        g->src[gi][g->n_src[gi]++] = (fast_src_t){0, (int8_t)e};
+      }
+    }
+    if (f.ones_rank >= 0) g->src[gi][g->n_src[gi]++] = (fast_src_t){2, (int8_t)f.ones_rank};
+    if (g->n_ins + 2 > FAST_MAX_INS) goto fail;
+    if (f.op == FOP_COUNT_) { /* BatchNormalization: t = x - mean; y = t * a + b */
+      int em = ext_bn_const(g, ir, n, gi, 0), ea = ext_bn_const(g, ir, n, gi, 1), eb = ext_bn_const(g, ir, n, gi, 2);
+      if (em == -2 || ea == -2 || eb == -2) {
+        *nomem = true;
+        goto fail;
+      }
+      if (em < 0 || ea < 0 || eb < 0) goto fail;
+      g->bn_c[gi] = g->ext[em].cn;
+      int t = n_vreg++;
+      def_ins[g->n_ins] = t;
+      g->ins[g->n_ins++] = (fast_ins_t){FOP_SUB, (int8_t)VREG(t), (int8_t)opnd[0], (int8_t)em, 0, 0, 0};
+      int y = n_vreg++;
+      def_ins[g->n_ins] = y;
+      g->ins[g->n_ins++] = (fast_ins_t){FOP_FMA, (int8_t)VREG(y), (int8_t)VREG(t), (int8_t)ea, (int8_t)eb, 0, 0};
+      vreg_of[gi] = y;
+    } else {
+      int y = n_vreg++;
+      def_ins[g->n_ins] = y;
+      g->ins[g->n_ins++] = (fast_ins_t){(uint8_t)f.op, (int8_t)VREG(y), (int8_t)opnd[0],
+                                        (int8_t)(f.arity > 1 ? opnd[1] : opnd[0]), 0, f.p0, f.p1};
+      vreg_of[gi] = y;
+    }
+  }
+  /* registers: the last instruction writes the output; the others get temporaries, reused once
+   * their last reader has run */
+  {
+    int last_use[FAST_MAX_INS + 8];
+    for (int r = 0; r < n_vreg; r++) last_use[r] = -1;
+    for (int i = 0; i < g->n_ins; i++) {
+      const fast_ins_t* I = &g->ins[i];
+      int ops[3] = {I->a, I->b, I->op == FOP_FMA ? I->c : -1};
+      for (int j = 0; j < 3; j++)
+        if (ops[j] >= FAST_MAX_EXT) last_use[ops[j] - FAST_MAX_EXT] = i;
+    }
+    int phys[FAST_MAX_INS + 8];
+    bool busy[FAST_MAX_INS];
+    memset(busy, 0, sizeof busy);
+    for (int i = 0; i < g->n_ins; i++) {
+      fast_ins_t* I = &g->ins[i];
+      int nops = I->op == FOP_FMA ? 3 : 2;
+      int8_t* ops[3] = {&I->a, &I->b, &I->c};
+      int vr[3] = {-1, -1, -1};
+      for (int j = 0; j < nops; j++)
+        if (*ops[j] >= FAST_MAX_EXT) {
+          vr[j] = *ops[j] - FAST_MAX_EXT;
+          *ops[j] = (int8_t)(g->n_ext + phys[vr[j]]);
+        }
+      if (I->op != FOP_FMA) I->c = I->a;
+      /* registers read here for the last time are free again (the destination may take one) */
+      for (int j = 0; j < nops; j++)
+        if (vr[j] >= 0 && last_use[vr[j]] == i) busy[phys[vr[j]]] = false;
+      if (i == g->n_ins - 1) {
+        I->dst = -1;
+        continue;
+      }
+      int t = 0;
+      while (busy[t]) t++;
+      busy[t] = true;
+      phys[def_ins[i]] = t;
+      if (t + 1 > g->n_tmp) g->n_tmp = t + 1;
+      I->dst = (int8_t)(g->n_ext + t);
+    }
+  }
+  if (g->n_ext + g->n_tmp > FAST_MAX_EXT + FAST_MAX_INS) goto fail;
+  /* The group runs at its root. An input that a node between its first node and the root
+   * releases would be gone by then; one that a member before the root releases stays until the
+   * root (cpu.c releases it there), and so that no value made in between takes its place in the
+   * session's arena, such a group holds no other node (its result is planned from its first
+   * node's position on, see cpu.c's plan_memory). */
+  bool early = false, foreign = false;
+  for (int m = 0; m + 1 < g->n_nodes && !early; m++)
+    for (int e = 0; e < g->n_ext && !early; e++)
+      early = g->ext[e].value >= 0 && cpu_fast_dies_at(sn, g->nodes[m], g->ext[e].value);
+  for (int j = g->nodes[0] + 1, m = 1; j < g->nodes[g->n_nodes - 1]; j++) {
+    if (m < g->n_nodes && g->nodes[m] == j) {
+      m++;
+      continue;
+    }
+    foreign = true;
+    for (int r = sn->release_start[j]; r < sn->release_start[j + 1]; r++)
+      for (int e = 0; e < g->n_ext; e++)
+        if (g->ext[e].value == sn->release_ids[r]) goto fail;
+  }
+  if (early && foreign) goto fail;
+  /* externals released with the group may take its output */
+  for (int e = 0; e < g->n_ext; e++) {
+    fast_ext_t* x = &g->ext[e];
+    if (x->value < 0) continue;
+    for (int gi = 0; gi < g->n_nodes && !x->dies; gi++) x->dies = cpu_fast_dies_at(sn, g->nodes[gi], x->value);
+  }
+  return true;
+fail:
+  group_free_consts(g);
+  g->n_ext = 0;
+  return false;
+}
+
+/* ------------------------------------------------------------------ planning */
+
+dycl_status_t cpu_fast_plan(const dycl_program_t* p, const dycl_subnet_t* sn, const int* node_group, int threads,
+                            cpu_fast_t** out) {
+  *out = NULL;
+  const dycl_ir_t* ir = p->ir;
+  cpu_fast_t* f = calloc(1, sizeof *f);
+  if (!f) return dycl_error_nomem();
+  f->kern = cpu_fast_kernels();
+  f->threads = threads > 0 ? threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
+  if (f->threads < 1) f->threads = 1;
+  f->n_nodes = sn->n_nodes;
+  f->group_of = malloc(((size_t)sn->n_nodes + 1) * sizeof *f->group_of);
+  f->deferred = calloc((size_t)sn->n_nodes + 1, sizeof *f->deferred);
+  f->groups = calloc((size_t)sn->n_nodes + 1, sizeof *f->groups);
+  if (!f->group_of || !f->deferred || !f->groups || pthread_mutex_init(&f->pool_lock, NULL) != 0) {
+    free(f->group_of);
+    free(f->deferred);
+    free(f->groups);
+    free(f);
+    return dycl_error_nomem();
+  }
+  dycl_status_t s = NULL;
+  bool nomem = false;
+  int ng = 0;
+  for (int k = 0; k < sn->n_nodes; k++) f->group_of[k] = -1;
+  for (int k = 0; k < sn->n_nodes && !nomem; k++) {
+    fast_node_form_t form;
+    const dycl_node_t* n = sn->nodes[k];
+    if ((node_group && node_group[k] != -1) || !node_form(ir, n, &form)) continue;
+    fast_group_t* g = &f->groups[ng];
+    memset(g, 0, sizeof *g);
+    /* the groups whose root's result only this node reads join it, when the whole still fits */
+    int merged[2] = {-1, -1}, n_merged = 0;
+    int nin = form.op == FOP_COUNT_ ? 1 : form.arity;
+    for (int i = 0; i < nin; i++) {
+      int v = n->in[i];
+      int j = producer_index(sn, ir, v);
+      if (j < 0 || f->group_of[j] < 0 || f->groups[f->group_of[j]].root != j || !only_used_by(sn, v, k)) continue;
+      int gj = f->group_of[j];
+      if (n_merged == 1 && merged[0] == gj) continue;
+      fast_group_t trial = *g;
+      const fast_group_t* h = &f->groups[gj];
+      if (trial.n_nodes + h->n_nodes + 1 > FAST_MAX_NODES) continue;
+      /* members in node order */
+      int all[FAST_MAX_NODES], na = 0, a = 0, b = 0;
+      while (a < trial.n_nodes || b < h->n_nodes) {
+        if (b >= h->n_nodes || (a < trial.n_nodes && trial.nodes[a] < h->nodes[b]))
+          all[na++] = trial.nodes[a++];
+        else
+          all[na++] = h->nodes[b++];
+      }
+      memcpy(trial.nodes, all, sizeof all);
+      trial.n_nodes = na;
+      trial.nodes[trial.n_nodes++] = k;
+      bool fits = group_compile(&trial, p, sn, &nomem);
+      group_free_consts(&trial);
+      if (!fits) continue;
+      memcpy(g->nodes, all, sizeof all);
+      g->n_nodes = na;
+      merged[n_merged++] = gj;
+    }
+    g->nodes[g->n_nodes++] = k;
+    g->root = k;
+    if (nomem) break;
+    for (int m = 0; m < n_merged; m++) {
+      fast_group_t* h = &f->groups[merged[m]];
+      h->root = -1; /* dissolved into g */
+      h->n_nodes = 0;
+    }
+    for (int i = 0; i < g->n_nodes; i++) f->group_of[g->nodes[i]] = ng;
+    ng++;
+  }
+  /* compile the surviving groups, packed */
+  int live = 0;
+  for (int i = 0; i < ng && !nomem; i++) {
+    fast_group_t* g = &f->groups[i];
+    if (g->root < 0) continue;
+    if (live != i) f->groups[live] = *g;
+    g = &f->groups[live];
+    if (!group_compile(g, p, sn, &nomem)) {
+      if (nomem) break;
+      /* cannot happen: every group was compiled when it was formed; run its nodes with ref */
+      for (int m = 0; m < g->n_nodes; m++) f->group_of[g->nodes[m]] = -1;
+      continue;
+    }
+    for (int m = 0; m < g->n_nodes; m++) {
+      f->group_of[g->nodes[m]] = live;
+      f->deferred[g->nodes[m]] = g->nodes[m] != g->root;
+    }
+    live++;
+  }
+  f->n_groups = live;
+  if (nomem) {
+    s = dycl_error_nomem();
+    f->n_groups = ng; /* free every constant made so far */
+    cpu_fast_destroy(f);
+    return s;
+  }
+  *out = f;
+  return NULL;
+}
+
+/* ------------------------------------------------------------------ the worker pool */
+
+typedef void (*fast_job_fn)(void* ctx, int64_t begin, int64_t end, float* tmp);
+
+struct fast_pool {
+  pthread_mutex_t lock;
+  pthread_cond_t wake, done;
+  int n_workers;
+  pthread_t* th;
+  float** tmp;       /* per worker: FAST_MAX_INS temporaries */
+  uint64_t gen;      /* job generation */
+  bool quit;
+  fast_job_fn fn;
+  void* ctx;
+  int64_t n_items, per; /* items, split into n_workers + 1 ranges of `per` */
+  int pending;          /* workers still running the current job */
+  pthread_mutex_t busy; /* held by the thread that submits a job */
+};
+
+typedef struct fast_worker_arg {
+  fast_pool_t* pool;
+  int index;
+} fast_worker_arg_t;
+
+static void* fast_worker(void* arg) {
+  fast_pool_t* pool = ((fast_worker_arg_t*)arg)->pool;
+  int w = ((fast_worker_arg_t*)arg)->index;
+  free(arg);
+  uint64_t seen = 0;
+  pthread_mutex_lock(&pool->lock);
+  for (;;) {
+    while (!pool->quit && pool->gen == seen) pthread_cond_wait(&pool->wake, &pool->lock);
+    if (pool->quit) break;
+    seen = pool->gen;
+    fast_job_fn fn = pool->fn;
+    void* ctx = pool->ctx;
+    int64_t b = (int64_t)(w + 1) * pool->per, e = b + pool->per;
+    if (e > pool->n_items) e = pool->n_items;
+    pthread_mutex_unlock(&pool->lock);
+    if (b < e) fn(ctx, b, e, pool->tmp[w]);
+    pthread_mutex_lock(&pool->lock);
+    if (--pool->pending == 0) pthread_cond_signal(&pool->done);
+  }
+  pthread_mutex_unlock(&pool->lock);
+  return NULL;
+}
+
+static void pool_destroy(fast_pool_t* pool) {
+  if (!pool) return;
+  pthread_mutex_lock(&pool->lock);
+  pool->quit = true;
+  pthread_cond_broadcast(&pool->wake);
+  pthread_mutex_unlock(&pool->lock);
+  for (int i = 0; i < pool->n_workers; i++) pthread_join(pool->th[i], NULL);
+  for (int i = 0; i < pool->n_workers; i++) free(pool->tmp[i]);
+  free(pool->tmp);
+  free(pool->th);
+  pthread_cond_destroy(&pool->wake);
+  pthread_cond_destroy(&pool->done);
+  pthread_mutex_destroy(&pool->lock);
+  pthread_mutex_destroy(&pool->busy);
+  free(pool);
+}
+
+/* A pool of n worker threads, or NULL when they cannot be made (the caller then runs alone). */
+static fast_pool_t* pool_create(int n) {
+  fast_pool_t* pool = calloc(1, sizeof *pool);
+  if (!pool) return NULL;
+  pool->th = calloc((size_t)n, sizeof *pool->th);
+  pool->tmp = calloc((size_t)n, sizeof *pool->tmp);
+  bool ok = pool->th && pool->tmp && pthread_mutex_init(&pool->lock, NULL) == 0;
+  if (ok && pthread_mutex_init(&pool->busy, NULL) != 0) {
+    pthread_mutex_destroy(&pool->lock);
+    ok = false;
+  }
+  if (ok && pthread_cond_init(&pool->wake, NULL) != 0) {
+    pthread_mutex_destroy(&pool->lock);
+    pthread_mutex_destroy(&pool->busy);
+    ok = false;
+  }
+  if (ok && pthread_cond_init(&pool->done, NULL) != 0) {
+    pthread_cond_destroy(&pool->wake);
+    pthread_mutex_destroy(&pool->lock);
+    pthread_mutex_destroy(&pool->busy);
+    ok = false;
+  }
+  if (!ok) {
+    free(pool->th);
+    free(pool->tmp);
+    free(pool);
+    return NULL;
+  }
+  for (int i = 0; i < n; i++) {
+    pool->tmp[i] = aligned_alloc(64, (size_t)FAST_MAX_INS * FAST_BLOCK * sizeof(float));
+    fast_worker_arg_t* a = malloc(sizeof *a);
+    if (!pool->tmp[i] || !a) {
+      free(pool->tmp[i]);
+      free(a);
+      break;
+    }
+    a->pool = pool;
+    a->index = i;
+    if (pthread_create(&pool->th[i], NULL, fast_worker, a) != 0) {
+      free(pool->tmp[i]);
+      free(a);
+      break;
+    }
+    pool->n_workers++;
+  }
+  if (pool->n_workers == 0) {
+    pool_destroy(pool);
+    return NULL;
+  }
+  return pool;
+}
+
+/* Runs fn over [0, n_items), split between the calling thread (with `tmp`) and the pool's
+ * workers when there is a pool and it is free, else on the calling thread alone. */
+static void run_parallel(cpu_fast_t* f, bool want, int64_t n_items, fast_job_fn fn, void* ctx, float* tmp) {
+  fast_pool_t* pool = NULL;
+  if (want && f->threads > 1 && n_items > 1) {
+    pthread_mutex_lock(&f->pool_lock);
+    if (!f->pool) f->pool = pool_create(f->threads - 1);
+    pool = f->pool;
+    pthread_mutex_unlock(&f->pool_lock);
+  }
+  if (!pool || pthread_mutex_trylock(&pool->busy) != 0) {
+    fn(ctx, 0, n_items, tmp);
+    return;
+  }
+  int parts = pool->n_workers + 1;
+  pthread_mutex_lock(&pool->lock);
+  pool->fn = fn;
+  pool->ctx = ctx;
+  pool->n_items = n_items;
+  pool->per = (n_items + parts - 1) / parts;
+  pool->pending = pool->n_workers;
+  pool->gen++;
+  pthread_cond_broadcast(&pool->wake);
+  pthread_mutex_unlock(&pool->lock);
+  fn(ctx, 0, pool->per < n_items ? pool->per : n_items, tmp);
+  pthread_mutex_lock(&pool->lock);
+  while (pool->pending > 0) pthread_cond_wait(&pool->done, &pool->lock);
+  pthread_mutex_unlock(&pool->lock);
+  pthread_mutex_unlock(&pool->busy);
+}
+
+void cpu_fast_destroy(cpu_fast_t* f) {
+  if (!f) return;
+  for (int i = 0; i < f->n_groups; i++) group_free_consts(&f->groups[i]);
+  pool_destroy(f->pool);
+  pthread_mutex_destroy(&f->pool_lock);
+  free(f->groups);
+  free(f->group_of);
+  free(f->deferred);
+  free(f);
+}
+
+/* ------------------------------------------------------------------ running a group */
+
+bool cpu_fast_deferred(const cpu_fast_t* f, int k) { return f && k < f->n_nodes && f->deferred[k]; }
+
+int cpu_fast_group_nodes(const cpu_fast_t* f, int k, const int** nodes) {
+  *nodes = NULL;
+  if (!f || k >= f->n_nodes || f->group_of[k] < 0) return 0;
+  const fast_group_t* g = &f->groups[f->group_of[k]];
+  if (g->root != k) return 0;
+  *nodes = g->nodes;
+  return g->n_nodes;
+}
+
+typedef struct fast_shape {
+  int rank;
+  int64_t dims[DYCL_MAX_RANK];
+} fast_shape_t;
+
+static bool broadcast_into(fast_shape_t* acc, int rank, const int64_t* dims) {
+  int r = acc->rank > rank ? acc->rank : rank;
+  fast_shape_t o;
+  o.rank = r;
+  for (int i = 0; i < r; i++) {
+    int ia = i - (r - acc->rank), ib = i - (r - rank);
+    int64_t a = ia >= 0 ? acc->dims[ia] : 1, b = ib >= 0 ? dims[ib] : 1;
+    if (a != b && a != 1 && b != 1) return false;
+    o.dims[i] = a == 1 ? b : a;
+  }
+  *acc = o;
+  return true;
+}
+
+/* The iteration of one run: the output's dims, collapsed, and each external's strides over them. */
+typedef struct fast_run {
+  const fast_group_t* g;
+  const fast_kernels_t* kern;
+  const float* base[FAST_MAX_EXT];
+  float* out;
+  int r;
+  int64_t dims[DYCL_MAX_RANK];
+  int64_t st[FAST_MAX_EXT][DYCL_MAX_RANK];
+  int64_t chunks; /* blocks per row of the innermost dim */
+} fast_run_t;
+
+static void run_items(void* ctx, int64_t begin, int64_t end, float* tmp) {
+  const fast_run_t* R = ctx;
+  const fast_group_t* g = R->g;
+  int r = R->r;
+  int64_t inner = R->dims[r - 1];
+  fast_block_t b;
+  for (int t = 0; t < g->n_tmp; t++) {
+    b.opnd[g->n_ext + t] = tmp + (size_t)t * FAST_BLOCK;
+    b.scalar[g->n_ext + t] = false;
+  }
+  for (int e = 0; e < g->n_ext; e++) b.scalar[e] = R->st[e][r - 1] == 0;
+  int64_t row = begin / R->chunks, chunk = begin % R->chunks;
+  /* the row's multi-index over the outer dims, and each external's offset at its start */
+  int64_t idx[DYCL_MAX_RANK];
+  int64_t off[FAST_MAX_EXT];
+  int64_t rem = row;
+  for (int d = r - 2; d >= 0; d--) {
+    idx[d] = rem % R->dims[d];
+    rem /= R->dims[d];
+  }
+  for (int e = 0; e < g->n_ext; e++) {
+    off[e] = 0;
+    for (int d = 0; d < r - 1; d++) off[e] += idx[d] * R->st[e][d];
+  }
+  for (int64_t it = begin; it < end; it++) {
+    int64_t i0 = chunk * FAST_BLOCK;
+    b.n = inner - i0 < FAST_BLOCK ? inner - i0 : FAST_BLOCK;
+    for (int e = 0; e < g->n_ext; e++) b.opnd[e] = R->base[e] + off[e] + (b.scalar[e] ? 0 : i0);
+    b.out = R->out + row * inner + i0;
+    R->kern->run_block(g->ins, g->n_ins, &b);
+    if (++chunk == R->chunks) { /* next row */
+      chunk = 0;
+      row++;
+      for (int d = r - 2; d >= 0; d--) {
+        for (int e = 0; e < g->n_ext; e++) off[e] += R->st[e][d];
+        if (++idx[d] < R->dims[d]) break;
+        for (int e = 0; e < g->n_ext; e++) off[e] -= idx[d] * R->st[e][d];
+        idx[d] = 0;
+      }
+    }
+  }
+}
+
+dycl_status_t cpu_fast_group_run(const cpu_fast_t* fc, const dycl_program_t* p, const dycl_subnet_t* sn, int k,
+                                 dycl_value_t** slots, dycl_kctx_t* kctx, bool* ran) {
+  cpu_fast_t* f = (cpu_fast_t*)fc; /* only the pool is created lazily, under its lock */
+  *ran = false;
+  if (!f || k >= f->n_nodes || f->group_of[k] < 0) return NULL;
+  const fast_group_t* g = &f->groups[f->group_of[k]];
+  if (g->root != k) return NULL;
+  /* the externals: float tensors */
+  const dycl_value_t* ev[FAST_MAX_EXT];
+  for (int e = 0; e < g->n_ext; e++) {
+    ev[e] = NULL;
+    if (g->ext[e].value < 0) continue;
+    const dycl_value_t* v = slots[g->ext[e].value];
+    if (!v || v->kind != DYCL_VALUE_TENSOR || v->dtype != DYCL_DTYPE_FLOAT32) return NULL;
+    ev[e] = v;
+  }
+  /* every node's shape, as the reference kernels would make it */
+  fast_shape_t sh[FAST_MAX_NODES];
+  for (int gi = 0; gi < g->n_nodes; gi++) {
+    sh[gi].rank = 0;
+    for (int s = 0; s < g->n_src[gi]; s++) {
+      fast_src_t src = g->src[gi][s];
+      bool ok;
+      if (src.kind == 0) {
+        ok = broadcast_into(&sh[gi], ev[src.idx]->rank, ev[src.idx]->dims);
+      } else if (src.kind == 1) {
+        ok = broadcast_into(&sh[gi], sh[src.idx].rank, sh[src.idx].dims);
+      } else {
+        int64_t ones[1] = {1};
+        ok = broadcast_into(&sh[gi], src.idx, ones);
+      }
+      if (!ok) return NULL;
+    }
+    if (g->bn[gi] && (sh[gi].rank < 2 || sh[gi].dims[1] != g->bn_c[gi])) return NULL;
+  }
+  const fast_shape_t* os = &sh[g->n_nodes - 1];
+  const dycl_node_t* root = sn->nodes[k];
+  int64_t numel = 1;
+  for (int i = 0; i < os->rank; i++) numel *= os->dims[i];
+  /* the output: the buffer of an input of the same shape that dies here, or a new tensor */
+  dycl_value_t* Y = NULL;
+  for (int e = 0; e < g->n_ext && !Y; e++) {
+    const dycl_value_t* v = ev[e];
+    if (!v || !g->ext[e].dies || v->rank != os->rank || numel == 0) continue;
+    if (memcmp(v->dims, os->dims, (size_t)os->rank * sizeof *os->dims)) continue;
+    if (atomic_load_explicit(&((dycl_value_t*)v)->refs, memory_order_acquire) != 1 || !cpu_fast_may_keep(kctx, v))
+      continue;
+    Y = dycl_value_retain((dycl_value_t*)v);
+  }
+  if (!Y) DYCL_RETURN_IF_ERROR(dycl_kernel_tensor(kctx, root, DYCL_DTYPE_FLOAT32, os->rank, os->dims, &Y));
+  if (numel > 0) {
+    fast_run_t R;
+    R.g = g;
+    R.kern = f->kern;
+    R.out = Y->data;
+    /* strides of every external over the output's dims (0 where it is broadcast) */
+    int rank = os->rank;
+    int64_t st[FAST_MAX_EXT][DYCL_MAX_RANK];
+    for (int e = 0; e < g->n_ext; e++) {
+      int er;
+      int64_t edims[DYCL_MAX_RANK];
+      if (ev[e]) {
+        er = ev[e]->rank;
+        memcpy(edims, ev[e]->dims, (size_t)er * sizeof *edims);
+        R.base[e] = ev[e]->data;
+      } else {
+        const fast_shape_t* cs = &sh[g->ext[e].chan_node];
+        er = cs->rank;
+        for (int d = 0; d < er; d++) edims[d] = d == 1 ? g->ext[e].cn : 1;
+        R.base[e] = g->ext[e].cbuf;
+      }
+      int64_t s = 1;
+      for (int d = rank - 1; d >= 0; d--) {
+        int ed = d - (rank - er);
+        int64_t n = ed >= 0 ? edims[ed] : 1;
+        st[e][d] = n == 1 ? 0 : s;
+        s *= n;
+      }
+    }
+    /* collapse: drop dims of 1, merge neighbours every external walks through contiguously */
+    int r = 0;
+    for (int d = 0; d < rank; d++) {
+      if (os->dims[d] == 1) continue;
+      if (r > 0) {
+        bool merge = true;
+        for (int e = 0; e < g->n_ext && merge; e++) merge = R.st[e][r - 1] == st[e][d] * os->dims[d];
+        if (merge) {
+          R.dims[r - 1] *= os->dims[d];
+          for (int e = 0; e < g->n_ext; e++) R.st[e][r - 1] = st[e][d];
+          continue;
+        }
+      }
+      R.dims[r] = os->dims[d];
+      for (int e = 0; e < g->n_ext; e++) R.st[e][r] = st[e][d];
+      r++;
+    }
+    if (r == 0) { /* one element */
+      R.dims[0] = 1;
+      for (int e = 0; e < g->n_ext; e++) R.st[e][0] = 0;
+      r = 1;
+    }
+    R.r = r;
+    R.chunks = (R.dims[r - 1] + FAST_BLOCK - 1) / FAST_BLOCK;
+    int64_t items = numel / R.dims[r - 1] * R.chunks;
+    float stack_tmp[FAST_STACK_TMPS * FAST_BLOCK + 16];
+    float* tmp = (float*)(((uintptr_t)stack_tmp + 63) & ~(uintptr_t)63);
+    float* heap = NULL;
+    const dycl_allocator_t* scratch = kctx->heap ? kctx->heap : kctx->alloc; /* never the arena */
+    if (g->n_tmp > FAST_STACK_TMPS - 1) {
+      heap = dycl_malloc(scratch, ((size_t)g->n_tmp * FAST_BLOCK + 16) * sizeof *heap);
+      if (!heap) {
+        dycl_value_release(Y);
+        return dycl_error_nomem();
+      }
+      tmp = (float*)(((uintptr_t)heap + 63) & ~(uintptr_t)63);
+    }
+    run_parallel(f, numel >= FAST_PARALLEL_MIN, items, run_items, &R, tmp);
+    dycl_free(scratch, heap);
+  }
+  dycl_status_t s = dycl_check_output(p->ir, root, 0, Y);
+  if (s) {
+    dycl_value_release(Y);
+    return s;
+  }
+  dycl_value_release(slots[root->out[0]]);
+  slots[root->out[0]] = Y;
+  *ran = true;
+  return NULL;
+}
+
+dycl_status_t cpu_fast_node_run(const cpu_fast_t* f, const dycl_program_t* p, const dycl_subnet_t* sn, int k,
+                                dycl_value_t** slots, dycl_kctx_t* kctx, bool* ran) {
+  *ran = false;
+  if (!f) return NULL;
+  return cpu_fast_op_run(f->kern, p, sn, k, slots, kctx, ran);
+}

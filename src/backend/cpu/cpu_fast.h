@@ -1,0 +1,52 @@
+/* The `cpu` backend's fast kernels for the nodes oneDNN does not run (used by cpu.c).
+ *
+ * Fused elementwise groups: maximal trees of float32 elementwise nodes (Relu, Sigmoid, Tanh, Exp,
+ * Log, Sqrt, Neg, Abs, Erf, Reciprocal, Floor, Ceil, Clip, LeakyRelu, HardSigmoid, HardSwish, Elu,
+ * Add, Sub, Mul, Div, Max, Min, Pow with a constant exponent 0, 0.5, 1, 2 or 3, and
+ * BatchNormalization in inference form with constant parameters) whose intermediate values have no
+ * other use are planned at prepare time and run as one vectorized loop over the output (AVX-512,
+ * AVX2 or plain C, picked at run time), with any numpy broadcast among the inputs, split across
+ * threads when large. A group runs at the position of its last node (its root); its other nodes
+ * are skipped, and the values they would release are released after the root. When a run's
+ * inputs do not suit the group (a dtype or shape inference did not promise, shapes that do not
+ * broadcast), nothing is written and cpu.c runs the group's nodes one by one instead, which also
+ * gives the reference kernels' error messages.
+ *
+ * Single nodes: Softmax and LogSoftmax over contiguous rows, LayerNormalization, ReduceSum and
+ * ReduceMean over trailing axes, Concat, Transpose, and Reshape, Flatten, Squeeze and Unsqueeze
+ * (which take over their input's buffer when this node is its last reader, instead of copying it).
+ * Each reports *ran false for inputs it does not handle.
+ *
+ * Every output is checked against what inference said, as the reference kernels' are. The plan is
+ * immutable after prepare and may be run by several threads at once. */
+#ifndef DYCL_BACKEND_CPU_CPU_FAST_H
+#define DYCL_BACKEND_CPU_CPU_FAST_H
+
+#include "backend/backend.h"
+
+typedef struct cpu_fast cpu_fast_t;
+
+/* Plans sub-network sn. node_group[k] != -1 marks the nodes oneDNN runs (NULL: none); `threads`:
+ * the threads a large group may use (0: the machine's cores). The plan (*out, owned by the caller,
+ * freed with cpu_fast_destroy) holds the groups and serves the single-node kernels. */
+dycl_status_t cpu_fast_plan(const dycl_program_t* p, const dycl_subnet_t* sn, const int* node_group, int threads,
+                            cpu_fast_t** out);
+void cpu_fast_destroy(cpu_fast_t* f);
+
+/* Whether node k belongs to a fused group of which it is not the root: it is skipped in its own
+ * position and its values are released after the root. */
+bool cpu_fast_deferred(const cpu_fast_t* f, int k);
+
+/* The nodes of the group whose root is node k, in order, the root last; 0 when k roots none. */
+int cpu_fast_group_nodes(const cpu_fast_t* f, int k, const int** nodes);
+
+/* Runs the group rooted at node k. *ran false: nothing was written (run its nodes one by one). */
+dycl_status_t cpu_fast_group_run(const cpu_fast_t* f, const dycl_program_t* p, const dycl_subnet_t* sn, int k,
+                                 dycl_value_t** slots, dycl_kctx_t* kctx, bool* ran);
+
+/* Runs node k with a fast kernel when there is one for these inputs; *ran false: nothing was
+ * written (use the reference kernel). */
+dycl_status_t cpu_fast_node_run(const cpu_fast_t* f, const dycl_program_t* p, const dycl_subnet_t* sn, int k,
+                                dycl_value_t** slots, dycl_kctx_t* kctx, bool* ran);
+
+#endif

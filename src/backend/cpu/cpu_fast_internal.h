@@ -1,0 +1,110 @@
+/* The `cpu` backend's fast kernels, shared between the planner/driver (cpu_fast.c, cpu_fast_ops.c)
+ * and the vector code (cpu_fast_simd.c, which compiles cpu_fast_kernels.h once per instruction set).
+ *
+ * A fused elementwise group is compiled into a small program (fast_prog_t): a list of instructions
+ * over operands that are either external inputs (tensors read from the slots, or constant buffers
+ * the plan owns) or temporaries. The driver walks the output in blocks of at most FAST_BLOCK
+ * contiguous elements; in a block every external operand is either a contiguous run (`p[i]`) or
+ * one value repeated (scalar), and every instruction runs over the whole block before the next
+ * one, the last writing the output. Temporaries are FAST_BLOCK floats each. */
+#ifndef DYCL_BACKEND_CPU_CPU_FAST_INTERNAL_H
+#define DYCL_BACKEND_CPU_CPU_FAST_INTERNAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "backend/backend.h"
+
+#define FAST_BLOCK 512     /* elements per block (a multiple of every vector width) */
+#define FAST_MAX_NODES 24  /* nodes fused into one group */
+#define FAST_MAX_EXT 16    /* external operands of a group */
+#define FAST_MAX_INS 48    /* instructions of a group (BatchNormalization takes two) */
+
+typedef enum fast_op {
+  /* unary: a */
+  FOP_COPY = 0,
+  FOP_RELU,
+  FOP_LEAKY, /* p0: alpha */
+  FOP_SIGMOID,
+  FOP_TANH,
+  FOP_EXP,
+  FOP_LOG,
+  FOP_SQRT,
+  FOP_NEG,
+  FOP_ABS,
+  FOP_ERF,
+  FOP_RECIP,
+  FOP_CLIP,    /* p0: lo, p1: hi (NaN stays NaN) */
+  FOP_HSIG,    /* p0: alpha, p1: beta; max(0, min(1, alpha x + beta)) as C's fmax/fmin (NaN gives 1) */
+  FOP_HSWISH,  /* x * hsig(x) with 1/6, 1/2 */
+  FOP_ELU,     /* p0: alpha */
+  FOP_FLOOR,
+  FOP_CEIL,
+  FOP_SQUARE,  /* Pow(x, 2) */
+  FOP_CUBE,    /* Pow(x, 3) */
+  FOP_POWHALF, /* Pow(x, 0.5): sqrt, but +inf for -inf */
+  FOP_ONE,     /* Pow(x, 0): 1 everywhere, NaN included */
+  FOP_UNARY_END_,
+  /* binary: a, b */
+  FOP_ADD = FOP_UNARY_END_,
+  FOP_SUB,
+  FOP_MUL,
+  FOP_DIV,
+  FOP_MAX, /* NaN in either gives NaN */
+  FOP_MIN,
+  FOP_BINARY_END_,
+  /* ternary: a * b + c */
+  FOP_FMA = FOP_BINARY_END_,
+  FOP_COUNT_
+} fast_op_t;
+
+/* Operand indices: [0, n_ext) external operands, [n_ext, n_ext + n_tmp) temporaries. */
+typedef struct fast_ins {
+  uint8_t op;
+  int8_t dst; /* a temporary, or -1: the group's output */
+  int8_t a, b, c;
+  float p0, p1;
+} fast_ins_t;
+
+/* One block: operand pointers (externals then temporaries), which externals are scalars in this
+ * block, the output and the length. */
+typedef struct fast_block {
+  const float* opnd[FAST_MAX_EXT + FAST_MAX_INS];
+  bool scalar[FAST_MAX_EXT + FAST_MAX_INS];
+  float* out;
+  int64_t n;
+} fast_block_t;
+
+/* The vector code of one instruction set. */
+typedef struct fast_kernels {
+  const char* isa; /* "avx512", "avx2", "scalar" */
+  int width;       /* floats per vector */
+  /* Runs the instructions over one block (temporaries are already in b->opnd). */
+  void (*run_block)(const fast_ins_t* ins, int n_ins, const fast_block_t* b);
+  /* Softmax (log_softmax false) or LogSoftmax of each of `rows` rows of n contiguous floats. */
+  void (*softmax_rows)(const float* x, float* y, int64_t rows, int64_t n, bool log_softmax);
+  /* LayerNormalization of rows of n floats: (x - mean) / sqrt(var + eps) * scale[j] (+ bias[j]). */
+  void (*layernorm_rows)(const float* x, float* y, int64_t rows, int64_t n, const float* scale, const float* bias,
+                         float eps);
+  /* Sum (or mean) of each of `rows` rows of n floats into y[r]. */
+  void (*sum_rows)(const float* x, float* y, int64_t rows, int64_t n, bool mean);
+} fast_kernels_t;
+
+/* The best kernels this CPU runs (AVX-512, else AVX2 with FMA, else scalar C); DYCL_CPU_ISA=
+ * avx512|avx2|scalar in the environment caps the choice (for tests). */
+const fast_kernels_t* cpu_fast_kernels(void);
+
+/* Whether value v is released after node k of sn (k is its last reader there). */
+bool cpu_fast_dies_at(const dycl_subnet_t* sn, int k, int v);
+
+/* Whether the buffer of value v, which only the caller's slot holds and which dies at the running
+ * node, may outlive that node as another value's: not when it lies in the session's arena, whose
+ * bytes the memory plan hands to later values. */
+bool cpu_fast_may_keep(const dycl_kctx_t* kctx, const dycl_value_t* v);
+
+/* The single-node fast kernels (cpu_fast_ops.c): runs node k when one suits its inputs, else
+ * sets *ran false and writes nothing. */
+dycl_status_t cpu_fast_op_run(const fast_kernels_t* kern, const dycl_program_t* p, const dycl_subnet_t* sn, int k,
+                              dycl_value_t** slots, dycl_kctx_t* kctx, bool* ran);
+
+#endif

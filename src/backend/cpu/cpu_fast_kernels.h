@@ -1,0 +1,380 @@
+/* The fast cpu kernels, written once over a small vector vocabulary and compiled once per
+ * instruction set by cpu_fast_simd.c, which defines the vocabulary (AVX-512, AVX2 + FMA, scalar C)
+ * and includes this file after each definition. There is deliberately no include guard.
+ *
+ * The vocabulary (the includer defines it): SFX(name) suffixes a name with the instruction set;
+ * FT is the function attribute selecting it; VW floats per vector; types vf (floats), vi (int32),
+ * vm (lane mask). VLOAD/VSTORE (unaligned), VLOADN/VSTOREN (the first n < VW lanes, the others read
+ * as 0 / left alone), VLANES(n) (mask of the first n lanes), VSET, VADD, VSUB, VMUL, VDIV,
+ * VFMA(a, b, c) = a * b + c, VMAX(a, b) = a > b ? a : b, VMIN(a, b) = a < b ? a : b (so an unordered
+ * comparison gives b, as the x86 instructions), VSQRT, VFLOOR, VCEIL, VRINT (to nearest even),
+ * VCMPLT/LE/GT/GE/EQ (ordered), VISNAN, VSEL(m, x, y) = m ? x : y, bit operations VAND/VOR/VXOR on
+ * floats, VCVTI (float holding an integer to int32), VI_* on int32 lanes, VI_AS_F / VF_AS_I (bit
+ * casts), VI_TO_F (value conversion), VHSUM / VHMAX (horizontal sum / max).
+ *
+ * The math functions (exp, expm1, tanh, sigmoid, log, erf) are written here from their series and
+ * range reductions; their error is a few float ulps (erf: 1.5e-7 absolute for |x| >= 0.5, the
+ * Abramowitz-Stegun 7.1.26 rational form), well inside the tolerance the tests hold the cpu backend
+ * to against the ref backend's double-precision results. NaN inputs give NaN as in the ref kernels. */
+
+/* ------------------------------------------------------------------ math */
+
+FT static inline vf SFX(vabs)(vf x) { return VAND(x, VI_AS_F(VI_SET(0x7fffffff))); }
+FT static inline vf SFX(vsign)(vf x) { return VAND(x, VI_AS_F(VI_SET((int32_t)0x80000000u))); }
+
+/* e^x: x = n ln2 + r with |r| <= ln2/2, e^r by its Taylor series to r^7, 2^n applied in two
+ * halves so that results down to the denormals and up to the overflow come out right. */
+FT static inline vf SFX(vexp)(vf x) {
+  x = VMAX(VSET(-105.0f), x); /* NaN stays NaN */
+  x = VMIN(VSET(89.0f), x);
+  vf n = VRINT(VMUL(x, VSET(1.44269504088896341f)));
+  vf r = VFMA(n, VSET(-0.693145751953125f), x);
+  r = VFMA(n, VSET(-1.42860682030941723212e-6f), r);
+  vf p = VSET(1.0f / 5040.0f);
+  p = VFMA(p, r, VSET(1.0f / 720.0f));
+  p = VFMA(p, r, VSET(1.0f / 120.0f));
+  p = VFMA(p, r, VSET(1.0f / 24.0f));
+  p = VFMA(p, r, VSET(1.0f / 6.0f));
+  p = VFMA(p, r, VSET(0.5f));
+  p = VFMA(p, r, VSET(1.0f));
+  p = VFMA(p, r, VSET(1.0f));
+  vi ni = VCVTI(n);
+  vi n1 = VI_SRAI(ni, 1);
+  vi n2 = VI_SUB(ni, n1);
+  vf s1 = VI_AS_F(VI_SLLI(VI_ADD(n1, VI_SET(127)), 23));
+  vf s2 = VI_AS_F(VI_SLLI(VI_ADD(n2, VI_SET(127)), 23));
+  return VMUL(VMUL(p, s1), s2);
+}
+
+/* e^x - 1, accurate near 0 (Taylor series to x^8 for |x| < 0.34). */
+FT static inline vf SFX(vexpm1)(vf x) {
+  vf p = VSET(1.0f / 40320.0f);
+  p = VFMA(p, x, VSET(1.0f / 5040.0f));
+  p = VFMA(p, x, VSET(1.0f / 720.0f));
+  p = VFMA(p, x, VSET(1.0f / 120.0f));
+  p = VFMA(p, x, VSET(1.0f / 24.0f));
+  p = VFMA(p, x, VSET(1.0f / 6.0f));
+  p = VFMA(p, x, VSET(0.5f));
+  p = VFMA(p, x, VSET(1.0f));
+  vf small = VMUL(p, x);
+  vf big = VSUB(SFX(vexp)(x), VSET(1.0f));
+  return VSEL(VCMPLT(SFX(vabs)(x), VSET(0.34f)), small, big);
+}
+
+/* tanh |x| = m / (m + 2) with m = e^(2|x|) - 1; |x| capped at 9 (tanh 9 rounds to 1). */
+FT static inline vf SFX(vtanh)(vf x) {
+  vf a = VMIN(VSET(9.0f), SFX(vabs)(x));
+  vf m = SFX(vexpm1)(VADD(a, a));
+  vf t = VDIV(m, VADD(m, VSET(2.0f)));
+  return VOR(t, SFX(vsign)(x));
+}
+
+/* 1 / (1 + e^-x), from e^-|x| so that nothing overflows. */
+FT static inline vf SFX(vsigmoid)(vf x) {
+  vf e = SFX(vexp)(VXOR(SFX(vabs)(x), VI_AS_F(VI_SET((int32_t)0x80000000u))));
+  vf s = VDIV(VSET(1.0f), VADD(VSET(1.0f), e));
+  return VSEL(VCMPGE(x, VSET(0.0f)), s, VMUL(e, s));
+}
+
+/* log x = e ln2 + log m with m in [sqrt(1/2), sqrt(2)]; log m = 2 atanh s, s = (m-1)/(m+1), by its
+ * series to s^11. Denormals are scaled up first; 0, negatives, +inf and NaN as C's log. */
+FT static inline vf SFX(vlog)(vf x) {
+  vm den = VCMPLT(x, VSET(1.17549435e-38f));
+  vf xs = VSEL(den, VMUL(x, VSET(8388608.0f)), x);
+  vi bits = VF_AS_I(xs);
+  vi ei = VI_SUB(VI_AND(VI_SRAI(bits, 23), VI_SET(0xff)), VI_SET(127));
+  vf e = VSUB(VI_TO_F(ei), VSEL(den, VSET(23.0f), VSET(0.0f)));
+  vf m = VI_AS_F(VI_OR(VI_AND(bits, VI_SET(0x007fffff)), VI_SET(0x3f800000)));
+  vm big = VCMPGT(m, VSET(1.41421356f));
+  m = VSEL(big, VMUL(m, VSET(0.5f)), m);
+  e = VSEL(big, VADD(e, VSET(1.0f)), e);
+  vf s = VDIV(VSUB(m, VSET(1.0f)), VADD(m, VSET(1.0f)));
+  vf z = VMUL(s, s);
+  vf p = VSET(1.0f / 11.0f);
+  p = VFMA(p, z, VSET(1.0f / 9.0f));
+  p = VFMA(p, z, VSET(1.0f / 7.0f));
+  p = VFMA(p, z, VSET(1.0f / 5.0f));
+  p = VFMA(p, z, VSET(1.0f / 3.0f));
+  p = VFMA(p, z, VSET(1.0f));
+  vf lm = VMUL(VADD(s, s), p);
+  vf r = VFMA(e, VSET(0.693145751953125f), VFMA(e, VSET(1.42860682030941723212e-6f), lm));
+  r = VSEL(VCMPEQ(x, VSET(0.0f)), VSET(-INFINITY), r);
+  r = VSEL(VCMPLT(x, VSET(0.0f)), VSET(NAN), r);
+  r = VSEL(VCMPEQ(x, VSET(INFINITY)), x, r);
+  return VSEL(VISNAN(x), x, r);
+}
+
+/* erf: its Taylor series to x^13 for |x| < 0.5, else 1 - (a1 t + ... + a5 t^5) e^(-x^2) with
+ * t = 1 / (1 + p |x|) (Abramowitz and Stegun 7.1.26), with the sign of x. */
+FT static inline vf SFX(verf)(vf x) {
+  vf a = SFX(vabs)(x);
+  vf z = VMUL(x, x);
+  vf p = VSET(1.0f / 9360.0f);
+  p = VFMA(p, z, VSET(-1.0f / 1320.0f));
+  p = VFMA(p, z, VSET(1.0f / 216.0f));
+  p = VFMA(p, z, VSET(-1.0f / 42.0f));
+  p = VFMA(p, z, VSET(1.0f / 10.0f));
+  p = VFMA(p, z, VSET(-1.0f / 3.0f));
+  p = VFMA(p, z, VSET(1.0f));
+  vf small = VMUL(VMUL(x, VSET(1.12837916709551257f)), p);
+  vf t = VDIV(VSET(1.0f), VFMA(a, VSET(0.3275911f), VSET(1.0f)));
+  vf q = VSET(1.061405429f);
+  q = VFMA(q, t, VSET(-1.453152027f));
+  q = VFMA(q, t, VSET(1.421413741f));
+  q = VFMA(q, t, VSET(-0.284496736f));
+  q = VFMA(q, t, VSET(0.254829592f));
+  q = VMUL(q, t);
+  vf e = SFX(vexp)(VXOR(z, VI_AS_F(VI_SET((int32_t)0x80000000u))));
+  vf big = VOR(VSUB(VSET(1.0f), VMUL(q, e)), SFX(vsign)(x));
+  return VSEL(VCMPLT(a, VSET(0.5f)), small, big);
+}
+
+/* max / min with NaN in either operand giving NaN (the first one when both are). */
+FT static inline vf SFX(vmaxnan)(vf x, vf y) {
+  vf r = VMAX(y, x); /* y > x ? y : x */
+  r = VSEL(VISNAN(y), y, r);
+  return VSEL(VISNAN(x), x, r);
+}
+FT static inline vf SFX(vminnan)(vf x, vf y) {
+  vf r = VMIN(y, x);
+  r = VSEL(VISNAN(y), y, r);
+  return VSEL(VISNAN(x), x, r);
+}
+
+/* ------------------------------------------------------------ elementwise */
+
+/* Runs EXPR (of x, and of the parameters) over n elements of operand a into d. */
+#define FAST_UNARY(EXPR)                                        \
+  do {                                                          \
+    int64_t i = 0;                                              \
+    if (sa) {                                                   \
+      vf x = VSET(*pa);                                         \
+      vf r_ = (EXPR);                                           \
+      for (; i + VW <= n; i += VW) VSTORE(d + i, r_);           \
+      if (i < n) VSTOREN(d + i, r_, n - i);                     \
+    } else {                                                    \
+      for (; i + VW <= n; i += VW) {                            \
+        vf x = VLOAD(pa + i);                                   \
+        VSTORE(d + i, (EXPR));                                  \
+      }                                                         \
+      if (i < n) {                                              \
+        vf x = VLOADN(pa + i, n - i);                           \
+        VSTOREN(d + i, (EXPR), n - i);                          \
+      }                                                         \
+    }                                                           \
+  } while (0)
+
+FT static void SFX(unary)(int op, float* d, const float* pa, bool sa, float p0, float p1, int64_t n) {
+  const vf P0 = VSET(p0), P1 = VSET(p1), ZERO = VSET(0.0f), ONE = VSET(1.0f);
+  switch (op) {
+    case FOP_COPY: FAST_UNARY(x); break;
+    case FOP_RELU: FAST_UNARY(VMAX(ZERO, x)); break;
+    case FOP_LEAKY: FAST_UNARY(VSEL(VCMPLT(x, ZERO), VMUL(x, P0), x)); break;
+    case FOP_SIGMOID: FAST_UNARY(SFX(vsigmoid)(x)); break;
+    case FOP_TANH: FAST_UNARY(SFX(vtanh)(x)); break;
+    case FOP_EXP: FAST_UNARY(SFX(vexp)(x)); break;
+    case FOP_LOG: FAST_UNARY(SFX(vlog)(x)); break;
+    case FOP_SQRT: FAST_UNARY(VSQRT(x)); break;
+    case FOP_NEG: FAST_UNARY(VXOR(x, VI_AS_F(VI_SET((int32_t)0x80000000u)))); break;
+    case FOP_ABS: FAST_UNARY(SFX(vabs)(x)); break;
+    case FOP_ERF: FAST_UNARY(SFX(verf)(x)); break;
+    case FOP_RECIP: FAST_UNARY(VDIV(ONE, x)); break;
+    case FOP_CLIP: FAST_UNARY(VMIN(P1, VMAX(P0, x))); break;
+    case FOP_HSIG: FAST_UNARY(VMAX(VMIN(VFMA(P0, x, P1), ONE), ZERO)); break;
+    case FOP_HSWISH:
+      FAST_UNARY(VMUL(x, VMAX(VMIN(VFMA(VSET(1.0f / 6.0f), x, VSET(0.5f)), ONE), ZERO)));
+      break;
+    case FOP_ELU: FAST_UNARY(VSEL(VCMPLT(x, ZERO), VMUL(P0, SFX(vexpm1)(x)), x)); break;
+    case FOP_FLOOR: FAST_UNARY(VFLOOR(x)); break;
+    case FOP_CEIL: FAST_UNARY(VCEIL(x)); break;
+    case FOP_SQUARE: FAST_UNARY(VMUL(x, x)); break;
+    case FOP_CUBE: FAST_UNARY(VMUL(VMUL(x, x), x)); break;
+    case FOP_POWHALF: FAST_UNARY(VSEL(VCMPEQ(x, VSET(-INFINITY)), VSET(INFINITY), VSQRT(x))); break;
+    case FOP_ONE: FAST_UNARY(VMAX(ONE, VAND(x, ZERO))); break; /* x & 0 is +0, NaN included */
+    default: break;
+  }
+}
+
+/* Runs EXPR (of x and y) over n elements of operands a and b into d, either of which may be a
+ * scalar. */
+#define FAST_BINARY(EXPR)                                       \
+  do {                                                          \
+    int64_t i = 0;                                              \
+    if (sa && sb) {                                             \
+      vf x = VSET(*pa), y = VSET(*pb);                          \
+      vf r_ = (EXPR);                                           \
+      for (; i + VW <= n; i += VW) VSTORE(d + i, r_);           \
+      if (i < n) VSTOREN(d + i, r_, n - i);                     \
+    } else if (sa) {                                            \
+      vf x = VSET(*pa);                                         \
+      for (; i + VW <= n; i += VW) {                            \
+        vf y = VLOAD(pb + i);                                   \
+        VSTORE(d + i, (EXPR));                                  \
+      }                                                         \
+      if (i < n) {                                              \
+        vf y = VLOADN(pb + i, n - i);                           \
+        VSTOREN(d + i, (EXPR), n - i);                          \
+      }                                                         \
+    } else if (sb) {                                            \
+      vf y = VSET(*pb);                                         \
+      for (; i + VW <= n; i += VW) {                            \
+        vf x = VLOAD(pa + i);                                   \
+        VSTORE(d + i, (EXPR));                                  \
+      }                                                         \
+      if (i < n) {                                              \
+        vf x = VLOADN(pa + i, n - i);                           \
+        VSTOREN(d + i, (EXPR), n - i);                          \
+      }                                                         \
+    } else {                                                    \
+      for (; i + VW <= n; i += VW) {                            \
+        vf x = VLOAD(pa + i), y = VLOAD(pb + i);                \
+        VSTORE(d + i, (EXPR));                                  \
+      }                                                         \
+      if (i < n) {                                              \
+        vf x = VLOADN(pa + i, n - i), y = VLOADN(pb + i, n - i); \
+        VSTOREN(d + i, (EXPR), n - i);                          \
+      }                                                         \
+    }                                                           \
+  } while (0)
+
+FT static void SFX(binary)(int op, float* d, const float* pa, bool sa, const float* pb, bool sb, int64_t n) {
+  switch (op) {
+    case FOP_ADD: FAST_BINARY(VADD(x, y)); break;
+    case FOP_SUB: FAST_BINARY(VSUB(x, y)); break;
+    case FOP_MUL: FAST_BINARY(VMUL(x, y)); break;
+    case FOP_DIV: FAST_BINARY(VDIV(x, y)); break;
+    case FOP_MAX: FAST_BINARY(SFX(vmaxnan)(x, y)); break;
+    case FOP_MIN: FAST_BINARY(SFX(vminnan)(x, y)); break;
+    default: break;
+  }
+}
+
+/* d = a * b + c (BatchNormalization's scale and shift); a is never a scalar in practice, but may be. */
+FT static void SFX(fma3)(float* d, const float* pa, bool sa, const float* pb, bool sb, const float* pc, bool sc,
+                         int64_t n) {
+  int64_t i = 0;
+  if (!sa && sb && sc) { /* the common form: per-channel scale and shift over a run of one channel */
+    vf y = VSET(*pb), z = VSET(*pc);
+    for (; i + VW <= n; i += VW) VSTORE(d + i, VFMA(VLOAD(pa + i), y, z));
+    if (i < n) VSTOREN(d + i, VFMA(VLOADN(pa + i, n - i), y, z), n - i);
+    return;
+  }
+  for (; i + VW <= n; i += VW) {
+    vf x = sa ? VSET(*pa) : VLOAD(pa + i), y = sb ? VSET(*pb) : VLOAD(pb + i), z = sc ? VSET(*pc) : VLOAD(pc + i);
+    VSTORE(d + i, VFMA(x, y, z));
+  }
+  if (i < n) {
+    int64_t k = n - i;
+    vf x = sa ? VSET(*pa) : VLOADN(pa + i, k), y = sb ? VSET(*pb) : VLOADN(pb + i, k),
+       z = sc ? VSET(*pc) : VLOADN(pc + i, k);
+    VSTOREN(d + i, VFMA(x, y, z), k);
+  }
+}
+
+FT static void SFX(run_block)(const fast_ins_t* ins, int n_ins, const fast_block_t* b) {
+  for (int k = 0; k < n_ins; k++) {
+    const fast_ins_t* I = &ins[k];
+    float* d = I->dst < 0 ? b->out : (float*)b->opnd[I->dst];
+    if (I->op < FOP_UNARY_END_)
+      SFX(unary)(I->op, d, b->opnd[I->a], b->scalar[I->a], I->p0, I->p1, b->n);
+    else if (I->op < FOP_BINARY_END_)
+      SFX(binary)(I->op, d, b->opnd[I->a], b->scalar[I->a], b->opnd[I->b], b->scalar[I->b], b->n);
+    else
+      SFX(fma3)(d, b->opnd[I->a], b->scalar[I->a], b->opnd[I->b], b->scalar[I->b], b->opnd[I->c], b->scalar[I->c],
+                b->n);
+  }
+}
+
+/* ------------------------------------------------------------------- rows */
+
+/* The first n < VW lanes of p, the others `fill`. */
+FT static inline vf SFX(vloadfill)(const float* p, int64_t n, float fill) {
+  return VSEL(VLANES(n), VLOADN(p, n), VSET(fill));
+}
+
+FT static void SFX(softmax_rows)(const float* x, float* y, int64_t rows, int64_t n, bool log_softmax) {
+  for (int64_t r = 0; r < rows; r++, x += n, y += n) {
+    /* a NaN may be lost from the maximum, but then it makes the sum NaN, hence every output */
+    vf mv = VSET(-INFINITY);
+    int64_t i = 0;
+    for (; i + VW <= n; i += VW) mv = VMAX(mv, VLOAD(x + i));
+    if (i < n) mv = VMAX(mv, SFX(vloadfill)(x + i, n - i, -INFINITY));
+    vf m = VSET(VHMAX(mv));
+    vf sv = VSET(0.0f);
+    for (i = 0; i + VW <= n; i += VW) {
+      vf e = SFX(vexp)(VSUB(VLOAD(x + i), m));
+      if (!log_softmax) VSTORE(y + i, e);
+      sv = VADD(sv, e);
+    }
+    if (i < n) {
+      vf e = SFX(vexp)(VSUB(SFX(vloadfill)(x + i, n - i, -INFINITY), m));
+      e = VSEL(VLANES(n - i), e, VSET(0.0f)); /* a NaN maximum must not leak from the padding */
+      if (!log_softmax) VSTOREN(y + i, e, n - i);
+      sv = VADD(sv, e);
+    }
+    float s = VHSUM(sv);
+    if (log_softmax) {
+      vf c = VADD(m, SFX(vlog)(VSET(s)));
+      for (i = 0; i + VW <= n; i += VW) VSTORE(y + i, VSUB(VLOAD(x + i), c));
+      if (i < n) VSTOREN(y + i, VSUB(VLOADN(x + i, n - i), c), n - i);
+    } else {
+      vf inv = VDIV(VSET(1.0f), VSET(s));
+      for (i = 0; i + VW <= n; i += VW) VSTORE(y + i, VMUL(VLOAD(y + i), inv));
+      if (i < n) VSTOREN(y + i, VMUL(VLOADN(y + i, n - i), inv), n - i);
+    }
+  }
+}
+
+FT static float SFX(row_sum)(const float* x, int64_t n) {
+  vf s0 = VSET(0.0f), s1 = VSET(0.0f);
+  int64_t i = 0;
+  for (; i + 2 * VW <= n; i += 2 * VW) {
+    s0 = VADD(s0, VLOAD(x + i));
+    s1 = VADD(s1, VLOAD(x + i + VW));
+  }
+  for (; i + VW <= n; i += VW) s0 = VADD(s0, VLOAD(x + i));
+  if (i < n) s1 = VADD(s1, VLOADN(x + i, n - i));
+  return VHSUM(VADD(s0, s1));
+}
+
+FT static void SFX(layernorm_rows)(const float* x, float* y, int64_t rows, int64_t n, const float* scale,
+                                   const float* bias, float eps) {
+  for (int64_t r = 0; r < rows; r++, x += n, y += n) {
+    float mean = SFX(row_sum)(x, n) / (float)n;
+    vf m = VSET(mean), sv = VSET(0.0f);
+    int64_t i = 0;
+    for (; i + VW <= n; i += VW) {
+      vf d = VSUB(VLOAD(x + i), m);
+      sv = VFMA(d, d, sv);
+    }
+    if (i < n) {
+      vf d = VSEL(VLANES(n - i), VSUB(VLOADN(x + i, n - i), m), VSET(0.0f));
+      sv = VFMA(d, d, sv);
+    }
+    float var = VHSUM(sv) / (float)n;
+    vf inv = VDIV(VSET(1.0f), VSQRT(VSET(var + eps)));
+    for (i = 0; i + VW <= n; i += VW) {
+      vf v = VMUL(VMUL(VSUB(VLOAD(x + i), m), inv), VLOAD(scale + i));
+      VSTORE(y + i, bias ? VADD(v, VLOAD(bias + i)) : v);
+    }
+    if (i < n) {
+      int64_t k = n - i;
+      vf v = VMUL(VMUL(VSUB(VLOADN(x + i, k), m), inv), VLOADN(scale + i, k));
+      VSTOREN(y + i, bias ? VADD(v, VLOADN(bias + i, k)) : v, k);
+    }
+  }
+}
+
+FT static void SFX(sum_rows)(const float* x, float* y, int64_t rows, int64_t n, bool mean) {
+  for (int64_t r = 0; r < rows; r++, x += n) {
+    float s = SFX(row_sum)(x, n);
+    y[r] = mean ? s / (float)n : s;
+  }
+}
+
+static const fast_kernels_t SFX(fast_kernels) = {
+    ISA_NAME, VW, SFX(run_block), SFX(softmax_rows), SFX(layernorm_rows), SFX(sum_rows),
+};
+
+#undef FAST_UNARY
+#undef FAST_BINARY

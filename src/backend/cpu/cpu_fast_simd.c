@@ -1,0 +1,314 @@
+/* The fast cpu kernels (cpu_fast_kernels.h) compiled for AVX-512, for AVX2 with FMA and in plain C,
+ * each AVX version through function target attributes so that the binary runs on any x86-64 (and
+ * the plain C one on anything). cpu_fast_kernels() picks one at run time from what the CPU has. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backend/cpu/cpu_fast_internal.h"
+
+#define FAST_UNUSED __attribute__((unused))
+
+/* ------------------------------------------------------------------ scalar C */
+
+static inline int32_t fast_f2i(float f) {
+  int32_t i;
+  memcpy(&i, &f, sizeof i);
+  return i;
+}
+static inline float fast_i2f(int32_t i) {
+  float f;
+  memcpy(&f, &i, sizeof f);
+  return f;
+}
+
+#define SFX(name) name##_scalar
+#define FT FAST_UNUSED
+#define ISA_NAME "scalar"
+#define VW 1
+#define vf float
+#define vi int32_t
+#define vm int
+#define VLOAD(p) (*(p))
+#define VSTORE(p, v) (*(p) = (v))
+#define VLOADN(p, n) ((void)(n), *(p))
+#define VSTOREN(p, v, n) ((void)(n), *(p) = (v))
+#define VLANES(n) ((n) > 0)
+#define VSET(x) ((float)(x))
+#define VADD(a, b) ((a) + (b))
+#define VSUB(a, b) ((a) - (b))
+#define VMUL(a, b) ((a) * (b))
+#define VDIV(a, b) ((a) / (b))
+#define VFMA(a, b, c) ((a) * (b) + (c))
+#define VMAX(a, b) ((a) > (b) ? (a) : (b))
+#define VMIN(a, b) ((a) < (b) ? (a) : (b))
+#define VSQRT(a) sqrtf(a)
+#define VFLOOR(a) floorf(a)
+#define VCEIL(a) ceilf(a)
+#define VRINT(a) nearbyintf(a)
+#define VCMPLT(a, b) ((a) < (b))
+#define VCMPLE(a, b) ((a) <= (b))
+#define VCMPGT(a, b) ((a) > (b))
+#define VCMPGE(a, b) ((a) >= (b))
+#define VCMPEQ(a, b) ((a) == (b))
+#define VISNAN(a) isnan(a)
+#define VSEL(m, x, y) ((m) ? (x) : (y))
+#define VAND(a, b) fast_i2f(fast_f2i(a) & fast_f2i(b))
+#define VOR(a, b) fast_i2f(fast_f2i(a) | fast_f2i(b))
+#define VXOR(a, b) fast_i2f(fast_f2i(a) ^ fast_f2i(b))
+#define VCVTI(a) (isnan(a) ? 0 : (int32_t)(a)) /* a holds a small integer here */
+#define VI_SET(x) ((int32_t)(x))
+#define VI_ADD(a, b) ((a) + (b))
+#define VI_SUB(a, b) ((a) - (b))
+#define VI_AND(a, b) ((a) & (b))
+#define VI_OR(a, b) ((a) | (b))
+#define VI_SRAI(a, k) ((a) >> (k))
+#define VI_SLLI(a, k) ((int32_t)((uint32_t)(a) << (k)))
+#define VI_AS_F(a) fast_i2f(a)
+#define VF_AS_I(a) fast_f2i(a)
+#define VI_TO_F(a) ((float)(a))
+#define VHSUM(v) (v)
+#define VHMAX(v) (v)
+#include "backend/cpu/cpu_fast_kernels.h"
+#undef SFX
+#undef FT
+#undef ISA_NAME
+#undef VW
+#undef vf
+#undef vi
+#undef vm
+#undef VLOAD
+#undef VSTORE
+#undef VLOADN
+#undef VSTOREN
+#undef VLANES
+#undef VSET
+#undef VADD
+#undef VSUB
+#undef VMUL
+#undef VDIV
+#undef VFMA
+#undef VMAX
+#undef VMIN
+#undef VSQRT
+#undef VFLOOR
+#undef VCEIL
+#undef VRINT
+#undef VCMPLT
+#undef VCMPLE
+#undef VCMPGT
+#undef VCMPGE
+#undef VCMPEQ
+#undef VISNAN
+#undef VSEL
+#undef VAND
+#undef VOR
+#undef VXOR
+#undef VCVTI
+#undef VI_SET
+#undef VI_ADD
+#undef VI_SUB
+#undef VI_AND
+#undef VI_OR
+#undef VI_SRAI
+#undef VI_SLLI
+#undef VI_AS_F
+#undef VF_AS_I
+#undef VI_TO_F
+#undef VHSUM
+#undef VHMAX
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+
+/* ------------------------------------------------------------------ AVX2 + FMA */
+
+#define FT FAST_UNUSED __attribute__((target("avx2,fma")))
+
+FT static inline float fast_hsum_avx2(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_shuffle_ps(s, s, 1));
+  return _mm_cvtss_f32(s);
+}
+FT static inline float fast_hmax_avx2(__m256 v) {
+  __m128 s = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_max_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_max_ss(s, _mm_shuffle_ps(s, s, 1));
+  return _mm_cvtss_f32(s);
+}
+FT static inline __m256i fast_lanes_avx2(int64_t n) {
+  return _mm256_cmpgt_epi32(_mm256_set1_epi32((int)n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
+#define SFX(name) name##_avx2
+#define ISA_NAME "avx2"
+#define VW 8
+#define vf __m256
+#define vi __m256i
+#define vm __m256
+#define VLOAD(p) _mm256_loadu_ps(p)
+#define VSTORE(p, v) _mm256_storeu_ps((p), (v))
+#define VLOADN(p, n) _mm256_maskload_ps((p), fast_lanes_avx2(n))
+#define VSTOREN(p, v, n) _mm256_maskstore_ps((p), fast_lanes_avx2(n), (v))
+#define VLANES(n) _mm256_castsi256_ps(fast_lanes_avx2(n))
+#define VSET(x) _mm256_set1_ps((float)(x))
+#define VADD(a, b) _mm256_add_ps((a), (b))
+#define VSUB(a, b) _mm256_sub_ps((a), (b))
+#define VMUL(a, b) _mm256_mul_ps((a), (b))
+#define VDIV(a, b) _mm256_div_ps((a), (b))
+#define VFMA(a, b, c) _mm256_fmadd_ps((a), (b), (c))
+#define VMAX(a, b) _mm256_max_ps((a), (b))
+#define VMIN(a, b) _mm256_min_ps((a), (b))
+#define VSQRT(a) _mm256_sqrt_ps(a)
+#define VFLOOR(a) _mm256_floor_ps(a)
+#define VCEIL(a) _mm256_ceil_ps(a)
+#define VRINT(a) _mm256_round_ps((a), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)
+#define VCMPLT(a, b) _mm256_cmp_ps((a), (b), _CMP_LT_OQ)
+#define VCMPLE(a, b) _mm256_cmp_ps((a), (b), _CMP_LE_OQ)
+#define VCMPGT(a, b) _mm256_cmp_ps((a), (b), _CMP_GT_OQ)
+#define VCMPGE(a, b) _mm256_cmp_ps((a), (b), _CMP_GE_OQ)
+#define VCMPEQ(a, b) _mm256_cmp_ps((a), (b), _CMP_EQ_OQ)
+#define VISNAN(a) _mm256_cmp_ps((a), (a), _CMP_UNORD_Q)
+#define VSEL(m, x, y) _mm256_blendv_ps((y), (x), (m))
+#define VAND(a, b) _mm256_and_ps((a), (b))
+#define VOR(a, b) _mm256_or_ps((a), (b))
+#define VXOR(a, b) _mm256_xor_ps((a), (b))
+#define VCVTI(a) _mm256_cvtps_epi32(a)
+#define VI_SET(x) _mm256_set1_epi32((int)(x))
+#define VI_ADD(a, b) _mm256_add_epi32((a), (b))
+#define VI_SUB(a, b) _mm256_sub_epi32((a), (b))
+#define VI_AND(a, b) _mm256_and_si256((a), (b))
+#define VI_OR(a, b) _mm256_or_si256((a), (b))
+#define VI_SRAI(a, k) _mm256_srai_epi32((a), (k))
+#define VI_SLLI(a, k) _mm256_slli_epi32((a), (k))
+#define VI_AS_F(a) _mm256_castsi256_ps(a)
+#define VF_AS_I(a) _mm256_castps_si256(a)
+#define VI_TO_F(a) _mm256_cvtepi32_ps(a)
+#define VHSUM(v) fast_hsum_avx2(v)
+#define VHMAX(v) fast_hmax_avx2(v)
+#include "backend/cpu/cpu_fast_kernels.h"
+#undef SFX
+#undef FT
+#undef ISA_NAME
+#undef VW
+#undef vf
+#undef vi
+#undef vm
+#undef VLOAD
+#undef VSTORE
+#undef VLOADN
+#undef VSTOREN
+#undef VLANES
+#undef VSET
+#undef VADD
+#undef VSUB
+#undef VMUL
+#undef VDIV
+#undef VFMA
+#undef VMAX
+#undef VMIN
+#undef VSQRT
+#undef VFLOOR
+#undef VCEIL
+#undef VRINT
+#undef VCMPLT
+#undef VCMPLE
+#undef VCMPGT
+#undef VCMPGE
+#undef VCMPEQ
+#undef VISNAN
+#undef VSEL
+#undef VAND
+#undef VOR
+#undef VXOR
+#undef VCVTI
+#undef VI_SET
+#undef VI_ADD
+#undef VI_SUB
+#undef VI_AND
+#undef VI_OR
+#undef VI_SRAI
+#undef VI_SLLI
+#undef VI_AS_F
+#undef VF_AS_I
+#undef VI_TO_F
+#undef VHSUM
+#undef VHMAX
+
+/* ------------------------------------------------------------------ AVX-512 */
+
+#define FT FAST_UNUSED __attribute__((target("avx512f")))
+
+FT static inline __mmask16 fast_lanes_avx512(int64_t n) { return (__mmask16)((1u << (unsigned)n) - 1u); }
+FT static inline __m512 fast_and_avx512(__m512 a, __m512 b) {
+  return _mm512_castsi512_ps(_mm512_and_si512(_mm512_castps_si512(a), _mm512_castps_si512(b)));
+}
+FT static inline __m512 fast_or_avx512(__m512 a, __m512 b) {
+  return _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(a), _mm512_castps_si512(b)));
+}
+FT static inline __m512 fast_xor_avx512(__m512 a, __m512 b) {
+  return _mm512_castsi512_ps(_mm512_xor_si512(_mm512_castps_si512(a), _mm512_castps_si512(b)));
+}
+
+#define SFX(name) name##_avx512
+#define ISA_NAME "avx512"
+#define VW 16
+#define vf __m512
+#define vi __m512i
+#define vm __mmask16
+#define VLOAD(p) _mm512_loadu_ps(p)
+#define VSTORE(p, v) _mm512_storeu_ps((p), (v))
+#define VLOADN(p, n) _mm512_maskz_loadu_ps(fast_lanes_avx512(n), (p))
+#define VSTOREN(p, v, n) _mm512_mask_storeu_ps((p), fast_lanes_avx512(n), (v))
+#define VLANES(n) fast_lanes_avx512(n)
+#define VSET(x) _mm512_set1_ps((float)(x))
+#define VADD(a, b) _mm512_add_ps((a), (b))
+#define VSUB(a, b) _mm512_sub_ps((a), (b))
+#define VMUL(a, b) _mm512_mul_ps((a), (b))
+#define VDIV(a, b) _mm512_div_ps((a), (b))
+#define VFMA(a, b, c) _mm512_fmadd_ps((a), (b), (c))
+#define VMAX(a, b) _mm512_max_ps((a), (b))
+#define VMIN(a, b) _mm512_min_ps((a), (b))
+#define VSQRT(a) _mm512_sqrt_ps(a)
+#define VFLOOR(a) _mm512_roundscale_ps((a), _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC)
+#define VCEIL(a) _mm512_roundscale_ps((a), _MM_FROUND_TO_POS_INF | _MM_FROUND_NO_EXC)
+#define VRINT(a) _mm512_roundscale_ps((a), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)
+#define VCMPLT(a, b) _mm512_cmp_ps_mask((a), (b), _CMP_LT_OQ)
+#define VCMPLE(a, b) _mm512_cmp_ps_mask((a), (b), _CMP_LE_OQ)
+#define VCMPGT(a, b) _mm512_cmp_ps_mask((a), (b), _CMP_GT_OQ)
+#define VCMPGE(a, b) _mm512_cmp_ps_mask((a), (b), _CMP_GE_OQ)
+#define VCMPEQ(a, b) _mm512_cmp_ps_mask((a), (b), _CMP_EQ_OQ)
+#define VISNAN(a) _mm512_cmp_ps_mask((a), (a), _CMP_UNORD_Q)
+#define VSEL(m, x, y) _mm512_mask_blend_ps((m), (y), (x))
+#define VAND(a, b) fast_and_avx512((a), (b))
+#define VOR(a, b) fast_or_avx512((a), (b))
+#define VXOR(a, b) fast_xor_avx512((a), (b))
+#define VCVTI(a) _mm512_cvtps_epi32(a)
+#define VI_SET(x) _mm512_set1_epi32((int)(x))
+#define VI_ADD(a, b) _mm512_add_epi32((a), (b))
+#define VI_SUB(a, b) _mm512_sub_epi32((a), (b))
+#define VI_AND(a, b) _mm512_and_si512((a), (b))
+#define VI_OR(a, b) _mm512_or_si512((a), (b))
+#define VI_SRAI(a, k) _mm512_srai_epi32((a), (k))
+#define VI_SLLI(a, k) _mm512_slli_epi32((a), (k))
+#define VI_AS_F(a) _mm512_castsi512_ps(a)
+#define VF_AS_I(a) _mm512_castps_si512(a)
+#define VI_TO_F(a) _mm512_cvtepi32_ps(a)
+#define VHSUM(v) _mm512_reduce_add_ps(v)
+#define VHMAX(v) _mm512_reduce_max_ps(v)
+#include "backend/cpu/cpu_fast_kernels.h"
+
+#endif /* x86 */
+
+const fast_kernels_t* cpu_fast_kernels(void) {
+  const char* cap = getenv("DYCL_CPU_ISA");
+  if (cap && !*cap) cap = NULL;
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_cpu_init();
+  if ((!cap || !strcmp(cap, "avx512")) && __builtin_cpu_supports("avx512f")) return &fast_kernels_avx512;
+  if ((!cap || strcmp(cap, "scalar")) && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+    return &fast_kernels_avx2;
+#endif
+  return &fast_kernels_scalar;
+}

@@ -1,0 +1,290 @@
+"""Hand-written ONNX models for the cpu backend's fast kernels (src/backend/cpu/cpu_fast*.c), part
+of run_cpu_checks.py's `gen` group through cpu_cases.cases(); every name starts with `fast_`.
+
+They cover the fused elementwise groups (chains and trees of unary and binary ops, BatchNormalization
+in inference form, the GELU pattern) with every broadcast form the driver meets — same shape,
+scalar, per-channel [C,1,1], last-dim row, broadcasts that need no contiguity, rank 0 — and empty
+tensors, NaN and infinities; values with a second reader (the group boundary); and the single-node
+kernels: Softmax/LogSoftmax (opset 11 and 13, and an inner axis left to the reference kernel),
+LayerNormalization, small ReduceSum/ReduceMean that oneDNN leaves alone, Concat, Transpose and the
+reshapes that take over their input's buffer. The expected outputs are the ref backend's.
+"""
+
+import numpy as np
+from onnx import TensorProto
+
+from cpu_cases import F32, Builder, rnd
+
+I64 = TensorProto.INT64
+
+
+def specials(a, rng, frac=0.05):
+    """a copy of float array a with some NaN, +inf and -inf."""
+    a = a.copy()
+    if a.size:
+        flat = a.reshape(-1)
+        for v in (np.nan, np.inf, -np.inf):
+            idx = rng.choice(flat.size, max(1, int(flat.size * frac / 3)), replace=False)
+            flat[idx] = v
+    return a
+
+
+def unary_chain_cases():
+    """Every unary op of the fused groups, chained so that one group holds them, over shapes with
+    a tail shorter than a vector, empty and rank 0; inputs with NaN and infinities."""
+    rng = np.random.default_rng(300)
+    out = []
+    shapes = [(2, 3, 37), (1, 1, 1000), (0, 3, 5), (3, 1, 1)]
+    chains = [
+        ("fast_unary_transcendental", [("Sigmoid", {}), ("Tanh", {}), ("Exp", {}), ("Neg", {}), ("Erf", {}),
+                                       ("Abs", {}), ("Log", {})]),
+        ("fast_unary_rectifiers", [("LeakyRelu", dict(alpha=0.3)), ("Elu", dict(alpha=0.7)), ("HardSigmoid", {}),
+                                   ("Relu", {}), ("HardSwish", {})]),
+        ("fast_unary_rounding", [("Reciprocal", {}), ("Floor", {}), ("Sqrt", {}), ("Ceil", {}), ("Neg", {})]),
+    ]
+    for name, ops in chains:
+        b = Builder(name, 301)
+        y = b.input("x", ["A", "B", "C"])
+        for op, attrs in ops:
+            y = b.op(op, [y], **attrs)
+        b.output(y)
+        sets = [[specials(rnd(rng, *s) * 3, rng)] for s in shapes]
+        out.append((name, b.model(14), sets))
+    # Clip (opset 6 attributes, opset 13 constant inputs, one bound only), each as its own group
+    for name, opset, mk in [
+        ("fast_clip_attrs", 6, lambda b, y: b.op("Clip", [y], min=-0.5, max=0.75)),
+        ("fast_clip_inputs", 13, lambda b, y: b.op("Clip", [y, b.const(np.float32(-1)), b.const(np.float32(0.25))])),
+        ("fast_clip_upper_only", 13, lambda b, y: b.op("Clip", [y, "", b.const(np.float32(0.1))])),
+    ]:
+        b = Builder(name, 302)
+        x = b.input("x", ["A", "B"])
+        b.output(b.op("Mul", [mk(b, x), b.const(np.float32(2.0))]))
+        out.append((name, b.model(opset), [[specials(rnd(rng, 4, 33), rng)], [rnd(rng, 1, 5)], [rnd(rng, 0, 5)]]))
+    # Pow with the constant exponents the groups take, and one they leave to the reference kernel
+    for e in (2.0, 0.5, 3.0, 1.0, 0.0, 1.5):
+        name = f"fast_pow_{str(e).replace('.', '_')}"
+        b = Builder(name, 303)
+        x = b.input("x", ["A", "B"])
+        y = b.op("Pow", [b.op("Add", [x, b.const(np.float32(0.5))]), b.const(np.array([e], np.float32))])
+        b.output(b.op("Sub", [y, b.const(np.float32(1.0))]))
+        x0 = specials(rnd(rng, 3, 21), rng)
+        x0[0, :4] = [-np.inf, -0.5, -0.0, 0.0]
+        out.append((name, b.model(13), [[x0], [rnd(rng, 1, 1)]]))
+    # an integer exponent input and a rank-0 base: the output's shape comes from the exponent too
+    b = Builder("fast_pow_int_exponent_rank0", 304)
+    x = b.input("x", [])
+    b.output(b.op("Pow", [b.op("Abs", [x]), b.const(np.array([2], np.int64))]))
+    out.append(("fast_pow_int_exponent_rank0", b.model(15), [[np.array(1.5, np.float32)], [np.array(np.nan, np.float32)]]))
+    return out
+
+
+def broadcast_cases():
+    """Binary trees over every broadcast form; Max/Min with NaN."""
+    rng = np.random.default_rng(310)
+    out = []
+    # per-channel scale and shift then ReLU, as after a convolution; plus a scalar
+    b = Builder("fast_channel_affine_relu", 311)
+    x = b.input("x", ["N", 8, "H", "W"])
+    y = b.op("Mul", [x, b.weights(8, 1, 1, scale=1.0)])
+    y = b.op("Add", [y, b.weights(8, 1, 1, scale=1.0)])
+    y = b.op("Relu", [b.op("Sub", [y, b.const(np.float32(0.1))])])
+    b.output(y)
+    out.append(("fast_channel_affine_relu", b.model(13),
+                [[rnd(rng, 2, 8, 5, 7)], [rnd(rng, 1, 8, 1, 1)], [rnd(rng, 1, 8, 40, 40)], [rnd(rng, 0, 8, 3, 3)]]))
+    # last-dim row (bias), row broadcast both ways, and an outer product [N,1,W] x [1,C,1]
+    b = Builder("fast_rows_and_outer", 312)
+    a = b.input("a", ["N", 1, "W"])
+    c = b.input("c", [1, "C", 1])
+    r = b.input("r", ["W"])
+    y = b.op("Mul", [b.op("Add", [a, c]), r])
+    y = b.op("Div", [y, b.op("Add", [b.op("Abs", [c]), b.const(np.float32(1.0))])])
+    b.output(b.op("Max", [y, b.op("Neg", [r])]))
+    out.append(("fast_rows_and_outer", b.model(13),
+                [[rnd(rng, 2, 1, 9), rnd(rng, 1, 5, 1), rnd(rng, 9)],
+                 [rnd(rng, 3, 1, 600), rnd(rng, 1, 3, 1), specials(rnd(rng, 600), rng)],
+                 [rnd(rng, 1, 1, 1), rnd(rng, 1, 1, 1), rnd(rng, 1)],
+                 [rnd(rng, 2, 1, 0), rnd(rng, 1, 4, 1), rnd(rng, 0)]]))
+    # shapes that do not broadcast: the reference kernel's error, word for word
+    b = Builder("fast_bad_broadcast", 313)
+    p = b.input("p", ["A", "B"])
+    q = b.input("q", ["C", "D"])
+    b.output(b.op("Relu", [b.op("Sub", [p, q])]))
+    out.append(("fast_bad_broadcast", b.model(13), [[rnd(rng, 3, 4), rnd(rng, 3, 4)], [rnd(rng, 3, 4), rnd(rng, 2, 4)]]))
+    # Max/Min with NaN in either operand, rank 0 against a tensor
+    b = Builder("fast_max_min_nan", 314)
+    p = b.input("p", ["A"])
+    q = b.input("q", [])
+    b.output(b.op("Min", [b.op("Max", [p, q]), b.op("Add", [p, b.const(np.float32(0.5))])]))
+    pa = rnd(rng, 50)
+    pa[::7] = np.nan
+    out.append(("fast_max_min_nan", b.model(13), [[pa, np.array(0.1, np.float32)], [rnd(rng, 50), np.array(np.nan, np.float32)],
+                                                  [rnd(rng, 0), np.array(1, np.float32)]]))
+    # a value with a second reader ends a group; a value read twice by one node stays inside
+    b = Builder("fast_group_boundaries", 315)
+    x = b.input("x", ["N", "D"])
+    t = b.op("Tanh", [x])
+    u = b.op("Mul", [t, t])          # t read twice by one node: fused
+    v = b.op("Sigmoid", [u])
+    w = b.op("Add", [v, t])          # t's second reader: t is made
+    b.output(b.op("Sub", [w, u]))
+    b.output(t)                      # and t also leaves the graph
+    out.append(("fast_group_boundaries", b.model(13), [[rnd(rng, 3, 70)], [rnd(rng, 1, 1)]]))
+    # a large tensor (split across threads) through the GELU pattern of the transformers
+    b = Builder("fast_gelu_large", 316)
+    x = b.input("x", ["N", "T", 256])
+    e = b.op("Erf", [b.op("Div", [x, b.const(np.float32(1.4142135))])])
+    y = b.op("Mul", [b.op("Mul", [x, b.op("Add", [e, b.const(np.float32(1.0))])]), b.const(np.float32(0.5))])
+    b.output(y)
+    out.append(("fast_gelu_large", b.model(13), [[rnd(rng, 2, 300, 256) * 3], [rnd(rng, 1, 3, 256)]]))
+    return out
+
+
+def batchnorm_cases():
+    rng = np.random.default_rng(320)
+    out = []
+    for name, rank, post, opset in [("fast_bn_relu_4d", 4, "Relu", 15), ("fast_bn_2d", 2, None, 9),
+                                    ("fast_bn_3d_sigmoid", 3, "Sigmoid", 14)]:
+        C = 6
+        b = Builder(name, 321)
+        x = b.input("x", ["N", C] + [f"S{i}" for i in range(rank - 2)])
+        var = b.const((rng.random(C) + 0.5).astype(np.float32))
+        y = b.op("BatchNormalization", [x, b.weights(C, scale=1.0), b.weights(C, scale=1.0), b.weights(C, scale=1.0), var],
+                 epsilon=1e-3)
+        if post:
+            y = b.op(post, [y])
+        b.output(y)
+        sets = []
+        for k, s in enumerate([(5, 7), (1, 1), (0, 3)]):
+            shape = (2 if k < 2 else 1, C) + s[: rank - 2]
+            sets.append([specials(rnd(rng, *shape), rng) if k == 0 else rnd(rng, *shape)])
+        sets.append([rnd(rng, 2, C + 1, *([3] * (rank - 2)))])  # wrong channel count: the reference's error
+        out.append((name, b.model(opset), sets))
+    return out
+
+
+def softmax_cases():
+    rng = np.random.default_rng(330)
+    out = []
+    for name, op, opset, attrs in [("fast_softmax_last", "Softmax", 13, {}), ("fast_logsoftmax_last", "LogSoftmax", 13, {}),
+                                   ("fast_softmax_opset11_axis1", "Softmax", 11, {}),
+                                   ("fast_logsoftmax_opset11_axis2", "LogSoftmax", 11, dict(axis=2)),
+                                   ("fast_softmax_inner_axis", "Softmax", 13, dict(axis=1))]:
+        b = Builder(name, 331)
+        x = b.input("x", ["A", "B", "C"])
+        b.output(b.op(op, [x], **attrs))
+        x0 = rnd(rng, 3, 4, 37) * 4
+        x0[0, 0, 3] = np.nan
+        x0[1, 1, :] = -np.inf
+        x0[2, 2, 5] = np.inf
+        out.append((name, b.model(opset), [[x0], [rnd(rng, 1, 1, 1)], [rnd(rng, 2, 0, 3)], [rnd(rng, 1, 2, 1000)]]))
+    return out
+
+
+def layernorm_cases():
+    rng = np.random.default_rng(340)
+    out = []
+    for name, axis, bias, sshape in [("fast_layernorm_last", -1, True, (48,)), ("fast_layernorm_two_axes", 1, False, (5, 48)),
+                                     ("fast_layernorm_scale_rank3", -1, True, (1, 1, 48))]:
+        b = Builder(name, 341)
+        x = b.input("x", ["N", 5, 48])
+        ins = [x, b.weights(*sshape, scale=1.0)] + ([b.weights(*sshape, scale=1.0)] if bias else [])
+        b.output(b.op("LayerNormalization", ins, axis=axis, epsilon=1e-5))
+        out.append((name, b.model(17), [[rnd(rng, 2, 5, 48) * 3 + 1], [rnd(rng, 1, 5, 48)], [rnd(rng, 0, 5, 48)]]))
+    return out
+
+
+def reduce_cases():
+    """Reductions small enough that oneDNN leaves them: the fast row sums, or the reference kernel
+    when the reduced axes are not trailing."""
+    rng = np.random.default_rng(350)
+    out = []
+    for name, op, attrs, axes_in, opset in [
+        ("fast_reducemean_trailing", "ReduceMean", dict(axes=[2, 3]), None, 13),
+        ("fast_reducesum_last_drop", "ReduceSum", dict(keepdims=0), [-1], 13),
+        ("fast_reducemean_all", "ReduceMean", dict(keepdims=0), None, 13),
+        ("fast_reducesum_leading", "ReduceSum", {}, [0, 1], 13),
+        ("fast_reducesum_skip_ones", "ReduceSum", dict(keepdims=1), [1, 3], 13),
+    ]:
+        b = Builder(name, 351)
+        x = b.input("x", ["N", "C", "H", "W"])
+        ins = [x] + ([b.const(np.array(axes_in, np.int64), "axes")] if axes_in is not None else [])
+        b.output(b.op(op, ins, **attrs))
+        out.append((name, b.model(opset), [[rnd(rng, 1, 8, 3, 3)], [rnd(rng, 2, 4, 1, 5)], [specials(rnd(rng, 1, 3, 2, 2), rng)],
+                                           [rnd(rng, 1, 2, 0, 3)]]))
+    return out
+
+
+def shape_cases():
+    rng = np.random.default_rng(360)
+    out = []
+    # Concat of floats and of int64, on the middle and the last axis
+    b = Builder("fast_concat", 361)
+    p = b.input("p", ["N", "A", 3])
+    q = b.input("q", ["N", "B", 3])
+    i = b.input("i", ["N", 2], I64)
+    b.output(b.op("Concat", [p, b.op("Relu", [q]), p], axis=1))
+    b.output(b.op("Concat", [i, i], axis=-1), I64)
+    out.append(("fast_concat", b.model(13),
+                [[rnd(rng, 2, 4, 3), rnd(rng, 2, 5, 3), np.arange(4, dtype=np.int64).reshape(2, 2)],
+                 [rnd(rng, 1, 0, 3), rnd(rng, 1, 2, 3), np.zeros((1, 2), np.int64)],
+                 [rnd(rng, 2, 4, 3), rnd(rng, 3, 5, 3), np.zeros((2, 2), np.int64)]]))  # mismatch: the reference's error
+    # Transposes: the attention layouts, a full reversal, one that keeps the order (dims of 1)
+    for name, perm, shape in [("fast_transpose_heads", [0, 2, 1, 3], (2, 7, 4, 16)),
+                              ("fast_transpose_keys", [0, 1, 3, 2], (2, 4, 7, 16)),
+                              ("fast_transpose_reverse", None, (3, 5, 2, 4)),
+                              ("fast_transpose_order_kept", [1, 0, 2, 3], (1, 6, 5, 4))]:
+        b = Builder(name, 362)
+        x = b.input("x", ["A", "B", "C", "D"])
+        attrs = {} if perm is None else dict(perm=perm)
+        b.output(b.op("Transpose", [b.op("Relu", [x])], **attrs))
+        out.append((name, b.model(13), [[rnd(rng, *shape)], [rnd(rng, *shape[:3], 0)]]))
+    # reshapes: the input dies here (taken over) or has another reader (copied)
+    b = Builder("fast_reshapes", 363)
+    x = b.input("x", ["N", 4, 6])
+    t = b.op("Relu", [x])
+    f = b.op("Flatten", [t], axis=1)
+    r = b.op("Reshape", [f, b.const(np.array([0, 2, -1], np.int64))])
+    u = b.op("Unsqueeze", [r, b.const(np.array([1, -1], np.int64))])
+    s = b.op("Squeeze", [u, b.const(np.array([1], np.int64))])
+    b.output(b.op("Add", [s, b.const(np.float32(1.0))]))
+    w = b.op("Reshape", [t, b.const(np.array([-1], np.int64))])  # t has two readers: copied
+    b.output(w)
+    out.append(("fast_reshapes", b.model(13), [[rnd(rng, 2, 4, 6)], [rnd(rng, 1, 4, 6)], [rnd(rng, 0, 4, 6)]]))
+    return out
+
+
+def schedule_cases():
+    """Groups whose nodes are not adjacent, and shapes known at load time (so that intermediates are
+    planned into the session's arena): a group runs at its last node, later than its first."""
+    rng = np.random.default_rng(370)
+    out = []
+    # the two operands of the root come from nodes with a foreign node between them that is the
+    # last reader of their shared input (the windows of the ONNX function tests have this form)
+    b = Builder("fast_foreign_node_between", 371)
+    p = b.op("Flatten", [b.input("x", ["A", "B"])], axis=1)  # an intermediate: the sub-network releases it
+    s = b.op("Sub", [p, b.const(np.float32(1.0))])
+    m = b.op("Mul", [p, b.const(np.float32(3.0))])
+    c = b.op("Concat", [p, p], axis=0)
+    b.output(b.op("Add", [s, b.op("Relu", [m])]))
+    b.output(c)
+    out.append(("fast_foreign_node_between", b.model(13), [[rnd(rng, 3, 5)], [rnd(rng, 1, 40)]]))
+    # pre-activation residual blocks with static shapes: BatchNormalization, ReLU and Add groups
+    # between convolutions, their inputs dying inside the groups
+    b = Builder("fast_static_preact_blocks", 372)
+    x = b.input("x", [1, 8, 12, 12])
+    h = x
+    for i in range(3):
+        t = b.op("BatchNormalization", [h, b.weights(8, scale=1.0), b.weights(8, scale=1.0), b.weights(8, scale=1.0),
+                                        b.const((rng.random(8) + 0.5).astype(np.float32))])
+        t = b.op("Relu", [t])
+        t = b.op("Conv", [t, b.weights(8, 8, 3, 3)], pads=[1, 1, 1, 1])
+        t = b.op("Mul", [b.op("Sigmoid", [t]), b.op("Tanh", [h])])
+        h = b.op("Add", [t, h])
+    b.output(b.op("Relu", [h]), shape=[1, 8, 12, 12])
+    out.append(("fast_static_preact_blocks", b.model(13), [[rnd(rng, 1, 8, 12, 12)], [rnd(rng, 1, 8, 12, 12) * 5]]))
+    return out
+
+
+def cases():
+    return (unary_chain_cases() + broadcast_cases() + batchnorm_cases() + softmax_cases() + layernorm_cases()
+            + reduce_cases() + shape_cases() + schedule_cases())

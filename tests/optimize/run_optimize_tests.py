@@ -1,0 +1,235 @@
+#!/usr/bin/env python3
+"""Graph optimizations (src/transform: fold_bn.c, cse.c, dce.c): each case is a small ONNX model built
+here; dycl must compute what PyTorch computes (on the ref and, when built, the cpu backend), and
+`dycl inspect` must show the optimization happened (or, for the negative cases, did not).
+
+usage: run_optimize_tests.py --dycl build/dycl --work DIR"""
+import argparse
+import os
+import subprocess
+import sys
+
+import numpy as np
+import onnx
+import torch
+from onnx import TensorProto, helper, numpy_helper
+
+rng = np.random.default_rng(7)
+failures = []
+checks = 0
+
+
+def check(cond, what):
+    global checks
+    checks += 1
+    if not cond:
+        failures.append(what)
+        print("FAIL:", what)
+
+
+def f32(*shape, lo=-1.0, hi=1.0):
+    return rng.uniform(lo, hi, size=shape).astype(np.float32)
+
+
+def init(name, a):
+    return numpy_helper.from_array(np.asarray(a), name)
+
+
+def save(path, nodes, inputs, outputs, inits, opset=17):
+    g = helper.make_graph(nodes, "g", inputs, outputs, inits)
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", opset)], producer_name="dycl-tests")
+    onnx.checker.check_model(m)
+    onnx.save(m, path)
+
+
+def vi(name, shape, elem=TensorProto.FLOAT):
+    return helper.make_tensor_value_info(name, elem, shape)
+
+
+def run_dycl(dycl, model, inputs, work, backend):
+    os.makedirs(work, exist_ok=True)
+    paths = []
+    for i, (name, a) in enumerate(inputs):
+        p = os.path.join(work, "input_%d.pb" % i)
+        t = numpy_helper.from_array(a, name)
+        with open(p, "wb") as f:
+            f.write(t.SerializeToString())
+        paths.append(p)
+    out = os.path.join(work, "out_" + backend)
+    r = subprocess.run([dycl, "run", model, *paths, "-o", out, "--backend", backend], capture_output=True, text=True)
+    if r.returncode != 0:
+        return None, r.stderr.strip()
+    res = []
+    j = 0
+    while os.path.exists(os.path.join(out, "output_%d.pb" % j)):
+        t = TensorProto()
+        with open(os.path.join(out, "output_%d.pb" % j), "rb") as f:
+            t.ParseFromString(f.read())
+        res.append(numpy_helper.to_array(t))
+        j += 1
+    return res, ""
+
+
+def inspect(dycl, model):
+    r = subprocess.run([dycl, "inspect", model], capture_output=True, text=True)
+    return r.stdout if r.returncode == 0 else "ERROR " + r.stderr
+
+
+def bn_ref(y, gamma, beta, mean, var, eps):
+    return torch.nn.functional.batch_norm(y, torch.from_numpy(mean), torch.from_numpy(var), torch.from_numpy(gamma),
+                                          torch.from_numpy(beta), False, 0.0, eps)
+
+
+def bn_params(c):
+    return f32(c, lo=0.5, hi=1.5), f32(c), f32(c), f32(c, lo=0.2, hi=2.0)
+
+
+def case_conv_bn(work, with_bias, extra_use):
+    x = f32(2, 3, 9, 9)
+    w = f32(8, 3, 3, 3)
+    b = f32(8)
+    gamma, beta, mean, var = bn_params(8)
+    eps = 1e-3
+    conv_in = ["x", "w"] + (["b"] if with_bias else [])
+    nodes = [helper.make_node("Conv", conv_in, ["c"], pads=[1, 1, 1, 1]),
+             helper.make_node("BatchNormalization", ["c", "gamma", "beta", "mean", "var"], ["y0"], epsilon=eps),
+             helper.make_node("Relu", ["y0"], ["y"])]
+    outputs = [vi("y", [2, 8, 9, 9])]
+    if extra_use:
+        nodes.append(helper.make_node("Neg", ["c"], ["z"]))
+        outputs.append(vi("z", [2, 8, 9, 9]))
+    inits = [init("w", w), init("gamma", gamma), init("beta", beta), init("mean", mean), init("var", var)]
+    if with_bias:
+        inits.append(init("b", b))
+    path = os.path.join(work, "model.onnx")
+    save(path, nodes, [vi("x", [2, 3, 9, 9])], outputs, inits)
+    c = torch.nn.functional.conv2d(torch.from_numpy(x), torch.from_numpy(w), torch.from_numpy(b) if with_bias else None,
+                                   padding=1)
+    ref = [torch.relu(bn_ref(c, gamma, beta, mean, var, eps)).numpy()]
+    if extra_use:
+        ref.append((-c).numpy())
+    return path, [("x", x)], ref, 0 if extra_use else 1
+
+
+def case_gemm_bn(work, trans_b, with_c):
+    a = f32(4, 6)
+    bw = f32(5, 6) if trans_b else f32(6, 5)
+    cb = f32(5)
+    gamma, beta, mean, var = bn_params(5)
+    eps = 1e-5
+    gin = ["a", "bw"] + (["cb"] if with_c else [])
+    nodes = [helper.make_node("Gemm", gin, ["g"], transB=1 if trans_b else 0),
+             helper.make_node("BatchNormalization", ["g", "gamma", "beta", "mean", "var"], ["y"], epsilon=eps)]
+    inits = [init("bw", bw), init("gamma", gamma), init("beta", beta), init("mean", mean), init("var", var)]
+    if with_c:
+        inits.append(init("cb", cb))
+    path = os.path.join(work, "model.onnx")
+    save(path, nodes, [vi("a", [4, 6])], [vi("y", [4, 5])], inits)
+    bt = torch.from_numpy(bw.T.copy() if trans_b else bw)
+    g = torch.from_numpy(a) @ bt + (torch.from_numpy(cb) if with_c else 0)
+    return path, [("a", a)], [bn_ref(g, gamma, beta, mean, var, eps).numpy()], 1
+
+
+def case_cse(work):
+    x = f32(3, 4)
+    ax1 = np.array([0], dtype=np.int64)
+    nodes = [helper.make_node("Relu", ["x"], ["r1"]),
+             helper.make_node("Relu", ["x"], ["r2"]),
+             helper.make_node("Unsqueeze", ["r1", "axes1"], ["u1"]),
+             helper.make_node("Unsqueeze", ["r2", "axes2"], ["u2"]),  # same after r2 → r1 and axes by content
+             helper.make_node("Sub", ["u1", "u2"], ["zero"]),
+             helper.make_node("Add", ["u1", "zero"], ["y"]),
+             helper.make_node("Sigmoid", ["x"], ["unused"])]  # dead
+    path = os.path.join(work, "model.onnx")
+    save(path, nodes, [vi("x", [3, 4])], [vi("y", [1, 3, 4])], [init("axes1", ax1), init("axes2", ax1.copy())])
+    ref = np.maximum(x, 0)[None]
+    return path, [("x", x)], [ref], None
+
+
+def case_cse_loop(work):
+    """CSE inside a Loop body, and nodes differing only in an attribute are kept apart."""
+    x = f32(5)
+    body = helper.make_graph(
+        [helper.make_node("Exp", ["acc"], ["e1"]),
+         helper.make_node("Exp", ["acc"], ["e2"]),
+         helper.make_node("Add", ["e1", "e2"], ["s"]),
+         helper.make_node("LeakyRelu", ["s"], ["l1"], alpha=0.1),
+         helper.make_node("LeakyRelu", ["s"], ["l2"], alpha=0.2),
+         helper.make_node("Sub", ["l1", "l2"], ["d"]),
+         helper.make_node("Mul", ["d", "half"], ["acc_out"]),
+         helper.make_node("Identity", ["cond"], ["cond_out"])],
+        "body", [vi("i", [], TensorProto.INT64), vi("cond", [], TensorProto.BOOL), vi("acc", [5])],
+        [vi("cond_out", [], TensorProto.BOOL), vi("acc_out", [5])])
+    nodes = [helper.make_node("Loop", ["n", "", "x"], ["y"], body=body)]
+    path = os.path.join(work, "model.onnx")
+    save(path, nodes, [vi("x", [5])], [vi("y", [5])],
+         [init("n", np.array(3, dtype=np.int64)), init("half", np.array(0.5, dtype=np.float32))])
+    acc = torch.from_numpy(x).double()
+    for _ in range(3):
+        s = 2 * torch.exp(acc)
+        acc = (torch.nn.functional.leaky_relu(s, 0.1) - torch.nn.functional.leaky_relu(s, 0.2)) * 0.5
+    return path, [("x", x)], [acc.float().numpy()], None
+
+
+def field(text, what):
+    """The count before `what` on dycl inspect's optimizations line."""
+    for line in text.splitlines():
+        if line.startswith("optimizations:"):
+            for part in line[len("optimizations:"):].split(","):
+                part = part.strip()
+                if what in part:
+                    return int(part.split()[0])
+    return -1
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--dycl", required=True)
+    ap.add_argument("--work", required=True)
+    a = ap.parse_args()
+    backends = ["ref"]
+    r = subprocess.run([a.dycl, "run", "--help"], capture_output=True, text=True)
+    if "cpu" in r.stdout:
+        backends.append("cpu")
+    cases = [
+        ("conv_bn", lambda w: case_conv_bn(w, True, False)),
+        ("conv_nobias_bn", lambda w: case_conv_bn(w, False, False)),
+        ("conv_bn_shared", lambda w: case_conv_bn(w, True, True)),
+        ("gemm_bn_transB", lambda w: case_gemm_bn(w, True, True)),
+        ("gemm_bn_noC", lambda w: case_gemm_bn(w, False, False)),
+        ("cse_dce", case_cse),
+        ("cse_loop", case_cse_loop),
+    ]
+    for name, make in cases:
+        work = os.path.join(a.work, name)
+        os.makedirs(work, exist_ok=True)
+        path, inputs, refs, bn_expected = make(work)
+        text = inspect(a.dycl, path)
+        if bn_expected is not None:
+            check(field(text, "BatchNormalization folded") == bn_expected,
+                  "%s: %d BatchNormalization folded expected; inspect says: %s" % (name, bn_expected, text[-300:]))
+            check(("BatchNormalization" in text.split("optimizations:")[0]) == (bn_expected == 0),
+                  "%s: BatchNormalization node %s in the sub-networks" % (name, "missing" if bn_expected == 0 else "left"))
+        if name == "cse_dce":
+            check(field(text, "common subexpressions merged") == 2, "%s: 2 merges (Relu, Unsqueeze) expected" % name)
+            check(field(text, "dead nodes removed") >= 1, "%s: the unused Sigmoid must be removed" % name)
+            check("Sigmoid" not in text.split("optimizations:")[0], "%s: Sigmoid still in a sub-network" % name)
+        if name == "cse_loop":
+            check(field(text, "common subexpressions merged") == 1, "%s: one merge (Exp) expected, not LeakyRelu" % name)
+        for be in backends:
+            outs, err = run_dycl(a.dycl, path, inputs, work, be)
+            if outs is None:
+                check(False, "%s/%s: dycl run failed: %s" % (name, be, err))
+                continue
+            check(len(outs) == len(refs), "%s/%s: %d outputs, expected %d" % (name, be, len(outs), len(refs)))
+            for j, (o, ref) in enumerate(zip(outs, refs)):
+                ok = o.shape == ref.shape and np.allclose(o, ref, rtol=1e-4, atol=1e-5)
+                check(ok, "%s/%s: output %d differs from PyTorch (max abs diff %s)" %
+                      (name, be, j, np.max(np.abs(o - ref)) if o.shape == ref.shape else "shape %s vs %s" %
+                       (o.shape, ref.shape)))
+    print("optimize: %d checks, %d failed" % (checks, len(failures)))
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
