@@ -68,7 +68,8 @@ dycl_status_t dycl_status_create(dycl_code_t code, const char* fmt, ...)
  * dycl reports as DYCL_CODE_NO_MEMORY (a load or run that fails this way leaves nothing allocated
  * behind). `free` accepts NULL. Pass NULL wherever an allocator is asked for to use malloc/free.
  * The one exception is dycl_status_t objects, made with malloc so that errors can be reported while
- * the allocator fails (when malloc fails too, a static "out of memory" status is returned).
+ * the allocator fails (when malloc fails too, a static "out of memory" status is returned); memory
+ * oneDNN allocates inside the cpu backend (its engine, primitives, streams) is out of reach.
  * Values keep a pointer to the allocator that made them (a model's outputs: the allocator of its
  * dycl_options_t), so an allocator must outlive every value and model created through it. Sessions
  * running in parallel call it from their threads at once. */

@@ -27,11 +27,13 @@ void dycl_cbuf_write(dycl_cbuf_t* b, const void* data, size_t n) {
   if (b->len + n + 1 > b->cap) {
     size_t cap = b->cap ? b->cap : 4096;
     while (cap < b->len + n + 1) cap *= 2;
-    char* d = realloc(b->data, cap);
+    char* d = dycl_malloc(b->alloc, cap);
     if (!d) {
       b->failed = true;
       return;
     }
+    if (b->len) memcpy(d, b->data, b->len);
+    dycl_free(b->alloc, b->data);
     b->data = d;
     b->cap = cap;
   }
@@ -53,13 +55,13 @@ void dycl_cbuf_vprintf(dycl_cbuf_t* b, const char* fmt, va_list ap) {
   if ((size_t)n < sizeof small) {
     dycl_cbuf_write(b, small, (size_t)n);
   } else {
-    char* big = malloc((size_t)n + 1);
+    char* big = dycl_malloc(b->alloc, (size_t)n + 1);
     if (!big) {
       b->failed = true;
     } else {
       vsnprintf(big, (size_t)n + 1, fmt, ap2);
       dycl_cbuf_write(b, big, (size_t)n);
-      free(big);
+      dycl_free(b->alloc, big);
     }
   }
   va_end(ap2);
@@ -73,8 +75,10 @@ void dycl_cbuf_printf(dycl_cbuf_t* b, const char* fmt, ...) {
 }
 
 void dycl_cbuf_free(dycl_cbuf_t* b) {
-  free(b->data);
+  const dycl_allocator_t* a = b->alloc;
+  dycl_free(a, b->data);
   memset(b, 0, sizeof *b);
+  b->alloc = a;
 }
 
 void dycl_cbuf_template(dycl_cbuf_t* b, const char* tpl, const char* const* keys, const char* const* vals, int n) {
@@ -367,7 +371,7 @@ static dycl_status_t weights_image(dycl_cemit_t* E, dycl_cbuf_t* b) {
 }
 
 static dycl_status_t emit_weights(dycl_cemit_t* E) {
-  dycl_cbuf_t img = {0};
+  dycl_cbuf_t img = DYCL_CBUF(E->alloc);
   dycl_status_t s = weights_image(E, &img);
   if (s) {
     dycl_cbuf_free(&img);
@@ -381,7 +385,7 @@ static dycl_status_t emit_weights(dycl_cemit_t* E) {
     dycl_cbuf_free(&img);
     return s;
   }
-  dycl_cbuf_t c = {0};
+  dycl_cbuf_t c = DYCL_CBUF(E->alloc);
   dycl_cbuf_printf(&c, "/* %s_weights.c — the weights of %s, embedded (%zu bytes; dycl embeds up to %d bytes and\n"
                    " * writes larger weights to %s.weights). The image format is described in runtime/dycl_rt.c. */\n",
                    E->name, E->name, img.len, DYCL_EMBED_WEIGHTS_MAX, E->name);
@@ -404,7 +408,8 @@ static void type_text(const dycl_type_t* t, char* buf, size_t size) { dycl_type_
 static dycl_status_t emit_header(dycl_cemit_t* E) {
   const dycl_ir_t* ir = E->ir;
   const dycl_graph_t* g = ir->main;
-  dycl_cbuf_t prov = {0}, ins = {0}, outs = {0}, b = {0};
+  dycl_cbuf_t prov = DYCL_CBUF(E->alloc), ins = DYCL_CBUF(E->alloc), outs = DYCL_CBUF(E->alloc),
+              b = DYCL_CBUF(E->alloc);
   dycl_cemit_provenance(E, &prov);
   for (int i = 0; i < g->n_in; i++) {
     const dycl_ir_value_t* v = ir->values[g->in[i]];
@@ -429,7 +434,7 @@ static dycl_status_t emit_header(dycl_cemit_t* E) {
   }
   if (!g->n_out) dycl_cbuf_printf(&outs, " *   (none)\n");
   /* a usage example with this model's inputs */
-  dycl_cbuf_t use = {0};
+  dycl_cbuf_t use = DYCL_CBUF(E->alloc);
   const char* N = E->name;
   dycl_cbuf_printf(&use, " *   #include \"%s.h\"\n *   char err[512];\n *   %s_t* m;\n", N, N);
   if (E->embed_weights)
@@ -599,6 +604,7 @@ dycl_status_t dycl_cemit_compile(const dycl_model_t* model, const dycl_compile_o
   dycl_cemit_t E;
   memset(&E, 0, sizeof E);
   E.model = model;
+  E.alloc = model->alloc;
   E.p = model->program;
   E.ir = ir;
   E.opts = &opts;
@@ -607,18 +613,18 @@ dycl_status_t dycl_cemit_compile(const dycl_model_t* model, const dycl_compile_o
   E.backend = backend;
   E.exec = backend->getter != NULL;
   size_t nv = (size_t)ir->n_values + 1;
-  E.slot = calloc(nv, sizeof *E.slot);
-  E.slot_value = calloc(nv, sizeof *E.slot_value);
-  E.consts = calloc(nv, sizeof *E.consts);
-  E.op_used = calloc(DYCL_OP_COUNT_ + 1, sizeof *E.op_used);
+  E.slot = dycl_calloc(E.alloc, nv, sizeof *E.slot);
+  E.slot_value = dycl_calloc(E.alloc, nv, sizeof *E.slot_value);
+  E.consts = dycl_calloc(E.alloc, nv, sizeof *E.consts);
+  E.op_used = dycl_calloc(E.alloc, DYCL_OP_COUNT_ + 1, sizeof *E.op_used);
   dycl_status_t s = (!E.slot || !E.slot_value || !E.consts || !E.op_used) ? dycl_error_nomem() : compile(&E);
   if (!s && summary && summary_size)
     snprintf(summary, summary_size, "%s/: backend %s; %d files; %d value slots; weights %" PRIu64 " bytes, %s; %d runtime sources: %s",
              dir, backend->name, E.n_files, E.n_slots, E.weight_bytes, E.embed_weights ? "embedded" : "in a file", E.n_runtime_units,
              E.runtime_list);
-  free(E.slot);
-  free(E.slot_value);
-  free(E.consts);
-  free(E.op_used);
+  dycl_free(E.alloc, E.slot);
+  dycl_free(E.alloc, E.slot_value);
+  dycl_free(E.alloc, E.consts);
+  dycl_free(E.alloc, E.op_used);
   return s;
 }

@@ -37,8 +37,12 @@ const char* dycl_embedded_text(const char* path);
 typedef struct dycl_cbuf {
   char* data;
   size_t len, cap;
-  bool failed; /* an allocation failed: the content is incomplete */
+  bool failed;                   /* an allocation failed: the content is incomplete */
+  const dycl_allocator_t* alloc; /* what `data` comes from (NULL: malloc) */
 } dycl_cbuf_t;
+
+/* An empty buffer growing through `a` (the model's allocator; NULL: malloc). */
+#define DYCL_CBUF(a) ((dycl_cbuf_t){.alloc = (a)})
 
 void dycl_cbuf_printf(dycl_cbuf_t* b, const char* fmt, ...) DYCL_PRINTF(2, 3);
 void dycl_cbuf_vprintf(dycl_cbuf_t* b, const char* fmt, va_list ap);
@@ -76,6 +80,7 @@ dycl_status_t dycl_cemit_find_backend(const char* name, const dycl_cemit_backend
 
 typedef struct dycl_cemit {
   const dycl_model_t* model;
+  const dycl_allocator_t* alloc; /* the model's: everything the emitter allocates (NULL: malloc) */
   const dycl_program_t* p;
   const dycl_ir_t* ir;
   const dycl_compile_options_t* opts;

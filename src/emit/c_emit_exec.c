@@ -58,7 +58,7 @@ static void ptr_field(dycl_cbuf_t* b, const char* field, const char* var, int n)
 /* The distinct graphs of the host tree, parents first, into *out (allocated). */
 static dycl_status_t graphs_of(const dycl_cemit_t* E, const dycl_graph_t*** out, int* n_out) {
   int cap = count_blocks(E->p->main);
-  const dycl_graph_t** gs = calloc((size_t)cap + 1, sizeof *gs);
+  const dycl_graph_t** gs = dycl_calloc(E->alloc, (size_t)cap + 1, sizeof *gs);
   if (!gs) return dycl_error_nomem();
   int n = collect_graphs(E->p->main, gs, 0, cap), m = 0;
   for (int i = 0; i < n; i++) {
@@ -94,7 +94,7 @@ dycl_status_t dycl_cemit_exec_graphs(const dycl_cemit_t* E, dycl_cbuf_t* b) {
     ptr_field(b, "out", out, g->n_out);
     dycl_cbuf_printf(b, "};\n");
   }
-  free(gs);
+  dycl_free(E->alloc, (void*)gs);
   return NULL;
 }
 
@@ -195,8 +195,8 @@ dycl_status_t dycl_cemit_exec_tables(const dycl_cemit_t* E, dycl_cbuf_t* b) {
   for (int k = 0; k < p->n_subnets; k++)
     for (int i = 0; i < p->subnets[k]->n_nodes; i++)
       if (p->subnets[k]->nodes[i]->id + 1 > n_node_ids) n_node_ids = p->subnets[k]->nodes[i]->id + 1;
-  bool* graph_emitted = calloc((size_t)n_graph_ids + 1, sizeof *graph_emitted);
-  bool* node_emitted = calloc((size_t)n_node_ids + 1, sizeof *node_emitted);
+  bool* graph_emitted = dycl_calloc(E->alloc, (size_t)n_graph_ids + 1, sizeof *graph_emitted);
+  bool* node_emitted = dycl_calloc(E->alloc, (size_t)n_node_ids + 1, sizeof *node_emitted);
   dycl_status_t s = NULL;
   if (!graph_emitted || !node_emitted) {
     s = dycl_error_nomem();
@@ -208,8 +208,8 @@ dycl_status_t dycl_cemit_exec_tables(const dycl_cemit_t* E, dycl_cbuf_t* b) {
         if (p->subnets[k]->nodes[i]->id >= 0) node_emitted[p->subnets[k]->nodes[i]->id] = true;
     s = tables(E, b, gs, n_graphs, graph_emitted, n_graph_ids, node_emitted, n_node_ids);
   }
-  free(gs);
-  free(graph_emitted);
-  free(node_emitted);
+  dycl_free(E->alloc, (void*)gs);
+  dycl_free(E->alloc, graph_emitted);
+  dycl_free(E->alloc, node_emitted);
   return s;
 }

@@ -29,11 +29,21 @@ static int block_index(const host_t* H, const dycl_block_t* blk) {
 static dycl_status_t collect_blocks(host_t* H, const dycl_block_t* blk, const char* what) {
   if (H->n_blocks == H->cap_blocks) {
     int cap = H->cap_blocks ? H->cap_blocks * 2 : 16;
-    const dycl_block_t** nb = realloc(H->blocks, (size_t)cap * sizeof *nb);
-    if (!nb) return dycl_error_nomem();
+    const dycl_allocator_t* a = H->E->alloc;
+    const dycl_block_t** nb = dycl_calloc(a, (size_t)cap, sizeof *nb);
+    const char** nw = dycl_calloc(a, (size_t)cap, sizeof *nw);
+    if (!nb || !nw) {
+      dycl_free(a, (void*)nb);
+      dycl_free(a, (void*)nw);
+      return dycl_error_nomem();
+    }
+    if (H->n_blocks) {
+      memcpy((void*)nb, (const void*)H->blocks, (size_t)H->n_blocks * sizeof *nb);
+      memcpy((void*)nw, (const void*)H->block_what, (size_t)H->n_blocks * sizeof *nw);
+    }
+    dycl_free(a, (void*)H->blocks);
+    dycl_free(a, (void*)H->block_what);
     H->blocks = nb;
-    const char** nw = realloc(H->block_what, (size_t)cap * sizeof *nw);
-    if (!nw) return dycl_error_nomem();
     H->block_what = nw;
     H->cap_blocks = cap;
   }
@@ -78,15 +88,18 @@ static void owned_args(const dycl_block_t* blk, int idx, char* buf, size_t size)
   else snprintf(buf, size, "NULL, 0");
 }
 
-/* A string holding the text of a small cbuf built by `fill` (owned by the caller). */
+/* The texts of small cbufs, kept until the step is emitted (freed by strs_free). */
 typedef struct strs {
   char* s[24];
   int n;
+  const dycl_allocator_t* alloc; /* of the cbufs */
+  bool failed;                   /* a text could not be made: the step's code is incomplete */
 } strs_t;
 
 static const char* keep(strs_t* S, dycl_cbuf_t* b) {
   if (S->n >= 24 || b->failed) {
     dycl_cbuf_free(b);
+    S->failed = true;
     return "";
   }
   S->s[S->n++] = b->data ? b->data : NULL;
@@ -96,18 +109,18 @@ static const char* keep(strs_t* S, dycl_cbuf_t* b) {
 }
 
 static void strs_free(strs_t* S) {
-  for (int i = 0; i < S->n; i++) free(S->s[i]);
+  for (int i = 0; i < S->n; i++) dycl_free(S->alloc, S->s[i]);
   S->n = 0;
 }
 
 static const char* slots_str(const host_t* H, strs_t* S, const int* ids, int n) {
-  dycl_cbuf_t b = {0};
+  dycl_cbuf_t b = DYCL_CBUF(S->alloc);
   slots_init(H, &b, ids, n);
   return keep(S, &b);
 }
 
 static const char* types_str(const host_t* H, strs_t* S, const int* ids, int n) {
-  dycl_cbuf_t b = {0};
+  dycl_cbuf_t b = DYCL_CBUF(S->alloc);
   dycl_cbuf_printf(&b, "{");
   for (int i = 0; i < n; i++) {
     dycl_type_t t = ids[i] >= 0 ? H->E->ir->values[ids[i]]->type : dycl_type_unknown();
@@ -119,7 +132,7 @@ static const char* types_str(const host_t* H, strs_t* S, const int* ids, int n) 
 }
 
 static const char* int_str(strs_t* S, int64_t v) {
-  dycl_cbuf_t b = {0};
+  dycl_cbuf_t b = DYCL_CBUF(S->alloc);
   dycl_cbuf_printf(&b, "%" PRId64, v);
   return keep(S, &b);
 }
@@ -486,7 +499,7 @@ static dycl_status_t emit_step_fn(host_t* H, const dycl_step_t* st) {
   snprintf(body_fn, sizeof body_fn, "block_%d", b0);
   owned_args(st->body[0], b0, own0, sizeof own0);
   step_comment(H, st, b0, b1);
-  strs_t S = {{0}, 0};
+  strs_t S = {.alloc = H->E->alloc};
   switch (st->kind) {
     case DYCL_STEP_IF: {
       const dycl_graph_t* tg = st->body[0]->graph;
@@ -498,7 +511,7 @@ static dycl_status_t emit_step_fn(host_t* H, const dycl_step_t* st) {
         return dycl_node_error(n, DYCL_CODE_INVALID_MODEL, "branch outputs do not match the node's");
       const char* keys[] = {"FN", "ID", "THEN_OUT", "ELSE_OUT", "OUT", "NOUT", "COND", "COND_NAME",
                             "THEN", "ELSE", "THEN_OWNED", "ELSE_OWNED"};
-      dycl_cbuf_t cn = {0};
+      dycl_cbuf_t cn = DYCL_CBUF(H->E->alloc);
       dycl_cbuf_comment(&cn, vname(H, n->in[0]));
       const char* vals[] = {fn,
                             id,
@@ -520,7 +533,7 @@ static dycl_status_t emit_step_fn(host_t* H, const dycl_step_t* st) {
       int ns = body->n_out - 1 - nc;
       if (nc < 0 || ns < 0 || body->n_in != 2 + nc || n->n_out < nc + ns)
         return dycl_node_error(n, DYCL_CODE_INVALID_MODEL, "the body's inputs/outputs do not match the node's");
-      dycl_cbuf_t tn = {0}, cn = {0};
+      dycl_cbuf_t tn = DYCL_CBUF(H->E->alloc), cn = DYCL_CBUF(H->E->alloc);
       dycl_cbuf_comment(&tn, n->in[0] >= 0 ? vname(H, n->in[0]) : "none");
       dycl_cbuf_comment(&cn, n->in[1] >= 0 ? vname(H, n->in[1]) : "none");
       const char* keys[] = {"FN",   "ID",        "INIT", "BODY_IN", "BODY_OUT", "OUT",  "HINTS",      "NC",
@@ -570,7 +583,7 @@ static dycl_status_t emit_step_fn(host_t* H, const dycl_step_t* st) {
         dycl_cbuf_template(b, SCAN_BAD_TPL, keys, vals, 3);
         break;
       }
-      dycl_cbuf_t attrs = {0};
+      dycl_cbuf_t attrs = DYCL_CBUF(H->E->alloc);
       attr_list(&attrs, "in_axes", n, "scan_input_axes");
       attr_list(&attrs, "in_dirs", n, dir_attr);
       attr_list(&attrs, "out_axes", n, "scan_output_axes");
@@ -601,7 +614,7 @@ static dycl_status_t emit_step_fn(host_t* H, const dycl_step_t* st) {
     case DYCL_STEP_SEQMAP: {
       if (n->n_in < 1 || body->n_in != n->n_in || body->n_out != n->n_out)
         return dycl_node_error(n, DYCL_CODE_INVALID_MODEL, "the body's inputs/outputs do not match the node's");
-      dycl_cbuf_t dt = {0};
+      dycl_cbuf_t dt = DYCL_CBUF(H->E->alloc);
       dycl_cbuf_printf(&dt, "{");
       for (int j = 0; j < body->n_out; j++) {
         const dycl_type_t* t = &H->E->ir->values[body->out[j]]->type;
@@ -626,6 +639,7 @@ static dycl_status_t emit_step_fn(host_t* H, const dycl_step_t* st) {
     }
     case DYCL_STEP_CALL: break;
   }
+  if (S.failed) b->failed = true; /* reported when the file is written */
   strs_free(&S);
   return NULL;
 }
@@ -838,7 +852,7 @@ static void emit_model_desc(host_t* H) {
 }
 
 dycl_status_t dycl_cemit_host(dycl_cemit_t* E) {
-  dycl_cbuf_t b = {0};
+  dycl_cbuf_t b = DYCL_CBUF(E->alloc);
   host_t H = {E, &b, NULL, NULL, 0, 0};
   dycl_status_t s = collect_blocks(&H, E->p->main, "main");
   if (s) goto done;
@@ -884,8 +898,8 @@ dycl_status_t dycl_cemit_host(dycl_cemit_t* E) {
   snprintf(path, sizeof path, "%s.c", E->name);
   s = dycl_cemit_write_buf(E, path, &b);
 done:
-  free(H.blocks);
-  free(H.block_what);
+  dycl_free(E->alloc, (void*)H.blocks);
+  dycl_free(E->alloc, (void*)H.block_what);
   dycl_cbuf_free(&b);
   return s;
 }

@@ -301,7 +301,7 @@ dycl_status_t dycl_cemit_subnets(dycl_cemit_t* E) {
   const dycl_program_t* p = E->p;
   char path[512];
   /* NAME_internal.h */
-  dycl_cbuf_t h = {0};
+  dycl_cbuf_t h = DYCL_CBUF(E->alloc);
   dycl_cbuf_printf(&h, "/* %s_internal.h — what %s.c (the host module) and %s_subnets.c (the sub-networks) share.\n",
                    E->name, E->name, E->name);
   dycl_cemit_provenance(E, &h);
@@ -328,7 +328,7 @@ dycl_status_t dycl_cemit_subnets(dycl_cemit_t* E) {
   if (s) return s;
 
   /* NAME_subnets.c */
-  dycl_cbuf_t b = {0};
+  dycl_cbuf_t b = DYCL_CBUF(E->alloc);
   if (!E->exec) {
     dycl_cbuf_printf(&b, "/* %s_subnets.c — the sub-networks of %s: one function per straight-line segment of the\n"
                      " * model (no control flow inside), calling dycl's reference kernels node by node.\n",

@@ -55,8 +55,9 @@ dycl_status_t dycl_onnx_subnet_model(dycl_arena_t* A, const dycl_program_t* p, c
                                      const dycl_onnx_names_t* names, const dycl_onnx_subnet_options_t* opt,
                                      Onnx__ModelProto** out);
 
-/* Packs a model and writes it to `path` (through a temporary file renamed into place). */
-dycl_status_t dycl_onnx_write_model(const Onnx__ModelProto* m, const char* path);
+/* Packs a model (into a buffer from `alloc`, NULL: malloc) and writes it to `path` (through a
+ * temporary file renamed into place). */
+dycl_status_t dycl_onnx_write_model(const dycl_allocator_t* alloc, const Onnx__ModelProto* m, const char* path);
 
 /* Creates a folder and its missing parents (mkdir -p). */
 dycl_status_t dycl_mkdirs(const char* path);

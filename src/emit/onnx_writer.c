@@ -84,20 +84,23 @@ static dycl_status_t sym_match_graph(symctx_t* C, const Onnx__GraphProto* g, int
   return NULL;
 }
 
-/* Best effort: a file that cannot be re-read leaves the generated names. */
+/* Best effort: a file that cannot be re-read (gone, changed, malformed) leaves the generated
+ * names; running out of memory is an error (the names written would depend on it). */
 static dycl_status_t recover_sym_names(dycl_arena_t* A, const dycl_ir_t* ir, const char** syms) {
   if (!ir->path || ir->next_sym <= 0) return NULL;
   uint8_t* buf;
   size_t size;
   dycl_status_t s = dycl_read_file(ir->alloc, ir->path, (size_t)1 << 31, &buf, &size);
   if (s) {
+    if (dycl_status_code(s) == DYCL_CODE_NO_MEMORY) return s;
     dycl_status_free(s);
     return NULL;
   }
-  ProtobufCAllocator pa = dycl_protobuf_allocator(ir->alloc);
-  Onnx__ModelProto* mp = size ? onnx__model_proto__unpack(&pa, size, buf) : NULL;
+  dycl_pb_allocator_t pb;
+  dycl_pb_allocator_init(&pb, ir->alloc);
+  Onnx__ModelProto* mp = size ? onnx__model_proto__unpack(&pb.pa, size, buf) : NULL;
   dycl_free(ir->alloc, buf);
-  if (!mp) return NULL;
+  if (!mp) return pb.failed ? dycl_error_nomem() : NULL;
   symctx_t C = {ir, A, {0}, syms, ir->max_nesting > 0 ? ir->max_nesting : 64};
   dycl_strmap_init(&C.by_name, ir->alloc);
   for (int64_t i = 0; i < ir->n_values && !s; i++) {
@@ -106,7 +109,7 @@ static dycl_status_t recover_sym_names(dycl_arena_t* A, const dycl_ir_t* ir, con
   }
   if (!s) s = sym_match_graph(&C, mp->graph, 0);
   dycl_strmap_destroy(&C.by_name);
-  onnx__model_proto__free_unpacked(mp, &pa);
+  onnx__model_proto__free_unpacked(mp, &pb.pa);
   return s;
 }
 
@@ -462,17 +465,17 @@ dycl_status_t dycl_mkdirs(const char* path) {
   return NULL;
 }
 
-dycl_status_t dycl_onnx_write_model(const Onnx__ModelProto* m, const char* path) {
+dycl_status_t dycl_onnx_write_model(const dycl_allocator_t* alloc, const Onnx__ModelProto* m, const char* path) {
   size_t n = onnx__model_proto__get_packed_size(m);
   if (n > (size_t)INT32_MAX)
     return dycl_error(DYCL_CODE_LIMIT, "'%s' would be %zu bytes, over protobuf's 2 GiB limit", path, n);
-  uint8_t* buf = malloc(n ? n : 1);
+  uint8_t* buf = dycl_malloc(alloc, n ? n : 1);
   if (!buf) return nomem();
   onnx__model_proto__pack(m, buf);
   char tmp[PATH_MAX];
   dycl_status_t s = NULL;
   if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) >= sizeof tmp) {
-    free(buf);
+    dycl_free(alloc, buf);
     return dycl_error(DYCL_CODE_IO, "path too long: '%s'", path);
   }
   FILE* f = fopen(tmp, "wb");
@@ -486,6 +489,6 @@ dycl_status_t dycl_onnx_write_model(const Onnx__ModelProto* m, const char* path)
       remove(tmp);
     }
   }
-  free(buf);
+  dycl_free(alloc, buf);
   return s;
 }

@@ -438,7 +438,7 @@ static dycl_status_t write_subnets(splitter_t* S) {
     char path[PATH_MAX];
     if (!s && (size_t)snprintf(path, sizeof path, "%s/%s.onnx", S->dir, sn->name) >= sizeof path)
       s = dycl_error(DYCL_CODE_IO, "path too long: '%s'", S->dir);
-    if (!s) s = dycl_onnx_write_model(m, path);
+    if (!s) s = dycl_onnx_write_model(S->ir->alloc, m, path);
     dycl_arena_destroy(&A);
     if (s) return dycl_error_wrap(s, "%s", sn->name);
   }

@@ -164,6 +164,13 @@ dycl_status_t dycl_host_check_input(const char* name, const dycl_type_t* t, cons
   if (t->kind != v->kind)
     return dycl_error(DYCL_CODE_INVALID_INPUT, "input '%s' must be %s, got %s", name, kind_name(t->kind),
                       kind_name(v->kind));
+  if (v->kind == DYCL_VALUE_SEQUENCE && t->dtype) /* a sequence of tensors: each item's element type */
+    for (int i = 0; i < v->len; i++) {
+      const dycl_value_t* it = v->items[i];
+      if (it && it->kind == DYCL_VALUE_TENSOR && it->dtype != t->dtype)
+        return dycl_error(DYCL_CODE_INVALID_INPUT, "input '%s' must be a sequence of %s tensors, item %d is %s", name,
+                          dycl_dtype_name(t->dtype), i, dycl_dtype_name(it->dtype));
+    }
   if (v->kind != DYCL_VALUE_TENSOR) return NULL;
   char b1[256], b2[160];
   if (t->dtype && t->dtype != v->dtype)

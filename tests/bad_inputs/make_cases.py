@@ -145,6 +145,17 @@ def build_cases(outdir):
     case("input_wrong_dtype", ["run", good_model, tensor_file("inputs/x_int64.pb",
                                                                np.ones((2, 3), np.int64), "X"), y_ok],
          1, ["type", "int64", "float"], "X is float, the file holds int64")
+    # a sequence input whose items have the wrong element type
+    seq_model = write("seq_input/model.onnx", model_bytes(
+        [h.make_node("SequenceLength", ["S"], ["L"], name="len")],
+        [h.make_tensor_sequence_value_info("S", T.FLOAT, None)],
+        [h.make_tensor_value_info("L", T.INT64, [])]))
+    seq_bad = path("seq_input/s_int32.pb")
+    with open(seq_bad, "wb") as f:
+        f.write(h.make_sequence("S", onnx.SequenceProto.TENSOR,
+                                [numpy_helper.from_array(np.ones(3, np.int32))]).SerializeToString())
+    case("input_sequence_item_dtype", ["run", seq_model, seq_bad], 1, ["int32", "float32", "sequence"],
+         "S is a sequence of float tensors, the file's item is int32")
     case("input_missing", ["run", good_model, x_ok], 1,
          ["missing", "too few", "expect", "number of inputs", "2 input", "got 1", "needs 2",
           "requires 2"], "the model has two inputs, one file is given")

@@ -4,9 +4,12 @@
 Usage: /usr/bin/python3 tests/limits/make_models.py OUTDIR
 
 Writes, built with onnx.helper (deterministic, no randomness):
-  - OUTDIR/sweep.txt: one line per model of the allocation-failure sweep (test_alloc_fail.c),
-    `NAME MODEL INPUT...` with paths relative to the repository root or OUTDIR: the demo model and
-    models with a Loop, a Scan, nested Ifs and sequences (SequenceInsert in a Loop, SequenceMap);
+  - OUTDIR/sweep.txt: one line per case of the allocation-failure sweep (test_alloc_fail.c),
+    `MODE NAME MODEL INPUT...` with absolute paths: on the ref backend the demo model and models
+    with a Loop, a Scan, nested Ifs and sequences (SequenceInsert in a Loop, SequenceMap); on the
+    cpu backend the demo model, the Loop model and an elementwise chain (BatchNormalization, Mul,
+    Add, Relu: one fused group large enough for the worker pool) into Softmax and a MatMul with
+    constant weights and a fused Relu; dycl_model_compile and dycl_model_split of the Loop model;
   - the models the limit tests run (run_limits.py, test_limits_api.c): nested Ifs for
     --max-nesting, an endless Loop for --deadline and --max-iterations, a Loop growing a tensor
     for --max-memory, and shape operators (Expand, Tile, Reshape, Range, ConstantOfShape, Resize,
@@ -130,6 +133,38 @@ def scan_model(d):
     save_tensor(os.path.join(d, "scan_a.pb"), np.arange(10, dtype=np.float32).reshape(5, 2), "a")
     save_tensor(os.path.join(d, "scan_b.pb"), (np.arange(10, dtype=np.float32) * 0.5 - 1).reshape(5, 2), "b")
     return ["scan", "scan.onnx", "scan_s0.pb", "scan_a.pb", "scan_b.pb"]
+
+
+def chain_model(d):
+    """For the cpu backend's fast kernels and oneDNN: BatchNormalization, Mul, Add and Relu over
+    65536 floats (one fused elementwise group, split across threads), Softmax over the last axis,
+    and a MatMul with constant weights followed by Relu (a oneDNN primitive with packed weights)."""
+    C = 16
+    rng = np.random.default_rng(7)
+    g = h.make_graph(
+        [
+            const("scale", np.linspace(0.5, 1.5, C).astype(np.float32)),
+            const("bias", np.linspace(-0.2, 0.2, C).astype(np.float32)),
+            const("mean", np.linspace(-0.1, 0.1, C).astype(np.float32)),
+            const("var", np.linspace(0.8, 1.2, C).astype(np.float32)),
+            const("half", np.float32(0.5)),
+            const("shift", np.float32(0.25)),
+            const("w", rng.standard_normal((32, 8)).astype(np.float32)),
+            h.make_node("BatchNormalization", ["x", "scale", "bias", "mean", "var"], ["bn"]),
+            h.make_node("Mul", ["bn", "half"], ["m"]),
+            h.make_node("Add", ["m", "shift"], ["a"]),
+            h.make_node("Relu", ["a"], ["r"]),
+            h.make_node("Softmax", ["r"], ["sm"], axis=-1),
+            h.make_node("MatMul", ["sm", "w"], ["mm"]),
+            h.make_node("Relu", ["mm"], ["y"]),
+        ],
+        "chain",
+        [vi("x", T.FLOAT, [4, C, 32, 32])],
+        [vi("y", T.FLOAT, [4, C, 32, 8])],
+    )
+    save_model(os.path.join(d, "chain.onnx"), g)
+    save_tensor(os.path.join(d, "chain_x.pb"), rng.standard_normal((4, C, 32, 32)).astype(np.float32), "x")
+    return ["chain", "chain.onnx", "chain_x.pb"]
 
 
 def nested_if_graph(depth, x="x"):
@@ -341,10 +376,14 @@ def main():
     os.makedirs(d, exist_ok=True)
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     demo = os.path.join(root, "models", "demo")
-    sweep = [["demo", os.path.join(demo, "early_exit.onnx"), os.path.join(demo, "inputs", "hard.pb")]]
-    for make in (loop_model, scan_model, if_model, seq_model):
+    demo_line = ["demo", os.path.join(demo, "early_exit.onnx"), os.path.join(demo, "inputs", "hard.pb")]
+    made = {}
+    for make in (loop_model, scan_model, if_model, seq_model, chain_model):
         line = make(d)
-        sweep.append([line[0]] + [os.path.join(d, p) for p in line[1:]])
+        made[line[0]] = [line[0]] + [os.path.join(d, p) for p in line[1:]]
+    sweep = [["ref"] + demo_line] + [["ref"] + made[n] for n in ("loop", "scan", "if", "seq")]
+    sweep += [["cpu"] + demo_line] + [["cpu"] + made[n] for n in ("loop", "chain")]
+    sweep += [["compile"] + made["loop"][:2], ["split"] + made["loop"][:2]]
     with open(os.path.join(d, "sweep.txt"), "w") as f:
         for line in sweep:
             f.write(" ".join(line) + "\n")

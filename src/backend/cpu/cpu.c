@@ -248,7 +248,7 @@ static int cl_index(const cpu_state_t* st, int v) {
 /* Picks the values kept channels-last between groups (the activations of a chain of convs and
  * pools, when oneDNN runs them in that layout they need no reordering in between). */
 static dycl_status_t plan_layouts(const dycl_subnet_t* sn, cpu_state_t* st) {
-  st->cl_vals = malloc(((size_t)st->n_groups + 1) * sizeof *st->cl_vals);
+  st->cl_vals = dycl_calloc(st->alloc, (size_t)st->n_groups + 1, sizeof *st->cl_vals);
   if (!st->cl_vals) return dycl_error_nomem();
   for (int i = 0; i < st->n_groups; i++) {
     cpu_group_t* g = &st->groups[i];
@@ -270,7 +270,7 @@ static dycl_status_t plan_layouts(const dycl_subnet_t* sn, cpu_state_t* st) {
 /* Plans the sub-network's intermediates into the session arena. A fused group makes its result at
  * its head's position; the values between its nodes are not made at all when it runs whole. */
 static dycl_status_t plan_memory(const dycl_program_t* p, const dycl_subnet_t* sn, cpu_state_t* st) {
-  int* pos = malloc(((size_t)sn->n_nodes + 1) * sizeof *pos);
+  int* pos = dycl_calloc(st->alloc, (size_t)sn->n_nodes + 1, sizeof *pos);
   if (!pos) return dycl_error_nomem();
   for (int k = 0; k < sn->n_nodes; k++) {
     int gi = st->node_group[k];
@@ -280,33 +280,37 @@ static dycl_status_t plan_memory(const dycl_program_t* p, const dycl_subnet_t* s
     if (cpu_fast_deferred(st->fast, k)) pos[k] = -1;
     else if (cpu_fast_group_nodes(st->fast, k, &fast_nodes) > 0) pos[k] = fast_nodes[0];
   }
-  dycl_status_t s = dycl_mem_plan_build(p->ir, sn, pos, NULL, &st->plan);
-  free(pos);
+  dycl_status_t s = dycl_mem_plan_build(p->ir, sn, pos, st->alloc, &st->plan);
+  dycl_free(st->alloc, pos);
   return s;
 }
 
 static void state_destroy(cpu_state_t* st) {
   if (!st) return;
-  dycl_mem_plan_free(st->plan, NULL);
+  const dycl_allocator_t* alloc = st->alloc;
+  dycl_mem_plan_free(st->plan, alloc);
   cpu_fast_destroy(st->fast);
-  free(st->cl_vals);
-  for (int i = 0; i < st->n_groups; i++) cpu_group_release(&st->groups[i]);
+  dycl_free(alloc, st->cl_vals);
+  for (int i = 0; i < st->n_groups; i++) cpu_group_release(&st->groups[i], alloc);
   cpu_state_free_buffers(st);
-  free(st->groups);
-  free(st->node_group);
+  dycl_free(alloc, st->groups);
+  dycl_free(alloc, st->node_group);
   cpu_dnn_destroy(st->dnn);
   pthread_mutex_destroy(&st->lock);
-  free(st);
+  dycl_free(alloc, st);
 }
 
-/* Plans sub-network sn; `threads` > 0: the threads oneDNN runs on (else OpenMP's default). */
-static dycl_status_t cpu_prepare_threads(const dycl_program_t* p, dycl_subnet_t* sn, int threads) {
+/* Plans sub-network sn; `threads` > 0: the threads oneDNN runs on (else OpenMP's default).
+ * Everything the plan holds comes from `alloc` (the model's; NULL: malloc). */
+static dycl_status_t cpu_prepare_threads(const dycl_program_t* p, dycl_subnet_t* sn, int threads,
+                                         const dycl_allocator_t* alloc) {
   sn->backend_state = NULL;
-  int* node_group = malloc(((size_t)sn->n_nodes + 1) * sizeof *node_group);
-  cpu_group_t* groups = calloc((size_t)sn->n_nodes + 1, sizeof *groups);
+  alloc = dycl_alloc_or_default(alloc);
+  int* node_group = dycl_calloc(alloc, (size_t)sn->n_nodes + 1, sizeof *node_group);
+  cpu_group_t* groups = dycl_calloc(alloc, (size_t)sn->n_nodes + 1, sizeof *groups);
   if (!node_group || !groups) {
-    free(node_group);
-    free(groups);
+    dycl_free(alloc, node_group);
+    dycl_free(alloc, groups);
     return dycl_error_nomem();
   }
   for (int k = 0; k < sn->n_nodes; k++) node_group[k] = -1;
@@ -320,24 +324,25 @@ static dycl_status_t cpu_prepare_threads(const dycl_program_t* p, dycl_subnet_t*
     for (int m = 0; m < g->n_members; m++) node_group[g->members[m]] = -2 - ng;
     ng++;
   }
-  cpu_state_t* st = calloc(1, sizeof *st);
+  cpu_state_t* st = dycl_calloc(alloc, 1, sizeof *st);
   if (!st) {
-    free(node_group);
-    free(groups);
+    dycl_free(alloc, node_group);
+    dycl_free(alloc, groups);
     return dycl_error_nomem();
   }
+  st->alloc = alloc;
   st->groups = groups;
   st->n_groups = ng;
   st->node_group = node_group;
   if (pthread_mutex_init(&st->lock, NULL) != 0) {
-    free(groups);
-    free(node_group);
-    free(st);
+    dycl_free(alloc, groups);
+    dycl_free(alloc, node_group);
+    dycl_free(alloc, st);
     return dycl_error(DYCL_CODE_INTERNAL, "cannot create a mutex");
   }
   dycl_status_t s = plan_layouts(sn, st);
-  if (!s && ng > 0) s = cpu_dnn_create(threads, &st->dnn); /* none: the plain reference loop */
-  if (!s) s = cpu_fast_plan(p, sn, node_group, threads, &st->fast); /* the other nodes (cpu_fast.h) */
+  if (!s && ng > 0) s = cpu_dnn_create(threads, alloc, &st->dnn); /* none: the plain reference loop */
+  if (!s) s = cpu_fast_plan(p, sn, node_group, threads, alloc, &st->fast); /* the other nodes (cpu_fast.h) */
   if (!s) s = plan_memory(p, sn, st);
   for (int i = 0; !s && i < ng; i++) s = cpu_group_prepare(p, sn, st, &st->groups[i]);
   if (s) {
@@ -348,10 +353,10 @@ static dycl_status_t cpu_prepare_threads(const dycl_program_t* p, dycl_subnet_t*
   return NULL;
 }
 
-/* The backend interface does not pass dycl_options_t yet: oneDNN runs on OpenMP's default
- * threads (OMP_NUM_THREADS, else all cores). */
+/* options->threads (0: OpenMP's default threads, OMP_NUM_THREADS, else all cores) and
+ * options->allocator (the model's, for everything the plan holds). */
 static dycl_status_t cpu_prepare(const dycl_program_t* p, dycl_subnet_t* sn, const dycl_options_t* options) {
-  return cpu_prepare_threads(p, sn, options ? options->threads : 0);
+  return cpu_prepare_threads(p, sn, options ? options->threads : 0, options ? options->allocator : NULL);
 }
 
 static void cpu_release(dycl_subnet_t* sn) {

@@ -51,6 +51,7 @@ typedef struct fast_group {
 typedef struct fast_pool fast_pool_t;
 
 struct cpu_fast {
+  const dycl_allocator_t* alloc; /* the plan, its constants and its pool */
   const fast_kernels_t* kern;
   int threads;
   int n_nodes;
@@ -236,21 +237,22 @@ static int ext_of_value(fast_group_t* g, int v) {
   return g->n_ext++;
 }
 
-static void group_free_consts(fast_group_t* g) {
+static void group_free_consts(fast_group_t* g, const dycl_allocator_t* alloc) {
   for (int e = 0; e < g->n_ext; e++) {
-    free(g->ext[e].cbuf);
+    dycl_free(alloc, g->ext[e].cbuf);
     g->ext[e].cbuf = NULL;
   }
 }
 
 /* A per-channel constant of BatchNormalization node gi: mean (which 0), scale / sqrt(var + eps)
  * (1) or the bias (2). */
-static int ext_bn_const(fast_group_t* g, const dycl_ir_t* ir, const dycl_node_t* n, int gi, int which) {
+static int ext_bn_const(fast_group_t* g, const dycl_ir_t* ir, const dycl_node_t* n, int gi, int which,
+                        const dycl_allocator_t* alloc) {
   if (g->n_ext >= FAST_MAX_EXT) return -1;
   const dycl_value_t *S = const_value(ir, n->in[1]), *B = const_value(ir, n->in[2]), *M = const_value(ir, n->in[3]),
                      *V = const_value(ir, n->in[4]);
   int64_t C = S->numel;
-  float* buf = malloc((size_t)C * sizeof *buf);
+  float* buf = dycl_calloc(alloc, (size_t)C, sizeof *buf);
   if (!buf) return -2;
   double eps = dycl_attr_float(n, "epsilon", 1e-5);
   for (int64_t c = 0; c < C; c++) {
@@ -268,7 +270,8 @@ static int ext_bn_const(fast_group_t* g, const dycl_ir_t* ir, const dycl_node_t*
 
 /* Compiles group g (its nodes set): externals, shape sources, instructions, temporaries.
  * Returns false when it does not fit the limits (g is then left with no constants). */
-static bool group_compile(fast_group_t* g, const dycl_program_t* p, const dycl_subnet_t* sn, bool* nomem) {
+static bool group_compile(fast_group_t* g, const dycl_program_t* p, const dycl_subnet_t* sn,
+                          const dycl_allocator_t* alloc, bool* nomem) {
   const dycl_ir_t* ir = p->ir;
   g->n_ext = g->n_ins = g->n_tmp = 0;
   int vreg_of[FAST_MAX_NODES]; /* the virtual register holding each node's result */
@@ -299,7 +302,8 @@ static bool group_compile(fast_group_t* g, const dycl_program_t* p, const dycl_s
     if (f.ones_rank >= 0) g->src[gi][g->n_src[gi]++] = (fast_src_t){2, (int8_t)f.ones_rank};
     if (g->n_ins + 2 > FAST_MAX_INS) goto fail;
     if (f.op == FOP_COUNT_) { /* BatchNormalization: t = x - mean; y = t * a + b */
-      int em = ext_bn_const(g, ir, n, gi, 0), ea = ext_bn_const(g, ir, n, gi, 1), eb = ext_bn_const(g, ir, n, gi, 2);
+      int em = ext_bn_const(g, ir, n, gi, 0, alloc), ea = ext_bn_const(g, ir, n, gi, 1, alloc),
+          eb = ext_bn_const(g, ir, n, gi, 2, alloc);
       if (em == -2 || ea == -2 || eb == -2) {
         *nomem = true;
         goto fail;
@@ -390,7 +394,7 @@ static bool group_compile(fast_group_t* g, const dycl_program_t* p, const dycl_s
   }
   return true;
 fail:
-  group_free_consts(g);
+  group_free_consts(g, alloc);
   g->n_ext = 0;
   return false;
 }
@@ -398,23 +402,25 @@ fail:
 /* ------------------------------------------------------------------ planning */
 
 dycl_status_t cpu_fast_plan(const dycl_program_t* p, const dycl_subnet_t* sn, const int* node_group, int threads,
-                            cpu_fast_t** out) {
+                            const dycl_allocator_t* alloc, cpu_fast_t** out) {
   *out = NULL;
   const dycl_ir_t* ir = p->ir;
-  cpu_fast_t* f = calloc(1, sizeof *f);
+  alloc = dycl_alloc_or_default(alloc);
+  cpu_fast_t* f = dycl_calloc(alloc, 1, sizeof *f);
   if (!f) return dycl_error_nomem();
+  f->alloc = alloc;
   f->kern = cpu_fast_kernels();
   f->threads = threads > 0 ? threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
   if (f->threads < 1) f->threads = 1;
   f->n_nodes = sn->n_nodes;
-  f->group_of = malloc(((size_t)sn->n_nodes + 1) * sizeof *f->group_of);
-  f->deferred = calloc((size_t)sn->n_nodes + 1, sizeof *f->deferred);
-  f->groups = calloc((size_t)sn->n_nodes + 1, sizeof *f->groups);
+  f->group_of = dycl_calloc(alloc, (size_t)sn->n_nodes + 1, sizeof *f->group_of);
+  f->deferred = dycl_calloc(alloc, (size_t)sn->n_nodes + 1, sizeof *f->deferred);
+  f->groups = dycl_calloc(alloc, (size_t)sn->n_nodes + 1, sizeof *f->groups);
   if (!f->group_of || !f->deferred || !f->groups || pthread_mutex_init(&f->pool_lock, NULL) != 0) {
-    free(f->group_of);
-    free(f->deferred);
-    free(f->groups);
-    free(f);
+    dycl_free(alloc, f->group_of);
+    dycl_free(alloc, f->deferred);
+    dycl_free(alloc, f->groups);
+    dycl_free(alloc, f);
     return dycl_error_nomem();
   }
   dycl_status_t s = NULL;
@@ -450,8 +456,8 @@ dycl_status_t cpu_fast_plan(const dycl_program_t* p, const dycl_subnet_t* sn, co
       memcpy(trial.nodes, all, sizeof all);
       trial.n_nodes = na;
       trial.nodes[trial.n_nodes++] = k;
-      bool fits = group_compile(&trial, p, sn, &nomem);
-      group_free_consts(&trial);
+      bool fits = group_compile(&trial, p, sn, alloc, &nomem);
+      group_free_consts(&trial, alloc);
       if (!fits) continue;
       memcpy(g->nodes, all, sizeof all);
       g->n_nodes = na;
@@ -475,7 +481,7 @@ dycl_status_t cpu_fast_plan(const dycl_program_t* p, const dycl_subnet_t* sn, co
     if (g->root < 0) continue;
     if (live != i) f->groups[live] = *g;
     g = &f->groups[live];
-    if (!group_compile(g, p, sn, &nomem)) {
+    if (!group_compile(g, p, sn, alloc, &nomem)) {
       if (nomem) break;
       /* cannot happen: every group was compiled when it was formed; run its nodes with ref */
       for (int m = 0; m < g->n_nodes; m++) f->group_of[g->nodes[m]] = -1;
@@ -502,13 +508,23 @@ dycl_status_t cpu_fast_plan(const dycl_program_t* p, const dycl_subnet_t* sn, co
 
 typedef void (*fast_job_fn)(void* ctx, int64_t begin, int64_t end, float* tmp);
 
+typedef struct fast_worker_arg {
+  struct fast_pool* pool;
+  int index;
+} fast_worker_arg_t;
+
+/* Made through the plan's allocator by the thread that first runs a large group; the workers
+ * never allocate (nor free), so an allocator need not be callable from them. */
 struct fast_pool {
+  const dycl_allocator_t* alloc;
   pthread_mutex_t lock;
   pthread_cond_t wake, done;
   int n_workers;
   pthread_t* th;
-  float** tmp;       /* per worker: FAST_MAX_INS temporaries */
-  uint64_t gen;      /* job generation */
+  fast_worker_arg_t* args; /* per worker */
+  float** tmp;             /* per worker: FAST_MAX_INS temporaries (64-byte aligned, in tmp_raw) */
+  void* tmp_raw;
+  uint64_t gen;            /* job generation */
   bool quit;
   fast_job_fn fn;
   void* ctx;
@@ -517,15 +533,9 @@ struct fast_pool {
   pthread_mutex_t busy; /* held by the thread that submits a job */
 };
 
-typedef struct fast_worker_arg {
-  fast_pool_t* pool;
-  int index;
-} fast_worker_arg_t;
-
 static void* fast_worker(void* arg) {
   fast_pool_t* pool = ((fast_worker_arg_t*)arg)->pool;
   int w = ((fast_worker_arg_t*)arg)->index;
-  free(arg);
   uint64_t seen = 0;
   pthread_mutex_lock(&pool->lock);
   for (;;) {
@@ -545,6 +555,13 @@ static void* fast_worker(void* arg) {
   return NULL;
 }
 
+static void pool_free_arrays(fast_pool_t* pool) {
+  dycl_free(pool->alloc, pool->tmp_raw);
+  dycl_free(pool->alloc, pool->tmp);
+  dycl_free(pool->alloc, pool->args);
+  dycl_free(pool->alloc, pool->th);
+}
+
 static void pool_destroy(fast_pool_t* pool) {
   if (!pool) return;
   pthread_mutex_lock(&pool->lock);
@@ -552,23 +569,26 @@ static void pool_destroy(fast_pool_t* pool) {
   pthread_cond_broadcast(&pool->wake);
   pthread_mutex_unlock(&pool->lock);
   for (int i = 0; i < pool->n_workers; i++) pthread_join(pool->th[i], NULL);
-  for (int i = 0; i < pool->n_workers; i++) free(pool->tmp[i]);
-  free(pool->tmp);
-  free(pool->th);
+  pool_free_arrays(pool);
   pthread_cond_destroy(&pool->wake);
   pthread_cond_destroy(&pool->done);
   pthread_mutex_destroy(&pool->lock);
   pthread_mutex_destroy(&pool->busy);
-  free(pool);
+  dycl_free(pool->alloc, pool);
 }
 
 /* A pool of n worker threads, or NULL when they cannot be made (the caller then runs alone). */
-static fast_pool_t* pool_create(int n) {
-  fast_pool_t* pool = calloc(1, sizeof *pool);
+static fast_pool_t* pool_create(int n, const dycl_allocator_t* alloc) {
+  const size_t per = (size_t)FAST_MAX_INS * FAST_BLOCK * sizeof(float); /* a multiple of 64 */
+  if (n < 1 || (size_t)n > (SIZE_MAX - 64) / per) return NULL;
+  fast_pool_t* pool = dycl_calloc(alloc, 1, sizeof *pool);
   if (!pool) return NULL;
-  pool->th = calloc((size_t)n, sizeof *pool->th);
-  pool->tmp = calloc((size_t)n, sizeof *pool->tmp);
-  bool ok = pool->th && pool->tmp && pthread_mutex_init(&pool->lock, NULL) == 0;
+  pool->alloc = alloc;
+  pool->th = dycl_calloc(alloc, (size_t)n, sizeof *pool->th);
+  pool->args = dycl_calloc(alloc, (size_t)n, sizeof *pool->args);
+  pool->tmp = dycl_calloc(alloc, (size_t)n, sizeof *pool->tmp);
+  pool->tmp_raw = dycl_malloc(alloc, (size_t)n * per + 64);
+  bool ok = pool->th && pool->args && pool->tmp && pool->tmp_raw && pthread_mutex_init(&pool->lock, NULL) == 0;
   if (ok && pthread_mutex_init(&pool->busy, NULL) != 0) {
     pthread_mutex_destroy(&pool->lock);
     ok = false;
@@ -585,26 +605,15 @@ static fast_pool_t* pool_create(int n) {
     ok = false;
   }
   if (!ok) {
-    free(pool->th);
-    free(pool->tmp);
-    free(pool);
+    pool_free_arrays(pool);
+    dycl_free(alloc, pool);
     return NULL;
   }
+  char* tmp0 = (char*)(((uintptr_t)pool->tmp_raw + 63) & ~(uintptr_t)63);
   for (int i = 0; i < n; i++) {
-    pool->tmp[i] = aligned_alloc(64, (size_t)FAST_MAX_INS * FAST_BLOCK * sizeof(float));
-    fast_worker_arg_t* a = malloc(sizeof *a);
-    if (!pool->tmp[i] || !a) {
-      free(pool->tmp[i]);
-      free(a);
-      break;
-    }
-    a->pool = pool;
-    a->index = i;
-    if (pthread_create(&pool->th[i], NULL, fast_worker, a) != 0) {
-      free(pool->tmp[i]);
-      free(a);
-      break;
-    }
+    pool->tmp[i] = (float*)(tmp0 + (size_t)i * per);
+    pool->args[i] = (fast_worker_arg_t){pool, i};
+    if (pthread_create(&pool->th[i], NULL, fast_worker, &pool->args[i]) != 0) break;
     pool->n_workers++;
   }
   if (pool->n_workers == 0) {
@@ -620,7 +629,7 @@ static void run_parallel(cpu_fast_t* f, bool want, int64_t n_items, fast_job_fn 
   fast_pool_t* pool = NULL;
   if (want && f->threads > 1 && n_items > 1) {
     pthread_mutex_lock(&f->pool_lock);
-    if (!f->pool) f->pool = pool_create(f->threads - 1);
+    if (!f->pool) f->pool = pool_create(f->threads - 1, f->alloc);
     pool = f->pool;
     pthread_mutex_unlock(&f->pool_lock);
   }
@@ -647,13 +656,13 @@ static void run_parallel(cpu_fast_t* f, bool want, int64_t n_items, fast_job_fn 
 
 void cpu_fast_destroy(cpu_fast_t* f) {
   if (!f) return;
-  for (int i = 0; i < f->n_groups; i++) group_free_consts(&f->groups[i]);
+  for (int i = 0; i < f->n_groups; i++) group_free_consts(&f->groups[i], f->alloc);
   pool_destroy(f->pool);
   pthread_mutex_destroy(&f->pool_lock);
-  free(f->groups);
-  free(f->group_of);
-  free(f->deferred);
-  free(f);
+  dycl_free(f->alloc, f->groups);
+  dycl_free(f->alloc, f->group_of);
+  dycl_free(f->alloc, f->deferred);
+  dycl_free(f->alloc, f);
 }
 
 /* ------------------------------------------------------------------ running a group */

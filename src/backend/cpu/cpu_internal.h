@@ -76,6 +76,9 @@ typedef struct cpu_buf {
 } cpu_buf_t;
 
 typedef struct cpu_state {
+  /* the model's allocator (dycl_options_t.allocator, never NULL here): the state, its plans, the
+   * primitive cache, packed weights and workspaces, everything that outlives a run */
+  const dycl_allocator_t* alloc;
   cpu_dnn_t* dnn;
   pthread_mutex_t lock;
   cpu_buf_t* free_bufs; /* workspaces not in use (one per concurrent run at most) */
@@ -106,7 +109,7 @@ dycl_status_t cpu_group_run(const dycl_program_t* p, const dycl_subnet_t* sn, cp
 /* Makes group g's primitive (and packs its weights) at prepare time for the input shapes inference
  * knows, so that the first run does not pay for it; nothing when a shape is only known at run time. */
 dycl_status_t cpu_group_prepare(const dycl_program_t* p, const dycl_subnet_t* sn, cpu_state_t* st, cpu_group_t* g);
-void cpu_group_release(cpu_group_t* g);
+void cpu_group_release(cpu_group_t* g, const dycl_allocator_t* alloc); /* alloc: the state's */
 void cpu_state_free_buffers(cpu_state_t* st);
 
 #endif

@@ -437,14 +437,14 @@ static bool reduce_problem(const cpu_group_t* g, const dycl_node_t* node, const 
 
 /* ------------------------------------------------------------------ cache */
 
-static void entry_destroy(cpu_entry_t* e) {
+static void entry_destroy(const dycl_allocator_t* alloc, cpu_entry_t* e) {
   if (!e) return;
   cpu_prim_destroy(e->prim);
-  free(e);
+  dycl_free(alloc, e);
 }
 
-void cpu_group_release(cpu_group_t* g) {
-  for (int i = 0; i < g->n_entries; i++) entry_destroy(g->entries[i]);
+void cpu_group_release(cpu_group_t* g, const dycl_allocator_t* alloc) {
+  for (int i = 0; i < g->n_entries; i++) entry_destroy(alloc, g->entries[i]);
   g->n_entries = 0;
   cpu_wcache_destroy(g->wc);
   g->wc = NULL;
@@ -506,20 +506,21 @@ static dycl_status_t build_prim(cpu_state_t* st, cpu_group_t* g, const dycl_node
 }
 
 /* A new entry for these inputs (prim NULL when oneDNN is not to run them): the whole group when
- * oneDNN takes it, else the head alone. Called locked. */
+ * oneDNN takes it, else the head alone. Called locked. The entry, the primitive and the packed
+ * weights outlive the run: they come from the state's allocator, never the kernel context's. */
 static dycl_status_t entry_build(cpu_state_t* st, cpu_group_t* g, const dycl_node_t* head, const group_io_t* io,
-                                 dycl_kctx_t* kctx, cpu_entry_full_t** out) {
+                                 cpu_entry_full_t** out) {
   *out = NULL;
-  cpu_entry_full_t* e = calloc(1, sizeof *e);
+  cpu_entry_full_t* e = dycl_calloc(st->alloc, 1, sizeof *e);
   if (!e) return dycl_error_nomem();
   bool has_members = g->n_members > 0;
   dycl_status_t s = build_prim(st, g, head, io, true, e);
   if (!s && e->e.prim) e->plan.fused = true;
   if (!s && !e->e.prim && has_members) s = build_prim(st, g, head, io, false, e);
   if (!s && e->e.prim && g->w_const)
-    s = cpu_wcache_get(st->dnn, &g->wc, e->e.prim, io->w->data, kctx->heap ? kctx->heap : kctx->alloc, &e->e.packed);
+    s = cpu_wcache_get(st->dnn, &g->wc, e->e.prim, io->w->data, &e->e.packed);
   if (s) {
-    entry_destroy(&e->e);
+    entry_destroy(st->alloc, &e->e);
     return s;
   }
   *out = e;
@@ -529,8 +530,7 @@ static dycl_status_t entry_build(cpu_state_t* st, cpu_group_t* g, const dycl_nod
 /* Finds or makes the entry for `key`, with a reference taken (*transient: not kept in the cache,
  * destroy after use). */
 static dycl_status_t entry_get(cpu_state_t* st, cpu_group_t* g, const dycl_node_t* head, const group_io_t* io,
-                               const int64_t* key, int nkey, dycl_kctx_t* kctx, cpu_entry_full_t** out,
-                               bool* transient) {
+                               const int64_t* key, int nkey, cpu_entry_full_t** out, bool* transient) {
   *out = NULL;
   *transient = false;
   uint64_t h = 0xcbf29ce484222325ull;
@@ -546,7 +546,7 @@ static dycl_status_t entry_get(cpu_state_t* st, cpu_group_t* g, const dycl_node_
     }
   }
   cpu_entry_full_t* e;
-  dycl_status_t s = entry_build(st, g, head, io, kctx, &e);
+  dycl_status_t s = entry_build(st, g, head, io, &e);
   if (s) {
     pthread_mutex_unlock(&st->lock);
     return s;
@@ -568,7 +568,7 @@ static dycl_status_t entry_get(cpu_state_t* st, cpu_group_t* g, const dycl_node_
       int i = (start + j) % g->n_entries;
       if (g->entries[i]->refs == 0) slot = i;
     }
-    if (slot >= 0) entry_destroy(g->entries[slot]);
+    if (slot >= 0) entry_destroy(st->alloc, g->entries[slot]);
   }
   if (slot >= 0)
     g->entries[slot] = &e->e;
@@ -581,7 +581,7 @@ static dycl_status_t entry_get(cpu_state_t* st, cpu_group_t* g, const dycl_node_
 
 static void entry_put(cpu_state_t* st, cpu_entry_full_t* e, bool transient) {
   if (transient) {
-    entry_destroy(&e->e);
+    entry_destroy(st->alloc, &e->e);
     return;
   }
   pthread_mutex_lock(&st->lock);
@@ -598,15 +598,17 @@ static dycl_status_t ws_take(cpu_state_t* st, size_t size, cpu_buf_t** out) {
   if (b) st->free_bufs = b->next;
   pthread_mutex_unlock(&st->lock);
   if (!b) {
-    b = calloc(1, sizeof *b);
+    b = dycl_calloc(st->alloc, 1, sizeof *b);
     if (!b) return dycl_error_nomem();
   }
   if (b->size < size) {
-    free(b->raw);
+    dycl_free(st->alloc, b->raw);
+    b->raw = NULL;
     size_t grow = size + size / 4;
-    b->raw = malloc(grow + 64);
+    if (grow < size || grow > SIZE_MAX - 64) grow = size;
+    b->raw = size <= SIZE_MAX - 64 ? dycl_malloc(st->alloc, grow + 64) : NULL;
     if (!b->raw) {
-      free(b);
+      dycl_free(st->alloc, b);
       return dycl_error_nomem();
     }
     b->p = (void*)(((uintptr_t)b->raw + 63) & ~(uintptr_t)63);
@@ -627,8 +629,8 @@ static void ws_give(cpu_state_t* st, cpu_buf_t* b) {
 void cpu_state_free_buffers(cpu_state_t* st) {
   for (cpu_buf_t *b = st->free_bufs, *n; b; b = n) {
     n = b->next;
-    free(b->raw);
-    free(b);
+    dycl_free(st->alloc, b->raw);
+    dycl_free(st->alloc, b);
   }
   st->free_bufs = NULL;
 }
@@ -716,10 +718,9 @@ dycl_status_t cpu_group_prepare(const dycl_program_t* p, const dycl_subnet_t* sn
   int64_t key[CPU_KEY_MAX];
   int nkey = 0;
   if (!group_key(g, &io, key, &nkey)) return NULL;
-  dycl_kctx_t kctx = {.alloc = NULL};
   cpu_entry_full_t* e;
   bool transient;
-  DYCL_RETURN_IF_ERROR(entry_get(st, g, head, &io, key, nkey, &kctx, &e, &transient));
+  DYCL_RETURN_IF_ERROR(entry_get(st, g, head, &io, key, nkey, &e, &transient));
   entry_put(st, e, transient);
   return NULL;
 }
@@ -748,7 +749,7 @@ dycl_status_t cpu_group_run(const dycl_program_t* p, const dycl_subnet_t* sn, cp
   if (!group_key(g, &io, key, &nkey)) return NULL;
   cpu_entry_full_t* e;
   bool transient;
-  DYCL_RETURN_IF_ERROR(entry_get(st, g, head, &io, key, nkey, kctx, &e, &transient));
+  DYCL_RETURN_IF_ERROR(entry_get(st, g, head, &io, key, nkey, &e, &transient));
   if (!e->e.prim) {
     entry_put(st, e, transient);
     return NULL;

@@ -18,9 +18,11 @@
 struct cpu_dnn {
   dnnl_engine_t engine;
   int threads;
+  const dycl_allocator_t* alloc; /* every buffer of this file's own (not oneDNN's internal ones) */
 };
 
 struct cpu_prim {
+  const dycl_allocator_t* alloc; /* the engine's: this struct and its execution contexts */
   dnnl_primitive_desc_t pd;
   dnnl_primitive_t prim;
   /* the layouts the caller passes (plain, strided or channels-last) */
@@ -45,6 +47,7 @@ struct cpu_prim {
  * set per call. Kept with the primitive and reused (creating them costs more than running a
  * small primitive). */
 typedef struct exec_ctx {
+  const dycl_allocator_t* alloc;
   struct exec_ctx* next;
   dnnl_stream_t stream;
   dnnl_memory_t src_user, src, wei_user, wei, bias, dst, dst_user, sum_user, scratch;
@@ -58,7 +61,7 @@ typedef struct wc_entry {
 } wc_entry_t;
 
 struct cpu_wcache {
-  const dycl_allocator_t* alloc;
+  const dycl_allocator_t* alloc; /* the engine's */
   wc_entry_t* head;
 };
 
@@ -87,6 +90,19 @@ static void* alloc_aligned(const dycl_allocator_t* alloc, size_t n, void** raw) 
 }
 
 static size_t align64(size_t n) { return (n + 63) & ~(size_t)63; }
+
+/* A zeroed primitive made through the engine's allocator (memory oneDNN allocates inside the
+ * primitive descriptors, primitives, streams and memory objects made below is oneDNN's own and out
+ * of the allocator's reach). */
+static cpu_prim_t* prim_new(cpu_dnn_t* dnn) {
+  cpu_prim_t* p = dycl_calloc(dnn->alloc, 1, sizeof *p);
+  if (p) p->alloc = dnn->alloc;
+  return p;
+}
+
+static void prim_free(cpu_prim_t* p) {
+  if (p) dycl_free(p->alloc, p);
+}
 
 static void plain_md(dnnl_memory_desc_t* md, int ndims, const int64_t* dims) {
   dnnl_dims_t d, s;
@@ -206,18 +222,20 @@ static dycl_status_t finish_prim(cpu_dnn_t* dnn, const_dnnl_op_desc_t op, const 
   dnnl_primitive_attr_t attr;
   dycl_status_t s = make_attr(post, &attr);
   if (s) {
-    free(p);
+    prim_free(p);
     return s;
   }
   /* oneDNN sizes a primitive's buffers for the threads it will run on: the same at creation and
    * at every execution */
   p->nthr = threads > 0 ? threads : dnn->threads > 0 ? dnn->threads : omp_get_max_threads();
   int prev = threads_push(p->nthr);
+  /* oneDNN allocates the descriptor, the primitive and its reorders itself (not through dycl's
+   * allocator); the per-execution buffers come from the caller's workspace */
   dnnl_status_t st = dnnl_primitive_desc_create(&p->pd, op, attr, dnn->engine, NULL);
   dnnl_primitive_attr_destroy(attr);
   if (st != dnnl_success) {
     threads_pop(p->nthr, prev);
-    free(p);
+    prim_free(p);
     if (st == dnnl_out_of_memory) return dycl_error_nomem();
     return NULL; /* unimplemented or rejected: the caller falls back */
   }
@@ -227,7 +245,7 @@ static dycl_status_t finish_prim(cpu_dnn_t* dnn, const_dnnl_op_desc_t op, const 
       strncmp(impl, "ref", 3) == 0) {
     threads_pop(p->nthr, prev);
     dnnl_primitive_desc_destroy(p->pd);
-    free(p);
+    prim_free(p);
     return NULL;
   }
   p->src_md = *dnnl_primitive_desc_query_md(p->pd, dnnl_query_src_md, 0);
@@ -243,7 +261,7 @@ static dycl_status_t finish_prim(cpu_dnn_t* dnn, const_dnnl_op_desc_t op, const 
   if (pthread_mutex_init(&p->lock, NULL) != 0) {
     threads_pop(p->nthr, prev);
     dnnl_primitive_desc_destroy(p->pd);
-    free(p);
+    prim_free(p);
     return dycl_error(DYCL_CODE_INTERNAL, "cannot create a mutex");
   }
   st = dnnl_primitive_create(&p->prim, p->pd);
@@ -270,14 +288,16 @@ static dycl_status_t finish_prim(cpu_dnn_t* dnn, const_dnnl_op_desc_t op, const 
 
 /* -------------------------------------------------------------------- engine */
 
-dycl_status_t cpu_dnn_create(int threads, cpu_dnn_t** out) {
+dycl_status_t cpu_dnn_create(int threads, const dycl_allocator_t* alloc, cpu_dnn_t** out) {
   *out = NULL;
-  cpu_dnn_t* d = calloc(1, sizeof *d);
+  alloc = dycl_alloc_or_default(alloc);
+  cpu_dnn_t* d = dycl_calloc(alloc, 1, sizeof *d);
   if (!d) return dycl_error_nomem();
   d->threads = threads;
-  dnnl_status_t st = dnnl_engine_create(&d->engine, dnnl_cpu, 0);
+  d->alloc = alloc;
+  dnnl_status_t st = dnnl_engine_create(&d->engine, dnnl_cpu, 0); /* oneDNN allocates its engine itself */
   if (st != dnnl_success) {
-    free(d);
+    dycl_free(alloc, d);
     return dnn_error(st, "creating the CPU engine");
   }
   *out = d;
@@ -287,7 +307,7 @@ dycl_status_t cpu_dnn_create(int threads, cpu_dnn_t** out) {
 void cpu_dnn_destroy(cpu_dnn_t* dnn) {
   if (!dnn) return;
   dnnl_engine_destroy(dnn->engine);
-  free(dnn);
+  dycl_free(dnn->alloc, dnn);
 }
 
 /* ---------------------------------------------------------------- primitives */
@@ -295,7 +315,7 @@ void cpu_dnn_destroy(cpu_dnn_t* dnn) {
 dycl_status_t cpu_prim_conv(cpu_dnn_t* dnn, const cpu_conv_desc_t* d, const cpu_post_t* post, bool weights_any,
                             cpu_prim_t** out) {
   *out = NULL;
-  cpu_prim_t* p = calloc(1, sizeof *p);
+  cpu_prim_t* p = prim_new(dnn);
   if (!p) return dycl_error_nomem();
   int nd = d->nsp + 2;
   int64_t xs[5], ys[5], ws[6], bs[1] = {d->M};
@@ -336,7 +356,7 @@ dycl_status_t cpu_prim_conv(cpu_dnn_t* dnn, const cpu_conv_desc_t* d, const cpu_
     st[g0 + 1] = (d->M / d->G) * K; /* input channel within the group */
     if (g0) st[0] = (d->C / d->G) * (d->M / d->G) * K;
     if (strided_md(&p->wei_user, wnd, ws, st) != dnnl_success) {
-      free(p);
+      prim_free(p);
       return NULL;
     }
   }
@@ -365,7 +385,7 @@ dycl_status_t cpu_prim_conv(cpu_dnn_t* dnn, const cpu_conv_desc_t* d, const cpu_
           : dnnl_dilated_convolution_forward_desc_init(&cd, dnnl_forward_inference, dnnl_convolution_direct, &xmd, &wmd,
                                                        d->bias ? &p->bias_md : NULL, &ymd, strides, dil, pl, pr);
   if (st != dnnl_success) {
-    free(p);
+    prim_free(p);
     return NULL;
   }
   return finish_prim(dnn, &cd, post, d->threads, p, out);
@@ -375,12 +395,12 @@ dycl_status_t cpu_prim_matmul(cpu_dnn_t* dnn, const cpu_mm_desc_t* d, const cpu_
                               cpu_prim_t** out) {
   *out = NULL;
   if (d->rank < 2 || d->rank > CPU_MM_MAX_RANK) return NULL;
-  cpu_prim_t* p = calloc(1, sizeof *p);
+  cpu_prim_t* p = prim_new(dnn);
   if (!p) return dycl_error_nomem();
   int nd = d->rank;
   if (strided_md(&p->src_user, nd, d->a_dims, d->a_strides) != dnnl_success ||
       strided_md(&p->wei_user, nd, d->b_dims, d->b_strides) != dnnl_success) {
-    free(p);
+    prim_free(p);
     return NULL;
   }
   plain_md(&p->dst_user, nd, d->c_dims);
@@ -397,7 +417,7 @@ dycl_status_t cpu_prim_matmul(cpu_dnn_t* dnn, const cpu_mm_desc_t* d, const cpu_
   p->wei_any = weights_any;
   dnnl_matmul_desc_t md;
   if (dnnl_matmul_desc_init(&md, &p->src_user, &wmd, d->bias ? &p->bias_md : NULL, &p->dst_user) != dnnl_success) {
-    free(p);
+    prim_free(p);
     return NULL;
   }
   return finish_prim(dnn, &md, post, d->threads, p, out);
@@ -405,7 +425,7 @@ dycl_status_t cpu_prim_matmul(cpu_dnn_t* dnn, const cpu_mm_desc_t* d, const cpu_
 
 dycl_status_t cpu_prim_pool(cpu_dnn_t* dnn, const cpu_pool_desc_t* d, cpu_prim_t** out) {
   *out = NULL;
-  cpu_prim_t* p = calloc(1, sizeof *p);
+  cpu_prim_t* p = prim_new(dnn);
   if (!p) return dycl_error_nomem();
   int nd = d->nsp + 2;
   int64_t xs[5], ys[5];
@@ -434,7 +454,7 @@ dycl_status_t cpu_prim_pool(cpu_dnn_t* dnn, const cpu_pool_desc_t* d, cpu_prim_t
   dnnl_pooling_v2_desc_t pd;
   if (dnnl_pooling_v2_forward_desc_init(&pd, dnnl_forward_inference, alg, &p->src_user, &ymd, strides, kernel, dil, pl,
                                         pr) != dnnl_success) {
-    free(p);
+    prim_free(p);
     return NULL;
   }
   return finish_prim(dnn, &pd, NULL, d->threads, p, out);
@@ -442,7 +462,7 @@ dycl_status_t cpu_prim_pool(cpu_dnn_t* dnn, const cpu_pool_desc_t* d, cpu_prim_t
 
 dycl_status_t cpu_prim_reduce(cpu_dnn_t* dnn, const cpu_reduce_desc_t* d, cpu_prim_t** out) {
   *out = NULL;
-  cpu_prim_t* p = calloc(1, sizeof *p);
+  cpu_prim_t* p = prim_new(dnn);
   if (!p) return dycl_error_nomem();
   act_md(&p->src_user, d->rank, d->dims, d->src_cl);
   plain_md(&p->dst_user, d->rank, d->out_dims);
@@ -454,7 +474,7 @@ dycl_status_t cpu_prim_reduce(cpu_dnn_t* dnn, const cpu_reduce_desc_t* d, cpu_pr
   if (any_md(&ymd, d->rank, d->out_dims) != dnnl_success) ymd = p->dst_user;
   dnnl_reduction_desc_t rd;
   if (dnnl_reduction_desc_init(&rd, alg, &p->src_user, &ymd, 0.0f, 0.0f) != dnnl_success) {
-    free(p);
+    prim_free(p);
     return NULL;
   }
   return finish_prim(dnn, &rd, NULL, d->threads, p, out);
@@ -467,7 +487,7 @@ static void ctx_destroy(exec_ctx_t* c) {
   for (size_t i = 0; i < sizeof mems / sizeof *mems; i++)
     if (*mems[i]) dnnl_memory_destroy(*mems[i]);
   if (c->stream) dnnl_stream_destroy(c->stream);
-  free(c);
+  dycl_free(c->alloc, c);
 }
 
 void cpu_prim_destroy(cpu_prim_t* p) {
@@ -485,7 +505,7 @@ void cpu_prim_destroy(cpu_prim_t* p) {
   if (p->sum_reorder) dnnl_primitive_destroy(p->sum_reorder);
   if (p->prim) dnnl_primitive_destroy(p->prim);
   if (p->pd) dnnl_primitive_desc_destroy(p->pd);
-  free(p);
+  prim_free(p);
 }
 
 /* ------------------------------------------------------------------- running */
@@ -517,32 +537,32 @@ static dycl_status_t reorder_run(cpu_dnn_t* dnn, dnnl_stream_t stream, dnnl_prim
 }
 
 dycl_status_t cpu_wcache_get(cpu_dnn_t* dnn, cpu_wcache_t** wc, const cpu_prim_t* p, const float* plain,
-                             const dycl_allocator_t* alloc, const void** packed) {
+                             const void** packed) {
   *packed = plain;
   if (!p->wei_pack) return NULL;
   if (!*wc) {
-    *wc = calloc(1, sizeof **wc);
+    *wc = dycl_calloc(dnn->alloc, 1, sizeof **wc);
     if (!*wc) return dycl_error_nomem();
-    (*wc)->alloc = alloc;
+    (*wc)->alloc = dnn->alloc;
   }
   for (wc_entry_t* e = (*wc)->head; e; e = e->next)
     if (dnnl_memory_desc_equal(&e->md, &p->wei_md)) {
       *packed = e->buf;
       return NULL;
     }
-  wc_entry_t* e = calloc(1, sizeof *e);
+  wc_entry_t* e = dycl_calloc((*wc)->alloc, 1, sizeof *e);
   if (!e) return dycl_error_nomem();
   e->md = p->wei_md;
   e->buf = alloc_aligned((*wc)->alloc, p->wei_bytes, &e->raw);
   if (!e->buf && p->wei_bytes) {
-    free(e);
+    dycl_free((*wc)->alloc, e);
     return dycl_error_nomem();
   }
   dnnl_primitive_t r = NULL;
   dycl_status_t s = make_reorder(dnn, &p->wei_user, &p->wei_md, &r);
   if (s) {
     dycl_free((*wc)->alloc, e->raw);
-    free(e);
+    dycl_free((*wc)->alloc, e);
     return s;
   }
   int prev = threads_push(p->nthr);
@@ -552,7 +572,7 @@ dycl_status_t cpu_wcache_get(cpu_dnn_t* dnn, cpu_wcache_t** wc, const cpu_prim_t
     threads_pop(p->nthr, prev);
     dnnl_primitive_destroy(r);
     dycl_free((*wc)->alloc, e->raw);
-    free(e);
+    dycl_free((*wc)->alloc, e);
     return dnn_error(st, "creating a stream");
   }
   s = reorder_run(dnn, stream, r, &p->wei_user, plain, &p->wei_md, e->buf);
@@ -563,7 +583,7 @@ dycl_status_t cpu_wcache_get(cpu_dnn_t* dnn, cpu_wcache_t** wc, const cpu_prim_t
   threads_pop(p->nthr, prev);
   if (s) {
     dycl_free((*wc)->alloc, e->raw);
-    free(e);
+    dycl_free((*wc)->alloc, e);
     return s;
   }
   e->next = (*wc)->head;
@@ -577,9 +597,9 @@ void cpu_wcache_destroy(cpu_wcache_t* wc) {
   for (wc_entry_t *e = wc->head, *n; e; e = n) {
     n = e->next;
     dycl_free(wc->alloc, e->raw);
-    free(e);
+    dycl_free(wc->alloc, e);
   }
-  free(wc);
+  dycl_free(wc->alloc, wc);
 }
 
 static dycl_status_t ctx_mem(cpu_dnn_t* dnn, const dnnl_memory_desc_t* md, dnnl_memory_t* out) {
@@ -589,8 +609,9 @@ static dycl_status_t ctx_mem(cpu_dnn_t* dnn, const dnnl_memory_desc_t* md, dnnl_
 
 static dycl_status_t ctx_create(cpu_dnn_t* dnn, const cpu_prim_t* p, exec_ctx_t** out) {
   *out = NULL;
-  exec_ctx_t* c = calloc(1, sizeof *c);
+  exec_ctx_t* c = dycl_calloc(p->alloc, 1, sizeof *c);
   if (!c) return dycl_error_nomem();
+  c->alloc = p->alloc;
   dycl_status_t s = NULL;
   dnnl_status_t st = dnnl_stream_create(&c->stream, dnn->engine, dnnl_stream_default_flags);
   if (st != dnnl_success) {

@@ -111,8 +111,12 @@ typedef struct cpu_args {
 
 /* An engine; `threads` > 0: the OpenMP threads its primitives run on (else OpenMP's default, as
  * the calling thread sees it when a primitive is created). A primitive runs on the threads it was
- * created for; the caller's OpenMP setting is restored after each call. */
-dycl_status_t cpu_dnn_create(int threads, cpu_dnn_t** out);
+ * created for; the caller's OpenMP setting is restored after each call. `alloc` (NULL: malloc)
+ * makes every buffer of this glue: the engine, primitives and their execution contexts, weight
+ * caches and packed weights; it must outlive the engine and everything made with it. Memory
+ * oneDNN allocates internally (its engine, primitive descriptors, primitives, streams, memory
+ * objects) is out of its reach. */
+dycl_status_t cpu_dnn_create(int threads, const dycl_allocator_t* alloc, cpu_dnn_t** out);
 void cpu_dnn_destroy(cpu_dnn_t* dnn);
 
 /* Create a primitive. When oneDNN has no implementation for the problem (or rejects it), return
@@ -129,9 +133,10 @@ void cpu_prim_destroy(cpu_prim_t* p);
 
 /* The weights of `p` packed into its layout from `plain`: found in `*wc` (weights already packed
  * for another primitive with the same layout) or packed now and kept there. `*wc` may be NULL
- * (created here). The packed buffer lives as long as the cache. */
+ * (created here, with the engine's allocator, which also makes the packed buffers). The packed
+ * buffer lives as long as the cache. */
 dycl_status_t cpu_wcache_get(cpu_dnn_t* dnn, cpu_wcache_t** wc, const cpu_prim_t* p, const float* plain,
-                             const dycl_allocator_t* alloc, const void** packed);
+                             const void** packed);
 void cpu_wcache_destroy(cpu_wcache_t* wc);
 
 /* The bytes of workspace one execution of p needs (its scratchpad and reorder buffers). */
