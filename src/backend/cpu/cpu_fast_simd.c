@@ -70,53 +70,6 @@ static inline float fast_i2f(int32_t i) {
 #define VHSUM(v) (v)
 #define VHMAX(v) (v)
 #include "backend/cpu/cpu_fast_kernels.h"
-#undef SFX
-#undef FT
-#undef ISA_NAME
-#undef VW
-#undef vf
-#undef vi
-#undef vm
-#undef VLOAD
-#undef VSTORE
-#undef VLOADN
-#undef VSTOREN
-#undef VLANES
-#undef VSET
-#undef VADD
-#undef VSUB
-#undef VMUL
-#undef VDIV
-#undef VFMA
-#undef VMAX
-#undef VMIN
-#undef VSQRT
-#undef VFLOOR
-#undef VCEIL
-#undef VRINT
-#undef VCMPLT
-#undef VCMPLE
-#undef VCMPGT
-#undef VCMPGE
-#undef VCMPEQ
-#undef VISNAN
-#undef VSEL
-#undef VAND
-#undef VOR
-#undef VXOR
-#undef VCVTI
-#undef VI_SET
-#undef VI_ADD
-#undef VI_SUB
-#undef VI_AND
-#undef VI_OR
-#undef VI_SRAI
-#undef VI_SLLI
-#undef VI_AS_F
-#undef VF_AS_I
-#undef VI_TO_F
-#undef VHSUM
-#undef VHMAX
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
@@ -188,53 +141,6 @@ FT static inline __m256i fast_lanes_avx2(int64_t n) {
 #define VHSUM(v) fast_hsum_avx2(v)
 #define VHMAX(v) fast_hmax_avx2(v)
 #include "backend/cpu/cpu_fast_kernels.h"
-#undef SFX
-#undef FT
-#undef ISA_NAME
-#undef VW
-#undef vf
-#undef vi
-#undef vm
-#undef VLOAD
-#undef VSTORE
-#undef VLOADN
-#undef VSTOREN
-#undef VLANES
-#undef VSET
-#undef VADD
-#undef VSUB
-#undef VMUL
-#undef VDIV
-#undef VFMA
-#undef VMAX
-#undef VMIN
-#undef VSQRT
-#undef VFLOOR
-#undef VCEIL
-#undef VRINT
-#undef VCMPLT
-#undef VCMPLE
-#undef VCMPGT
-#undef VCMPGE
-#undef VCMPEQ
-#undef VISNAN
-#undef VSEL
-#undef VAND
-#undef VOR
-#undef VXOR
-#undef VCVTI
-#undef VI_SET
-#undef VI_ADD
-#undef VI_SUB
-#undef VI_AND
-#undef VI_OR
-#undef VI_SRAI
-#undef VI_SLLI
-#undef VI_AS_F
-#undef VF_AS_I
-#undef VI_TO_F
-#undef VHSUM
-#undef VHMAX
 
 /* ------------------------------------------------------------------ AVX-512 */
 
