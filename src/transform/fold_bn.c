@@ -159,8 +159,7 @@ static dycl_status_t fold_gemm(dycl_ir_t* ir, dycl_node_t* gemm, dycl_node_t* bn
     if (!s && !in) s = dycl_error_nomem();
     if (!s) {
       const float* w0 = Bw->data;
-      double alpha = dycl_attr_float(gemm, "alpha", 1.0);
-      (void)alpha; /* alpha scales A·B only; the per-column scale commutes with it */
+      /* Gemm's alpha scales A·B only; the per-column scale commutes with it */
       for (int64_t k = 0; k < K; k++)
         for (int64_t m = 0; m < M; m++) {
           int64_t i = tb ? m * K + k : k * M + m;
