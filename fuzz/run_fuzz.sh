@@ -2,8 +2,10 @@
 # Builds the libFuzzer harnesses and runs each one for a given time (`make fuzz`, and a bounded run
 # in `make check`). docs/fuzzing.md explains the harnesses, the corpora and what to do with a finding.
 #
-# Usage: fuzz/run_fuzz.sh [--time SECONDS] [--build DIR] [--seeds full|small] [--jobs N] [HARNESS...]
+# Usage: fuzz/run_fuzz.sh [--time SECONDS] [--seed N] [--build DIR] [--seeds full|small] [--jobs N] [HARNESS...]
 #   --time   seconds per harness (default 60)
+#   --seed   libFuzzer's random seed (default 0: a new one each run); a fixed seed makes a run repeat
+#            the same inputs in the same order, so that `make check` fails only on what it found before
 #   --build  the libFuzzer build folder (default build-fuzz; configured with clang when missing)
 #   --seeds  full: seeds from the demo, the ONNX node tests (generated when missing), the bad-input
 #            cases, NumPy files and the committed ones; small: all but the node tests (default full)
@@ -15,15 +17,17 @@ set -u
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 TIME=60
+SEED=0
 BUILD=build-fuzz
 SEEDS=full
 JOBS=$(nproc 2>/dev/null || echo 2)
 HARNESSES=()
 PY=/usr/bin/python3
-usage() { sed -n '5,13p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '5,15p' "$0" | sed 's/^# \{0,1\}//'; }
 while [ $# -gt 0 ]; do
   case "$1" in
     --time) TIME=${2:-}; shift 2 ;;
+    --seed) SEED=${2:-}; shift 2 ;;
     --build) BUILD=${2:-}; shift 2 ;;
     --seeds) SEEDS=${2:-}; shift 2 ;;
     --jobs) JOBS=${2:-}; shift 2 ;;
@@ -33,6 +37,7 @@ while [ $# -gt 0 ]; do
   esac
 done
 case "$TIME" in ''|*[!0-9]*) echo "run_fuzz: --time needs a number of seconds" >&2; exit 2 ;; esac
+case "$SEED" in ''|*[!0-9]*) echo "run_fuzz: --seed needs a number" >&2; exit 2 ;; esac
 case "$SEEDS" in full|small) ;; *) echo "run_fuzz: --seeds is full or small" >&2; exit 2 ;; esac
 [ ${#HARNESSES[@]} -gt 0 ] || HARNESSES=(model tensor run)
 die() { echo "run_fuzz: error: $*" >&2; exit 1; }
@@ -82,9 +87,10 @@ for h in "${HARNESSES[@]}"; do
   [ -d "tests/fuzz/regressions/$h" ] && dirs+=("tests/fuzz/regressions/$h")
   log="$BUILD/fuzz-$h.log"
   echo "== fuzz_$h for ${TIME}s (log: $log)"
+  touch "$log.start"
   DYCL_FUZZ_MODELS="$ROOT/$BUILD/fuzz-models" \
   ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-    "$BUILD/fuzz/fuzz_$h" -max_total_time="$TIME" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+    "$BUILD/fuzz/fuzz_$h" -max_total_time="$TIME" -seed="$SEED" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
     -artifact_prefix="$artifacts/" "${dirs[@]}" >"$log" 2>&1
   rc=$?
   execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
@@ -96,6 +102,15 @@ for h in "${HARNESSES[@]}"; do
     line="$line — FINDING (exit $rc)"
     echo "run_fuzz: fuzz_$h found a problem:" >&2
     grep -E "ERROR: |runtime error|invariant broken|SUMMARY|Test unit written|deadly signal|timeout" "$log" | head -12 >&2
+    # The input itself, so that a finding in a CI log can be reproduced without the build folder.
+    for f in "$artifacts"/*; do
+      [ -f "$f" ] && [ "$f" -nt "$log.start" ] || continue
+      size=$(stat -c %s "$f")
+      if [ "$size" -le 8192 ]; then
+        echo "run_fuzz: $f ($size bytes), base64 (decode with: base64 -d > FILE):" >&2
+        base64 "$f" >&2
+      fi
+    done
   fi
   echo "$line"
   summary="$summary$line"$'\n'

@@ -191,7 +191,7 @@ void* dycl_arena_calloc(dycl_arena_t* arena, size_t n, size_t size) {
 char* dycl_arena_strndup(dycl_arena_t* arena, const char* s, size_t n) {
   char* p = dycl_arena_alloc(arena, n + 1);
   if (!p) return NULL;
-  memcpy(p, s, n);
+  if (n) memcpy(p, s, n); /* protobuf-c leaves an empty bytes field's data NULL */
   p[n] = 0;
   return p;
 }

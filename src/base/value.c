@@ -218,7 +218,7 @@ dycl_status_t dycl_value_create_tensor(const dycl_allocator_t* alloc, dycl_dtype
   if (dtype == DYCL_DTYPE_STRING)
     return dycl_error(DYCL_CODE_UNSUPPORTED, "string tensors cannot be created through this call");
   DYCL_RETURN_IF_ERROR(dycl_tensor_new(alloc, NULL, dtype, rank, dims, out));
-  if (data)
+  if (data && (*out)->nbytes)
     memcpy((*out)->data, data, (*out)->nbytes);
   else
     memset((*out)->data, 0, (*out)->nbytes);

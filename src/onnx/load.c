@@ -266,13 +266,13 @@ static dycl_status_t constant_value(loader_t* L, const dycl_node_t* node, dycl_v
   if (strcmp(a->name, "value_floats") == 0 && a->type == DYCL_ATTR_FLOATS) {
     int64_t n = a->n;
     DYCL_RETURN_IF_ERROR(dycl_tensor_new(al, NULL, DYCL_DTYPE_FLOAT32, 1, &n, out));
-    memcpy((*out)->data, a->floats, (size_t)n * sizeof(float));
+    if (n) memcpy((*out)->data, a->floats, (size_t)n * sizeof(float));
     return NULL;
   }
   if (strcmp(a->name, "value_ints") == 0 && a->type == DYCL_ATTR_INTS) {
     int64_t n = a->n;
     DYCL_RETURN_IF_ERROR(dycl_tensor_new(al, NULL, DYCL_DTYPE_INT64, 1, &n, out));
-    memcpy((*out)->data, a->ints, (size_t)n * sizeof(int64_t));
+    if (n) memcpy((*out)->data, a->ints, (size_t)n * sizeof(int64_t));
     return NULL;
   }
   if ((strcmp(a->name, "value_string") == 0 && a->type == DYCL_ATTR_STRING) ||

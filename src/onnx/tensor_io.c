@@ -106,8 +106,12 @@ static dycl_status_t external_path(const char* dir, const char* location, const 
   return NULL;
 }
 
-static dycl_status_t read_external(const Onnx__TensorProto* tp, const char* dir, const char* what, void* dst,
-                                   size_t nbytes) {
+/* Opens a tensor's external data and leaves the file at its offset, once the location is inside
+ * the model's folder and the file holds the nbytes the dims need: checked before any memory is
+ * reserved for the tensor, so that dims claiming gigabytes cost nothing (found by fuzzing). */
+static dycl_status_t open_external(const Onnx__TensorProto* tp, const char* dir, const char* what, size_t nbytes,
+                                   FILE** out) {
+  *out = NULL;
   const char* location = NULL;
   int64_t offset = 0, length = -1;
   for (size_t i = 0; i < tp->n_external_data; i++) {
@@ -126,16 +130,17 @@ static dycl_status_t read_external(const Onnx__TensorProto* tp, const char* dir,
   FILE* f = fopen(path, "rb");
   if (!f) return dycl_error(DYCL_CODE_IO, "%s: cannot open external data '%s'", what, location);
   struct stat st;
-  if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode) || (uint64_t)st.st_size < (uint64_t)offset + nbytes) {
+  if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode) || (uint64_t)st.st_size < (uint64_t)offset ||
+      (uint64_t)st.st_size - (uint64_t)offset < nbytes) {
     fclose(f);
     return dycl_error(DYCL_CODE_INVALID_MODEL, "%s: external data file '%s' is shorter than the %zu bytes needed at offset %" PRId64,
                       what, location, nbytes, offset);
   }
-  if (fseeko(f, (off_t)offset, SEEK_SET) != 0 || (nbytes && fread(dst, 1, nbytes, f) != nbytes)) {
+  if (fseeko(f, (off_t)offset, SEEK_SET) != 0) {
     fclose(f);
     return dycl_error(DYCL_CODE_IO, "%s: cannot read external data '%s'", what, location);
   }
-  fclose(f);
+  *out = f;
   return NULL;
 }
 
@@ -173,9 +178,20 @@ dycl_status_t dycl_onnx_tensor_from_proto(const dycl_allocator_t* alloc, const d
     if (tp->dims[i] < 0)
       return dycl_error(DYCL_CODE_INVALID_MODEL, "%s: negative dimension %" PRId64, what, tp->dims[i]);
   bool external = tp->has_data_location && tp->data_location == ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL;
-  /* The data must be in the proto before memory is reserved for it: dims claiming gigabytes in a
-   * few bytes of file are an error, not an allocation (found by fuzzing). */
-  if (!external) {
+  /* The data must be in the proto (or its external file) before memory is reserved for it: dims
+   * claiming gigabytes in a few bytes of file are an error, not an allocation (found by fuzzing). */
+  FILE* ext = NULL;
+  if (external) {
+    if (dtype == DYCL_DTYPE_STRING)
+      return dycl_error(DYCL_CODE_UNSUPPORTED, "%s: string tensors in external data", what);
+    int64_t need;
+    size_t nbytes;
+    dycl_status_t c = dycl_shape_numel((int)tp->n_dims, tp->dims, &need);
+    if (c) return dycl_error_wrap(c, "%s", what);
+    if (!dycl_mul_size((size_t)need, dycl_dtype_size((dycl_dtype_t)dtype), &nbytes))
+      return dycl_error(DYCL_CODE_INVALID_MODEL, "%s: the tensor's size overflows", what);
+    DYCL_RETURN_IF_ERROR(open_external(tp, dir, what, nbytes, &ext));
+  } else {
     int64_t need;
     dycl_status_t c = dycl_shape_numel((int)tp->n_dims, tp->dims, &need);
     if (c) return dycl_error_wrap(c, "%s", what);
@@ -191,14 +207,15 @@ dycl_status_t dycl_onnx_tensor_from_proto(const dycl_allocator_t* alloc, const d
   }
   dycl_value_t* v;
   dycl_status_t s = dycl_tensor_new(alloc, limits, (dycl_dtype_t)dtype, (int)tp->n_dims, tp->dims, &v);
-  if (s) return dycl_error_wrap(s, "%s", what);
+  if (s) {
+    if (ext) fclose(ext);
+    return dycl_error_wrap(s, "%s", what);
+  }
   int64_t n = v->numel;
-  if (external) {
-    if (dtype == DYCL_DTYPE_STRING) {
-      s = dycl_error(DYCL_CODE_UNSUPPORTED, "%s: string tensors in external data", what);
-    } else {
-      s = read_external(tp, dir, what, v->data, v->nbytes);
-    }
+  if (ext) {
+    if (v->nbytes && fread(v->data, 1, v->nbytes, ext) != v->nbytes)
+      s = dycl_error(DYCL_CODE_IO, "%s: cannot read external data", what);
+    fclose(ext);
   } else if (dtype == DYCL_DTYPE_STRING) {
     if ((int64_t)tp->n_string_data != n) {
       s = count_mismatch(what, "string_data", tp->n_string_data, n);
