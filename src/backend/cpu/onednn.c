@@ -265,12 +265,15 @@ static dycl_status_t finish_prim(cpu_dnn_t* dnn, const_dnnl_op_desc_t op, const 
     return dycl_error(DYCL_CODE_INTERNAL, "cannot create a mutex");
   }
   st = dnnl_primitive_create(&p->prim, p->pd);
-  threads_pop(p->nthr, prev);
   if (st != dnnl_success) {
+    threads_pop(p->nthr, prev);
     p->prim = NULL;
     cpu_prim_destroy(p);
     return dnn_error(st, "creating a primitive");
   }
+  /* the reorders too are made under the primitive's thread count: oneDNN fixes a reorder's
+   * parallelization when it makes it, and one made under more threads than it runs on starts an
+   * OpenMP team of that size at every run (seen with --threads 1: a team of 2 per convolution) */
   s = make_reorder(dnn, &p->src_user, &p->src_md, &p->src_reorder);
   if (!s) s = make_reorder(dnn, &p->dst_md, &p->dst_user, &p->dst_reorder);
   if (!s && p->sum) s = make_reorder(dnn, &p->sum_user, &p->dst_md, &p->sum_reorder);
@@ -278,6 +281,7 @@ static dycl_status_t finish_prim(cpu_dnn_t* dnn, const_dnnl_op_desc_t op, const 
    * when it packs them) */
   if (p->has_wei) p->wei_pack = !dnnl_memory_desc_equal(&p->wei_user, &p->wei_md);
   if (!s && p->has_wei && !p->wei_any) s = make_reorder(dnn, &p->wei_user, &p->wei_md, &p->wei_reorder);
+  threads_pop(p->nthr, prev);
   if (s) {
     cpu_prim_destroy(p);
     return s;
@@ -558,14 +562,16 @@ dycl_status_t cpu_wcache_get(cpu_dnn_t* dnn, cpu_wcache_t** wc, const cpu_prim_t
     dycl_free((*wc)->alloc, e);
     return dycl_error_nomem();
   }
+  /* the reorder is made, as well as run, under the primitive's thread count (see finish_prim) */
+  int prev = threads_push(p->nthr);
   dnnl_primitive_t r = NULL;
   dycl_status_t s = make_reorder(dnn, &p->wei_user, &p->wei_md, &r);
   if (s) {
+    threads_pop(p->nthr, prev);
     dycl_free((*wc)->alloc, e->raw);
     dycl_free((*wc)->alloc, e);
     return s;
   }
-  int prev = threads_push(p->nthr);
   dnnl_stream_t stream;
   dnnl_status_t st = dnnl_stream_create(&stream, dnn->engine, dnnl_stream_default_flags);
   if (st != dnnl_success) {
