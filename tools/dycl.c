@@ -61,8 +61,9 @@ static const char* BENCH_HELP =
     "Measures the in-process latency of a run (loading and preparation excluded). Inputs as for\n"
     "`dycl run`. Before it, a line `memory: arena_bytes=<planned arena of the sub-networks'\n"
     "intermediates> arena_lower_bound_bytes=<the most any plan must hold> peak_tensor_bytes=<most tensor\n"
-    "bytes live at once in a run> peak_rss_kib=<the process's peak resident memory>`. The last line\n"
-    "printed is `median_us=<x> p10_us=<x> p90_us=<x>`.\n"
+    "bytes live at once in a run> peak_rss_kib=<the process's peak resident memory>\n"
+    "allocations_per_run=<the most blocks a timed run took from the allocator: 0 in the steady state>`.\n"
+    "The last line printed is `median_us=<x> p10_us=<x> p90_us=<x>`.\n"
     "\n"
     "options:\n"
     "  --iters N      timed runs (default 20)\n"
@@ -373,7 +374,7 @@ static int cmd_run_or_bench(int argc, char** argv, bool bench) {
       s = dycl_status_create(DYCL_CODE_NO_MEMORY, "out of memory");
       goto out;
     }
-    uint64_t peak_tensor = 0;
+    uint64_t peak_tensor = 0, allocs = 0;
     for (int64_t i = 0; i < a->warmup + a->iters && !s; i++) {
       double t0 = now_us();
       s = dycl_session_run(sess, ins, n_in, outs, n_out);
@@ -381,6 +382,7 @@ static int cmd_run_or_bench(int argc, char** argv, bool bench) {
       dycl_run_stats_t st;
       dycl_session_stats(sess, &st);
       if (st.peak_tensor_bytes > peak_tensor) peak_tensor = st.peak_tensor_bytes;
+      if (i >= a->warmup && st.allocations > allocs) allocs = st.allocations;
       for (int j = 0; j < n_out; j++) {
         dycl_value_release(outs[j]);
         outs[j] = NULL;
@@ -397,8 +399,8 @@ static int cmd_run_or_bench(int argc, char** argv, bool bench) {
     struct rusage ru;
     long rss_kib = getrusage(RUSAGE_SELF, &ru) == 0 ? ru.ru_maxrss : -1;
     printf("memory: arena_bytes=%" PRIu64 " arena_lower_bound_bytes=%" PRIu64 " peak_tensor_bytes=%" PRIu64
-           " peak_rss_kib=%ld\n",
-           st.arena_bytes, st.arena_lower_bound, peak_tensor, rss_kib);
+           " peak_rss_kib=%ld allocations_per_run=%" PRIu64 "\n",
+           st.arena_bytes, st.arena_lower_bound, peak_tensor, rss_kib, allocs);
     printf("median_us=%.1f p10_us=%.1f p90_us=%.1f\n", med, times[(n - 1) / 10], times[(n - 1) * 9 / 10]);
   }
 out:

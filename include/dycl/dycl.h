@@ -241,6 +241,9 @@ typedef struct dycl_run_stats {
   uint64_t peak_tensor_bytes;
   uint64_t arena_bytes;
   uint64_t arena_lower_bound;
+  /* blocks the run took from the model's allocator: a session keeps the memory its runs free and
+   * hands it out again, so a run on inputs no larger than an earlier one's takes none */
+  uint64_t allocations;
 } dycl_run_stats_t;
 void dycl_session_stats(const dycl_session_t* session, dycl_run_stats_t* stats);
 

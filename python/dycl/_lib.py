@@ -57,7 +57,8 @@ class _CompileOptions(ctypes.Structure):
 class _RunStats(ctypes.Structure):
     _fields_ = [("subnet_calls", ctypes.c_int64), ("branches_taken", ctypes.c_int64),
                 ("loop_iterations", ctypes.c_int64), ("peak_tensor_bytes", ctypes.c_uint64),
-                ("arena_bytes", ctypes.c_uint64), ("arena_lower_bound", ctypes.c_uint64)]
+                ("arena_bytes", ctypes.c_uint64), ("arena_lower_bound", ctypes.c_uint64),
+                ("allocations", ctypes.c_uint64)]
 
 
 class _RunStatsBuffer(ctypes.Structure):

@@ -18,7 +18,8 @@ from . import errors
 RunStats = collections.namedtuple("RunStats", [name for name, _ in _lib.RunStatsC._fields_])
 RunStats.__doc__ = """What the host module did in one run (dycl_run_stats_t): subnet_calls, branches_taken
 (If nodes evaluated), loop_iterations, and memory: peak_tensor_bytes (tensor bytes live at once),
-arena_bytes and arena_lower_bound (the sub-networks' planned intermediates)."""
+arena_bytes and arena_lower_bound (the sub-networks' planned intermediates), and allocations (blocks
+the run took from the allocator: 0 once the session has run on inputs at least as large)."""
 
 
 class BenchResult:

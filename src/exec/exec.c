@@ -470,7 +470,9 @@ dycl_status_t dycl_session_create(const dycl_model_t* m, dycl_session_t** out) {
   }
   S->sym_vals = dycl_calloc(m->alloc, (size_t)m->ir->next_sym + 1, sizeof *S->sym_vals);
   S->meter = dycl_meter_create(m->alloc, m->options.max_memory);
-  if (!S->sym_vals || !S->meter) {
+  S->pool = dycl_bufpool_create(m->alloc);
+  if (!S->sym_vals || !S->meter || !S->pool) {
+    dycl_bufpool_close(S->pool);
     dycl_meter_release(S->meter);
     dycl_free(m->alloc, S->sym_vals);
     dycl_free(m->alloc, S->slots);
@@ -479,10 +481,10 @@ dycl_status_t dycl_session_create(const dycl_model_t* m, dycl_session_t** out) {
   }
   S->limits = m->ir->limits;
   S->limits.meter = S->meter;
-  S->kctx.alloc = m->alloc;
+  S->kctx.alloc = dycl_bufpool_allocator(S->pool);
   S->kctx.limits = &S->limits;
   S->kctx.seed = 0x5eed;
-  dycl_placement_init(&S->place, m->alloc);
+  dycl_placement_init(&S->place, S->kctx.alloc); /* what the arena does not hold comes from the pool */
   S->kctx.place = &S->place;
   S->max_iterations = m->options.max_iterations > 0 ? m->options.max_iterations : DYCL_DEFAULT_MAX_ITERATIONS;
   for (int64_t i = 0; i < m->ir->n_values; i++)
@@ -498,6 +500,7 @@ void dycl_session_destroy(dycl_session_t* S) {
   dycl_free(S->model->alloc, S->sym_vals);
   dycl_placement_destroy(&S->place);
   dycl_meter_release(S->meter); /* freed once the last value charged to it is gone too */
+  dycl_bufpool_close(S->pool);   /* likewise, once the last block it handed out (an output) is back */
   dycl_free(S->model->alloc, S);
 }
 
@@ -522,6 +525,8 @@ dycl_status_t dycl_session_run(dycl_session_t* S, dycl_value_t* const* inputs, i
     DYCL_RETURN_IF_ERROR(dycl_host_check_input(iv->name, &iv->declared, inputs[i]));
   }
   memset(&S->stats, 0, sizeof S->stats);
+  dycl_bufpool_stats_t pool0;
+  dycl_bufpool_stats(S->pool, &pool0);
   atomic_store_explicit(&S->meter->peak, atomic_load_explicit(&S->meter->live, memory_order_relaxed),
                         memory_order_relaxed);
   double limit_s = m->options.deadline_seconds;
@@ -548,6 +553,9 @@ dycl_status_t dycl_session_run(dycl_session_t* S, dycl_value_t* const* inputs, i
   S->stats.peak_tensor_bytes = atomic_load_explicit(&S->meter->peak, memory_order_relaxed);
   S->stats.arena_bytes = S->place.cap;
   S->stats.arena_lower_bound = S->place.lower_bound;
+  dycl_bufpool_stats_t pool1;
+  dycl_bufpool_stats(S->pool, &pool1);
+  S->stats.allocations = pool1.base_allocs - pool0.base_allocs;
   if (s)
     for (int j = 0; j < g->n_out; j++) {
       dycl_value_release(outputs[j]);

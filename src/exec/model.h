@@ -4,6 +4,7 @@
 
 #include "backend/backend.h"
 #include "backend/mem_plan.h"
+#include "base/bufpool.h"
 #include "transform/optimize.h"
 #include "transform/program.h"
 
@@ -39,6 +40,7 @@ struct dycl_session {
   dycl_subnet_recorder_fn recorder; /* dycl_session_set_recorder: called after each sub-network call */
   void* recorder_user;
   dycl_placement_t place; /* the arena of the sub-networks' planned intermediates (kctx.place) */
+  dycl_bufpool_t* pool;   /* kctx.alloc: everything else a run allocates (base/bufpool.h) */
 };
 
 #endif
