@@ -27,6 +27,7 @@ typedef struct loader {
   dycl_strmap_t attr_types; /* "op_type.attribute" → dycl_attr_type_t, from the ONNX schemas */
   int graph_count;
   int training_opset; /* version of ai.onnx.preview.training imported, -1 if none */
+  const dycl_onnx_stripped_t* file; /* the main graph's initializers' payloads left in the file */
 } loader_t;
 
 static dycl_status_t nomem(void) { return dycl_error_nomem(); }
@@ -449,7 +450,11 @@ static dycl_status_t convert_graph(loader_t* L, const Onnx__GraphProto* gp, scop
       break;
     }
     dycl_value_t* v;
-    DYCL_GOTO_IF_ERROR(s, dycl_onnx_tensor_from_proto(L->alloc, &ir->limits, tp, ir->dir, what, &v), done);
+    const dycl_onnx_payload_t* pl =
+        is_main && L->file && i < L->file->n_payloads && L->file->payloads[i].len ? &L->file->payloads[i] : NULL;
+    s = pl ? dycl_onnx_tensor_from_payload(L->alloc, &ir->limits, tp, ir->dir, L->file->fd, pl, what, &v)
+           : dycl_onnx_tensor_from_proto(L->alloc, &ir->limits, tp, ir->dir, what, &v);
+    if (s) goto done;
     DYCL_GOTO_IF_ERROR(s, add_const(L, &sc, name, v, NULL), done);
   }
   if (gp->n_sparse_initializer) {
@@ -660,19 +665,25 @@ dycl_status_t dycl_onnx_load(const char* path, const dycl_options_t* options, dy
     options = &defaults;
   }
   const dycl_allocator_t* alloc = dycl_alloc_or_default(options->allocator);
-  uint8_t* buf;
-  size_t size;
-  DYCL_RETURN_IF_ERROR(dycl_read_file(alloc, path, (size_t)1 << 31, &buf, &size));
+  /* the file without its large weights, which are read straight into their tensors (strip.c) */
+  dycl_onnx_stripped_t file;
+  DYCL_RETURN_IF_ERROR(dycl_onnx_read_stripped(alloc, path, (size_t)1 << 31, &file));
+  size_t size = file.size;
   dycl_pb_allocator_t pb;
   dycl_pb_allocator_init(&pb, alloc);
   ProtobufCAllocator* pa = &pb.pa;
-  Onnx__ModelProto* mp = size ? onnx__model_proto__unpack(pa, size, buf) : NULL;
-  dycl_free(alloc, buf);
-  if (!mp && pb.failed) return dycl_error(DYCL_CODE_NO_MEMORY, "out of memory reading '%s'", path);
-  if (!mp) return dycl_error(DYCL_CODE_INVALID_MODEL, "'%s' is not a valid ONNX model (%s)", path,
-                             size ? "protobuf parsing failed" : "the file is empty");
+  Onnx__ModelProto* mp = size ? onnx__model_proto__unpack(pa, size, file.buf) : NULL;
+  dycl_free(alloc, file.buf);
+  file.buf = NULL;
+  if (!mp) {
+    dycl_onnx_stripped_free(alloc, &file);
+    if (pb.failed) return dycl_error(DYCL_CODE_NO_MEMORY, "out of memory reading '%s'", path);
+    return dycl_error(DYCL_CODE_INVALID_MODEL, "'%s' is not a valid ONNX model (%s)", path,
+                      size ? "protobuf parsing failed" : "the file is empty");
+  }
   dycl_ir_t* ir = NULL;
   loader_t L = {0};
+  L.file = &file;
   dycl_status_t s = dycl_ir_create(alloc, &ir);
   if (s) goto out;
   L.ir = ir;
@@ -740,6 +751,7 @@ out:
   dycl_strmap_destroy(&L.dim_syms);
   dycl_strmap_destroy(&L.attr_types);
   onnx__model_proto__free_unpacked(mp, pa);
+  dycl_onnx_stripped_free(alloc, &file);
   if (s) {
     dycl_ir_destroy(ir);
     return s;

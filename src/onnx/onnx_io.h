@@ -13,6 +13,30 @@ dycl_status_t dycl_onnx_tensor_from_proto(const dycl_allocator_t* alloc, const d
                                           const Onnx__TensorProto* tp, const char* dir, const char* what,
                                           dycl_value_t** out);
 
+/* A model file read without the payloads of its large initializers (strip.c): `buf` is the file
+ * with each of those raw_data fields left empty, `payloads[i]` where the i-th initializer of the
+ * main graph has its raw_data in the file (len 0: in `buf` as usual), `fd` the open file (-1 when
+ * nothing was left out, and `buf` is the whole file). */
+typedef struct dycl_onnx_payload {
+  uint64_t offset, len;
+} dycl_onnx_payload_t;
+typedef struct dycl_onnx_stripped {
+  uint8_t* buf;
+  size_t size;
+  int fd;
+  dycl_onnx_payload_t* payloads;
+  size_t n_payloads;
+} dycl_onnx_stripped_t;
+dycl_status_t dycl_onnx_read_stripped(const dycl_allocator_t* alloc, const char* path, size_t max,
+                                      dycl_onnx_stripped_t* out);
+void dycl_onnx_stripped_free(const dycl_allocator_t* alloc, dycl_onnx_stripped_t* s);
+
+/* dycl_onnx_tensor_from_proto for an initializer whose raw_data was left in the file: `tp` has an
+ * empty raw_data, and the bytes are read from `fd` at `pl` (checked against the dims first). */
+dycl_status_t dycl_onnx_tensor_from_payload(const dycl_allocator_t* alloc, const dycl_limits_t* limits,
+                                            const Onnx__TensorProto* tp, const char* dir, int fd,
+                                            const dycl_onnx_payload_t* pl, const char* what, dycl_value_t** out);
+
 /* Loads a model file into verified IR (types inferred, Constants folded into module constants). */
 dycl_status_t dycl_onnx_load(const char* path, const dycl_options_t* options, dycl_ir_t** out);
 

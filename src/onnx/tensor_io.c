@@ -164,9 +164,24 @@ static size_t proto_values(const Onnx__TensorProto* tp, int dtype, const char** 
   }
 }
 
-dycl_status_t dycl_onnx_tensor_from_proto(const dycl_allocator_t* alloc, const dycl_limits_t* limits,
-                                          const Onnx__TensorProto* tp, const char* dir, const char* what,
-                                          dycl_value_t** out) {
+/* Reads n bytes at offset from fd into dst. */
+static bool pread_all(int fd, void* dst, size_t n, uint64_t offset) {
+  char* d = dst;
+  while (n > 0) {
+    ssize_t r = pread(fd, d, n > ((size_t)1 << 30) ? ((size_t)1 << 30) : n, (off_t)offset);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) return false;
+    d += r;
+    n -= (size_t)r;
+    offset += (uint64_t)r;
+  }
+  return true;
+}
+
+/* pl (with fd): raw_data left in the model file (strip.c); NULL: all of it is in tp. */
+static dycl_status_t tensor_from_proto(const dycl_allocator_t* alloc, const dycl_limits_t* limits,
+                                       const Onnx__TensorProto* tp, const char* dir, int fd,
+                                       const dycl_onnx_payload_t* pl, const char* what, dycl_value_t** out) {
   *out = NULL;
   int dtype = tp->has_data_type ? tp->data_type : 0;
   if (!dycl_dtype_is_valid(dtype))
@@ -178,6 +193,8 @@ dycl_status_t dycl_onnx_tensor_from_proto(const dycl_allocator_t* alloc, const d
     if (tp->dims[i] < 0)
       return dycl_error(DYCL_CODE_INVALID_MODEL, "%s: negative dimension %" PRId64, what, tp->dims[i]);
   bool external = tp->has_data_location && tp->data_location == ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL;
+  /* the payload stands for raw_data only where protobuf would have read it as raw_data */
+  if (pl && (external || dtype == DYCL_DTYPE_STRING || !tp->has_raw_data || tp->raw_data.len != 0 || fd < 0)) pl = NULL;
   /* The data must be in the proto (or its external file) before memory is reserved for it: dims
    * claiming gigabytes in a few bytes of file are an error, not an allocation (found by fuzzing). */
   FILE* ext = NULL;
@@ -195,8 +212,8 @@ dycl_status_t dycl_onnx_tensor_from_proto(const dycl_allocator_t* alloc, const d
     int64_t need;
     dycl_status_t c = dycl_shape_numel((int)tp->n_dims, tp->dims, &need);
     if (c) return dycl_error_wrap(c, "%s", what);
-    const char* field;
-    size_t have = proto_values(tp, dtype, &field), esize = dycl_dtype_size((dycl_dtype_t)dtype);
+    const char* field = "raw_data";
+    size_t have = pl ? (size_t)pl->len : proto_values(tp, dtype, &field), esize = dycl_dtype_size((dycl_dtype_t)dtype);
     if (dtype != DYCL_DTYPE_STRING && tp->has_raw_data) {
       if (have % esize || have / esize != (uint64_t)need)
         return dycl_error(DYCL_CODE_INVALID_MODEL, "%s: raw_data holds %zu bytes but its dims need %" PRId64 " values of %zu bytes",
@@ -232,6 +249,12 @@ dycl_status_t dycl_onnx_tensor_from_proto(const dycl_allocator_t* alloc, const d
         d[i][b->len] = 0;
       }
     }
+  } else if (pl) {
+    if (pl->len != v->nbytes)
+      s = dycl_error(DYCL_CODE_INVALID_MODEL, "%s: raw_data holds %" PRIu64 " bytes but its dims need %zu", what, pl->len,
+                     v->nbytes);
+    else if (v->nbytes && !pread_all(fd, v->data, v->nbytes, pl->offset))
+      s = dycl_error(DYCL_CODE_IO, "%s: cannot read raw_data from the model file", what);
   } else if (tp->has_raw_data) {
     if (tp->raw_data.len != v->nbytes)
       s = dycl_error(DYCL_CODE_INVALID_MODEL, "%s: raw_data holds %zu bytes but its dims need %zu", what, tp->raw_data.len,
@@ -280,6 +303,18 @@ dycl_status_t dycl_onnx_tensor_from_proto(const dycl_allocator_t* alloc, const d
   }
   *out = v;
   return NULL;
+}
+
+dycl_status_t dycl_onnx_tensor_from_proto(const dycl_allocator_t* alloc, const dycl_limits_t* limits,
+                                          const Onnx__TensorProto* tp, const char* dir, const char* what,
+                                          dycl_value_t** out) {
+  return tensor_from_proto(alloc, limits, tp, dir, -1, NULL, what, out);
+}
+
+dycl_status_t dycl_onnx_tensor_from_payload(const dycl_allocator_t* alloc, const dycl_limits_t* limits,
+                                            const Onnx__TensorProto* tp, const char* dir, int fd,
+                                            const dycl_onnx_payload_t* pl, const char* what, dycl_value_t** out) {
+  return tensor_from_proto(alloc, limits, tp, dir, fd, pl, what, out);
 }
 
 /* Fills a TensorProto from a tensor. Buffers point into `v` (keep v alive while tp is used). */
