@@ -447,7 +447,7 @@ static dycl_status_t convert_graph(loader_t* L, const Onnx__GraphProto* gp, scop
     int dummy;
     if (dycl_strmap_get(&sc.names, name, &dummy)) {
       s = dycl_error(DYCL_CODE_INVALID_MODEL, "%s is defined twice", what);
-      break;
+      goto done;
     }
     dycl_value_t* v;
     const dycl_onnx_payload_t* pl =
