@@ -88,6 +88,8 @@ typedef struct fast_kernels {
                          float eps);
   /* Sum (or mean) of each of `rows` rows of n floats into y[r]. */
   void (*sum_rows)(const float* x, float* y, int64_t rows, int64_t n, bool mean);
+  /* y[o, i] = sum (or mean) over r of x[o, r, i], for x [outer, R, inner] contiguous. */
+  void (*sum_middle)(const float* x, float* y, int64_t outer, int64_t R, int64_t inner, bool mean);
 } fast_kernels_t;
 
 /* The best kernels this CPU runs (AVX-512, else AVX2 with FMA, else scalar C); DYCL_CPU_ISA=

@@ -1,5 +1,5 @@
 /* The `cpu` backend's single-node fast kernels (see cpu_fast.h): Softmax/LogSoftmax over contiguous
- * rows, LayerNormalization, ReduceSum/ReduceMean over trailing axes, Concat, Transpose, and the
+ * rows, LayerNormalization, ReduceSum/ReduceMean over one run of axes, Concat, Transpose, and the
  * reshapes (Reshape, Flatten, Squeeze, Unsqueeze) taking over their input's buffer. Each one takes
  * only the inputs it is sure of and otherwise reports *ran false without writing anything, leaving
  * the node (and any error message) to the reference kernel. */
@@ -221,14 +221,20 @@ static dycl_status_t run_reduce(const fast_kernels_t* kern, const dycl_program_t
   }
   if (na == 0)
     for (int i = 0; i < x->rank; i++) red[i] = true;
-  /* the reduced dims (ignoring dims of 1) must be the trailing ones */
-  int64_t cols = 1;
-  bool tail = true;
+  /* the reduced dims (ignoring dims of 1) must be one run: x is [outer, R, inner] */
+  int64_t outer = 1, R = 1, inner = 1;
+  int phase = 0; /* 0: inner dims (from the end), 1: reduced, 2: outer */
   for (int i = x->rank - 1; i >= 0; i--) {
     if (x->dims[i] == 1) continue;
-    if (red[i] && !tail) return NULL;
-    if (!red[i]) tail = false;
-    else cols *= x->dims[i];
+    if (red[i]) {
+      if (phase == 2) return NULL; /* a second run of reduced dims */
+      phase = 1;
+      R *= x->dims[i];
+    } else {
+      if (phase == 1) phase = 2;
+      if (phase == 0) inner *= x->dims[i];
+      else outer *= x->dims[i];
+    }
   }
   bool keep = dycl_attr_int(n, "keepdims", 1) != 0;
   int r = 0;
@@ -238,7 +244,9 @@ static dycl_status_t run_reduce(const fast_kernels_t* kern, const dycl_program_t
     else if (keep) dims[r++] = 1;
   dycl_value_t* y;
   DYCL_RETURN_IF_ERROR(dycl_kernel_tensor(kctx, n, DYCL_DTYPE_FLOAT32, r, dims, &y));
-  kern->sum_rows(x->data, y->data, x->numel / cols, cols, n->op == DYCL_OP_ReduceMean);
+  bool mean = n->op == DYCL_OP_ReduceMean;
+  if (inner == 1) kern->sum_rows(x->data, y->data, outer, R, mean);
+  else kern->sum_middle(x->data, y->data, outer, R, inner, mean);
   return finish(p, n, slots, y, ran);
 }
 

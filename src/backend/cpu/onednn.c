@@ -316,8 +316,10 @@ void cpu_dnn_destroy(cpu_dnn_t* dnn) {
 
 /* ---------------------------------------------------------------- primitives */
 
-dycl_status_t cpu_prim_conv(cpu_dnn_t* dnn, const cpu_conv_desc_t* d, const cpu_post_t* post, bool weights_any,
-                            cpu_prim_t** out) {
+/* A convolution whose activations are in the user's layouts (any_io false) or in layouts oneDNN
+ * picks (any_io true: reordered to and from the user's inside cpu_prim_exec). */
+static dycl_status_t conv_try(cpu_dnn_t* dnn, const cpu_conv_desc_t* d, const cpu_post_t* post, bool weights_any,
+                              bool any_io, cpu_prim_t** out) {
   *out = NULL;
   cpu_prim_t* p = prim_new(dnn);
   if (!p) return dycl_error_nomem();
@@ -370,7 +372,7 @@ dycl_status_t cpu_prim_conv(cpu_dnn_t* dnn, const cpu_conv_desc_t* d, const cpu_
   dnnl_memory_desc_t wmd = p->wei_user, xmd = p->src_user, ymd = p->dst_user;
   if (weights_any && any_md(&wmd, wnd, ws) != dnnl_success) wmd = p->wei_user;
   p->wei_any = weights_any;
-  if (d->blocked_io) {
+  if (any_io) {
     any_md(&xmd, nd, xs);
     any_md(&ymd, nd, ys);
   }
@@ -393,6 +395,20 @@ dycl_status_t cpu_prim_conv(cpu_dnn_t* dnn, const cpu_conv_desc_t* d, const cpu_
     return NULL;
   }
   return finish_prim(dnn, &cd, post, d->threads, p, out);
+}
+
+dycl_status_t cpu_prim_conv(cpu_dnn_t* dnn, const cpu_conv_desc_t* d, const cpu_post_t* post, bool weights_any,
+                            cpu_prim_t** out) {
+  *out = NULL;
+  /* activations held channels-last on both sides: first ask for an implementation that reads and
+   * writes them as they are. Left to pick, oneDNN takes a blocked layout for some convolutions
+   * (grouped ones: nChw16c) and the two reorders around each cost more than they save (ResNeXt:
+   * 28 reorders, 8% of a run); without a non-reference implementation for channels-last, it picks */
+  if (d->blocked_io && d->src_cl && d->dst_cl && (!post || !post->sum || d->sum_cl)) {
+    DYCL_RETURN_IF_ERROR(conv_try(dnn, d, post, weights_any, false, out));
+    if (*out) return NULL;
+  }
+  return conv_try(dnn, d, post, weights_any, d->blocked_io, out);
 }
 
 dycl_status_t cpu_prim_matmul(cpu_dnn_t* dnn, const cpu_mm_desc_t* d, const cpu_post_t* post, bool weights_any,
