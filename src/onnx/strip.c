@@ -26,33 +26,20 @@
 typedef struct wbuf {
   const dycl_allocator_t* alloc;
   uint8_t* p;
-  size_t n, cap;
+  int64_t n, cap;
   bool failed;
 } wbuf_t;
 
 static void put(wbuf_t* w, const void* src, size_t n) {
   if (w->failed || n == 0) return;
-  if (w->n + n > w->cap) {
-    size_t cap = w->cap ? w->cap : 4096;
-    while (cap < w->n + n) {
-      if (cap > SIZE_MAX / 2) {
-        w->failed = true;
-        return;
-      }
-      cap *= 2;
-    }
-    uint8_t* q = dycl_malloc(w->alloc, cap);
-    if (!q) {
-      w->failed = true;
-      return;
-    }
-    if (w->n) memcpy(q, w->p, w->n);
-    dycl_free(w->alloc, w->p);
-    w->p = q;
-    w->cap = cap;
+  dycl_status_t s = dycl_grow(w->alloc, (void**)&w->p, 1, &w->cap, w->n + (int64_t)n);
+  if (s) {
+    dycl_status_free(s);
+    w->failed = true;
+    return;
   }
   memcpy(w->p + w->n, src, n);
-  w->n += n;
+  w->n += (int64_t)n;
 }
 
 static void put_varint(wbuf_t* w, uint64_t v) {
@@ -63,6 +50,13 @@ static void put_varint(wbuf_t* w, uint64_t v) {
     v >>= 7;
   } while (v);
   put(w, b, (size_t)n);
+}
+
+/* A length-delimited field holding the message built in sub. */
+static void put_message(wbuf_t* w, uint32_t field, const wbuf_t* sub) {
+  put_varint(w, ((uint64_t)field << 3) | 2);
+  put_varint(w, (uint64_t)sub->n);
+  put(w, sub->p, (size_t)sub->n);
 }
 
 static bool get_varint(const uint8_t* p, size_t n, size_t* pos, uint64_t* v) {
@@ -111,7 +105,7 @@ typedef struct strip {
   const uint8_t* file;
   const dycl_allocator_t* alloc;
   dycl_onnx_payload_t* payloads;
-  size_t n_payloads, cap_payloads;
+  int64_t n_payloads, cap_payloads;
   bool failed; /* out of memory */
 } strip_t;
 
@@ -149,27 +143,18 @@ static bool strip_graph(strip_t* S, size_t off, size_t len, wbuf_t* w) {
     int wt;
     if (!next_field(g, len, &pos, &field, &wt, &body, &blen)) return false;
     if (field == 5 && wt == 2) { /* an initializer */
-      if (S->n_payloads == S->cap_payloads) {
-        size_t cap = S->cap_payloads ? 2 * S->cap_payloads : 64;
-        dycl_onnx_payload_t* q = dycl_calloc(S->alloc, cap, sizeof *q);
-        if (!q) {
-          S->failed = true;
-          return false;
-        }
-        if (S->n_payloads) memcpy(q, S->payloads, S->n_payloads * sizeof *q);
-        dycl_free(S->alloc, S->payloads);
-        S->payloads = q;
-        S->cap_payloads = cap;
+      dycl_status_t gs = dycl_grow(S->alloc, (void**)&S->payloads, sizeof *S->payloads, &S->cap_payloads,
+                                   S->n_payloads + 1);
+      if (gs) {
+        dycl_status_free(gs);
+        S->failed = true;
+        return false;
       }
       dycl_onnx_payload_t* pl = &S->payloads[S->n_payloads++];
       *pl = (dycl_onnx_payload_t){0, 0};
       wbuf_t tw = {S->alloc, NULL, 0, 0, false};
       bool ok = strip_tensor(S, off + body, blen, &tw, pl);
-      if (ok && !tw.failed) {
-        put_varint(w, (5 << 3) | 2);
-        put_varint(w, tw.n);
-        put(w, tw.p, tw.n);
-      }
+      if (ok && !tw.failed) put_message(w, 5, &tw);
       dycl_free(S->alloc, tw.p);
       if (tw.failed) S->failed = true;
       if (!ok || tw.failed) return false;
@@ -193,11 +178,7 @@ static bool strip_model(strip_t* S, size_t n, wbuf_t* w) {
       if (++graphs > 1) return false;
       wbuf_t gw = {S->alloc, NULL, 0, 0, false};
       bool ok = strip_graph(S, body, blen, &gw);
-      if (ok && !gw.failed) {
-        put_varint(w, (7 << 3) | 2);
-        put_varint(w, gw.n);
-        put(w, gw.p, gw.n);
-      }
+      if (ok && !gw.failed) put_message(w, 7, &gw);
       dycl_free(S->alloc, gw.p);
       if (gw.failed) S->failed = true;
       if (!ok || gw.failed) return false;
@@ -232,13 +213,13 @@ dycl_status_t dycl_onnx_read_stripped(const dycl_allocator_t* alloc, const char*
     bool ok = strip_model(&S, n, &w);
     munmap(map, n);
     bool any = false;
-    for (size_t i = 0; ok && i < S.n_payloads; i++) any |= S.payloads[i].len > 0;
+    for (int64_t i = 0; ok && i < S.n_payloads; i++) any |= S.payloads[i].len > 0;
     if (ok && any && !S.failed) {
       out->buf = w.p;
-      out->size = w.n;
+      out->size = (size_t)w.n;
       out->fd = fd;
       out->payloads = S.payloads;
-      out->n_payloads = S.n_payloads;
+      out->n_payloads = (size_t)S.n_payloads;
       return NULL;
     }
     dycl_free(alloc, w.p);

@@ -197,21 +197,18 @@ static dycl_status_t tensor_from_proto(const dycl_allocator_t* alloc, const dycl
   if (pl && (external || dtype == DYCL_DTYPE_STRING || !tp->has_raw_data || tp->raw_data.len != 0 || fd < 0)) pl = NULL;
   /* The data must be in the proto (or its external file) before memory is reserved for it: dims
    * claiming gigabytes in a few bytes of file are an error, not an allocation (found by fuzzing). */
+  int64_t need;
+  dycl_status_t c = dycl_shape_numel((int)tp->n_dims, tp->dims, &need);
+  if (c) return dycl_error_wrap(c, "%s", what);
   FILE* ext = NULL;
   if (external) {
     if (dtype == DYCL_DTYPE_STRING)
       return dycl_error(DYCL_CODE_UNSUPPORTED, "%s: string tensors in external data", what);
-    int64_t need;
     size_t nbytes;
-    dycl_status_t c = dycl_shape_numel((int)tp->n_dims, tp->dims, &need);
-    if (c) return dycl_error_wrap(c, "%s", what);
     if (!dycl_mul_size((size_t)need, dycl_dtype_size((dycl_dtype_t)dtype), &nbytes))
       return dycl_error(DYCL_CODE_INVALID_MODEL, "%s: the tensor's size overflows", what);
     DYCL_RETURN_IF_ERROR(open_external(tp, dir, what, nbytes, &ext));
   } else {
-    int64_t need;
-    dycl_status_t c = dycl_shape_numel((int)tp->n_dims, tp->dims, &need);
-    if (c) return dycl_error_wrap(c, "%s", what);
     const char* field = "raw_data";
     size_t have = pl ? (size_t)pl->len : proto_values(tp, dtype, &field), esize = dycl_dtype_size((dycl_dtype_t)dtype);
     if (dtype != DYCL_DTYPE_STRING && tp->has_raw_data) {
