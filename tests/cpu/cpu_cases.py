@@ -253,6 +253,43 @@ def conv_cases():
     b.output(y)
     rng = np.random.default_rng(14)
     out.append(("conv_net", b.model(), [[rnd(rng, 1, 3, 16, 16)], [rnd(rng, 4, 3, 10, 14)], [rnd(rng, 1, 3, 16, 16)]]))
+    # a dense block (DenseNet, RANet): convs whose results are concatenated along the channels and
+    # normalized (BatchNormalization, Relu) before the next conv, all kept channels-last; the first
+    # Concat mixes in the plain graph input; the small input makes the convs fall back to the
+    # reference kernels (plain results)
+    b = Builder("conv_dense_block", 21)
+    x = b.input("x", ["N", 8, "H", "W"])
+
+    def bn_relu(v, c):
+        return b.op("Relu", [b.op("BatchNormalization", [v, b.const(1 + 0.1 * b.rng.standard_normal(c).astype(np.float32)),
+                                                         b.weights(c), b.weights(c),
+                                                         b.const((0.5 + b.rng.random(c)).astype(np.float32))])])
+    y0 = b.op("Conv", [x, b.weights(8, 8, 3, 3)], pads=[1, 1, 1, 1])
+    c = b.op("Concat", [x, y0], axis=1)  # 16 channels, one input plain
+    for i in range(3):
+        y = b.op("Conv", [bn_relu(c, 16 + 6 * i), b.weights(6, 16 + 6 * i, 3, 3)], pads=[1, 1, 1, 1])
+        c = b.op("Concat", [c, y], axis=-3)
+    b.output(b.op("Conv", [bn_relu(c, 34), b.weights(10, 34, 1, 1), b.weights(10)]))
+    rng = np.random.default_rng(22)
+    out.append(("conv_dense_block", b.model(), [[rnd(rng, 1, 8, 16, 16)], [rnd(rng, 2, 8, 9, 13)],
+                                                [rnd(rng, 1, 8, 2, 2)], [rnd(rng, 1, 8, 16, 16)]]))
+    # elementwise work between convs: per-channel and per-position operands keep the channels-last
+    # layout (the group runs over [N, H, W, C]); a full-size plain operand (the second input) makes
+    # the group run plain, its channels-last inputs made plain first
+    b = Builder("conv_eltwise_layouts", 23)
+    x = b.input("x", ["N", 8, "H", "W"])
+    x2 = b.input("x2", ["N", 12, "H", "W"])
+    pos = b.input("pos", [1, 1, "H", "W"])
+    y = b.op("Conv", [x, b.weights(12, 8, 3, 3), b.weights(12)], pads=[1, 1, 1, 1])
+    y = b.op("Relu", [b.op("Add", [b.op("Mul", [y, b.const(b.rng.random((12, 1, 1)).astype(np.float32))]), pos])])
+    y = b.op("Conv", [y, b.weights(12, 12, 3, 3)], pads=[1, 1, 1, 1])
+    z = b.op("Sigmoid", [b.op("Add", [y, x2])])
+    b.output(b.op("Conv", [z, b.weights(4, 12, 1, 1)]))
+    rng = np.random.default_rng(24)
+    out.append(("conv_eltwise_layouts", b.model(),
+                [[rnd(rng, 1, 8, 12, 12), rnd(rng, 1, 12, 12, 12), rnd(rng, 1, 1, 12, 12)],
+                 [rnd(rng, 2, 8, 7, 10), rnd(rng, 2, 12, 7, 10), rnd(rng, 1, 1, 7, 10)],
+                 [rnd(rng, 1, 8, 12, 12), rnd(rng, 1, 12, 12, 12), rnd(rng, 1, 1, 12, 12)]]))
     return out
 
 

@@ -101,6 +101,34 @@ static int check_rows(const fast_kernels_t* k) {
   return bad;
 }
 
+/* The transpose (plain <-> channels-last relayouts) on shapes with full and partial 16 x 16 tiles,
+ * thin ones (element by element) and single rows/columns, into rows of y as long as x's columns
+ * and longer (a Concat's slice); exact, and nothing written outside the slice. */
+static int check_transpose(const fast_kernels_t* k) {
+  static const int64_t shapes[][2] = {{16, 16}, {100, 256}, {256, 100}, {24, 64}, {3, 1024},
+                                      {1024, 3}, {17, 33}, {8, 8}, {7, 9}, {1, 40}, {40, 1}, {31, 16}};
+  int bad = 0;
+  for (size_t t = 0; t < sizeof shapes / sizeof shapes[0]; t++)
+    for (int64_t pad = 0; pad <= 5; pad += 5) {
+      int64_t R = shapes[t][0], C = shapes[t][1], ld = R + pad, ny = C * ld + 16; /* 16 guard floats */
+      float* x = malloc((size_t)(R * C) * sizeof *x);
+      float* y = malloc((size_t)ny * sizeof *y);
+      for (int64_t i = 0; i < R * C; i++) x[i] = (float)i;
+      for (int64_t i = 0; i < ny; i++) y[i] = -1.0f;
+      k->transpose(x, y, R, C, ld);
+      for (int64_t i = 0; i < ny; i++) {
+        int64_t c = i / ld, r = i % ld;
+        float e = c < C && r < R ? x[r * C + c] : -1.0f;
+        if (y[i] != e && bad++ < 5)
+          printf("  %s transpose %lldx%lld (ldy %lld) at %lld: %g, expected %g\n", k->isa, (long long)R,
+                 (long long)C, (long long)ld, (long long)i, y[i], e);
+      }
+      free(x);
+      free(y);
+    }
+  return bad;
+}
+
 int main(void) {
   const char* isas[] = {"avx512", "avx2", "scalar"};
   const char* seen[3] = {NULL, NULL, NULL};
@@ -115,6 +143,7 @@ int main(void) {
     int bad = 0;
     for (int o = 0; o < 6; o++) bad += check_unary(k, ops[o], names[o]);
     bad += check_rows(k);
+    bad += check_transpose(k);
     printf("%s: %s\n", k->isa, bad ? "FAILED" : "ok");
     total += bad;
   }

@@ -212,9 +212,34 @@ static void plan_members(const dycl_program_t* p, const dycl_subnet_t* sn, cpu_g
   }
 }
 
-/* Whether value y may be held channels-last: every reader is a group that takes it so (a conv's
- * or pool's input X, a conv's fused residual operand), nothing after the sub-network needs it. */
-static bool cl_readers_only(const dycl_subnet_t* sn, const cpu_state_t* st, int y) {
+/* Whether node k, reading value y as its input i, can take y channels-last when the values
+ * may[] marks may be: the input X of a conv or pool group, the residual operand a conv group adds
+ * in, an external of a fused elementwise group or an input of a Concat along the channels
+ * (cpu_fast_run_cl) whose own result may be channels-last. */
+static bool cl_reader(const dycl_program_t* p, const dycl_subnet_t* sn, const cpu_state_t* st, int k, int i, int y,
+                      const bool* may) {
+  const dycl_node_t* n = sn->nodes[k];
+  int gk = st->node_group[k];
+  if (gk >= 0) {
+    const cpu_group_t* h = &st->groups[gk];
+    /* oneDNN 2.6 reduces a channels-last source with a slow generic kernel */
+    return i == 0 && (h->kind == CPU_KIND_CONV || h->kind == CPU_KIND_POOL);
+  }
+  if (gk <= -2) {
+    const cpu_group_t* h = &st->groups[-2 - gk];
+    return h->kind == CPU_KIND_CONV && h->add_operand == y && n->op == DYCL_OP_Add;
+  }
+  int r = cpu_fast_group_root(st->fast, k);
+  if (r < 0 && cpu_fast_cl_capable(st->fast, p, sn, k)) r = k; /* a Concat */
+  if (r < 0) return false;
+  int out = sn->nodes[r]->out[0];
+  return out >= 0 && may[out];
+}
+
+/* Whether value y may be held channels-last: not an output of the sub-network, and every reader
+ * takes it so (cl_reader). */
+static bool cl_readers_only(const dycl_program_t* p, const dycl_subnet_t* sn, const cpu_state_t* st, int y,
+                            const bool* may) {
   if (in_list(sn->out, sn->n_out, y) || in_list(sn->graph->out, sn->graph->n_out, y)) return false;
   int uses = 0;
   for (int k = 0; k < sn->n_nodes; k++) {
@@ -223,44 +248,76 @@ static bool cl_readers_only(const dycl_subnet_t* sn, const cpu_state_t* st, int 
     for (int i = 0; i < n->n_in; i++) {
       if (n->in[i] != y) continue;
       uses++;
-      int gk = st->node_group[k];
-      if (gk >= 0) {
-        const cpu_group_t* h = &st->groups[gk];
-        /* oneDNN 2.6 reduces a channels-last source with a slow generic kernel */
-        if (i != 0 || (h->kind != CPU_KIND_CONV && h->kind != CPU_KIND_POOL)) return false;
-      } else if (gk <= -2) {
-        const cpu_group_t* h = &st->groups[-2 - gk];
-        if (h->kind != CPU_KIND_CONV || h->add_operand != y || n->op != DYCL_OP_Add) return false;
-      } else {
-        return false;
-      }
+      if (!cl_reader(p, sn, st, k, i, y, may)) return false;
     }
   }
   return uses > 0;
 }
 
-static int cl_index(const cpu_state_t* st, int v) {
-  for (int i = 0; i < st->n_cl; i++)
-    if (st->cl_vals[i] == v) return i;
-  return -1;
-}
+static int cl_index(const cpu_state_t* st, int v) { return st->cl_of && v >= 0 ? st->cl_of[v] : -1; }
 
-/* Picks the values kept channels-last between groups (the activations of a chain of convs and
- * pools, when oneDNN runs them in that layout they need no reordering in between). */
-static dycl_status_t plan_layouts(const dycl_subnet_t* sn, cpu_state_t* st) {
-  st->cl_vals = dycl_calloc(st->alloc, (size_t)st->n_groups + 1, sizeof *st->cl_vals);
-  if (!st->cl_vals) return dycl_error_nomem();
+/* Picks the values kept channels-last: results of conv and pool groups, of fused elementwise
+ * groups and of Concats along the channels, as long as every reader takes them so. A chain of
+ * convolutions, with the elementwise work and the concatenations between them, then runs without
+ * reordering to plain and back around each convolution. Starts from every candidate and drops
+ * those with a reader that would not take them, until none is dropped (a fused group's or a
+ * Concat's result being dropped can make its inputs drop). Which values are channels-last in a
+ * run is decided as it goes (a group given plain inputs makes a plain result): cpu_run's cl[]. */
+static dycl_status_t plan_layouts(const dycl_program_t* p, const dycl_subnet_t* sn, cpu_state_t* st) {
+  int64_t nv = p->ir->n_values;
+  bool* may = dycl_calloc(st->alloc, (size_t)nv + 1, sizeof *may);
+  if (!may) return dycl_error_nomem();
+  int n_may = 0;
   for (int i = 0; i < st->n_groups; i++) {
-    cpu_group_t* g = &st->groups[i];
+    const cpu_group_t* g = &st->groups[i];
     if (g->kind != CPU_KIND_CONV && g->kind != CPU_KIND_POOL) continue;
     int y = sn->nodes[g->last]->out[0];
-    if (y < 0 || !cl_readers_only(sn, st, y)) continue;
-    g->y_cl = st->n_cl;
-    st->cl_vals[st->n_cl++] = y;
+    if (y >= 0 && !may[y]) {
+      may[y] = true;
+      n_may++;
+    }
+  }
+  for (int k = 0; k < sn->n_nodes && n_may > 0; k++) { /* without a conv or pool, nothing starts a chain */
+    const dycl_node_t* n = sn->nodes[k];
+    if (st->node_group[k] != -1 || n->n_out < 1 || n->out[0] < 0 || !cpu_fast_cl_capable(st->fast, p, sn, k)) continue;
+    const dycl_type_t* t = &p->ir->values[n->out[0]]->type;
+    if (!t->known || t->kind != DYCL_VALUE_TENSOR || t->dtype != DYCL_DTYPE_FLOAT32 || t->rank < 3) continue;
+    may[n->out[0]] = true;
+    n_may++;
+  }
+  for (bool changed = n_may > 0; changed;) {
+    changed = false;
+    for (int k = 0; k < sn->n_nodes; k++) {
+      const dycl_node_t* n = sn->nodes[k];
+      int y = n->n_out > 0 ? n->out[0] : -1;
+      if (y >= 0 && may[y] && !cl_readers_only(p, sn, st, y, may)) {
+        may[y] = false;
+        n_may--;
+        changed = true;
+      }
+    }
+  }
+  dycl_status_t s = NULL;
+  if (n_may > 0) {
+    st->cl_vals = dycl_calloc(st->alloc, (size_t)n_may, sizeof *st->cl_vals);
+    st->cl_of = dycl_calloc(st->alloc, (size_t)nv, sizeof *st->cl_of);
+    st->cl_run = dycl_calloc(st->alloc, (size_t)sn->n_nodes, sizeof *st->cl_run);
+    if (!st->cl_vals || !st->cl_of || !st->cl_run) s = dycl_error_nomem();
+  }
+  for (int64_t v = 0; !s && n_may > 0 && v < nv; v++) {
+    st->cl_of[v] = may[v] ? st->n_cl : -1;
+    if (may[v]) st->cl_vals[st->n_cl++] = (int)v;
+  }
+  dycl_free(st->alloc, may);
+  if (s || st->n_cl == 0) return s;
+  for (int k = 0; k < sn->n_nodes; k++) {
+    const dycl_node_t* n = sn->nodes[k];
+    st->cl_run[k] = st->node_group[k] == -1 && n->n_out > 0 && cl_index(st, n->out[0]) >= 0;
   }
   for (int i = 0; i < st->n_groups; i++) {
     cpu_group_t* g = &st->groups[i];
     if (g->kind != CPU_KIND_CONV && g->kind != CPU_KIND_POOL) continue;
+    g->y_cl = cl_index(st, sn->nodes[g->last]->out[0]);
     g->x_cl = cl_index(st, sn->nodes[g->head]->in[0]);
     if (g->add_operand >= 0) g->s_cl = cl_index(st, g->add_operand);
   }
@@ -291,6 +348,8 @@ static void state_destroy(cpu_state_t* st) {
   dycl_mem_plan_free(st->plan, alloc);
   cpu_fast_destroy(st->fast);
   dycl_free(alloc, st->cl_vals);
+  dycl_free(alloc, st->cl_of);
+  dycl_free(alloc, st->cl_run);
   for (int i = 0; i < st->n_groups; i++) cpu_group_release(&st->groups[i], alloc);
   cpu_state_free_buffers(st);
   dycl_free(alloc, st->groups);
@@ -340,9 +399,10 @@ static dycl_status_t cpu_prepare_threads(const dycl_program_t* p, dycl_subnet_t*
     dycl_free(alloc, st);
     return dycl_error(DYCL_CODE_INTERNAL, "cannot create a mutex");
   }
-  dycl_status_t s = plan_layouts(sn, st);
-  if (!s && ng > 0) s = cpu_dnn_create(threads, alloc, &st->dnn); /* none: the plain reference loop */
+  dycl_status_t s = NULL;
+  if (ng > 0) s = cpu_dnn_create(threads, alloc, &st->dnn); /* none: the plain reference loop */
   if (!s) s = cpu_fast_plan(p, sn, node_group, threads, alloc, &st->fast); /* the other nodes (cpu_fast.h) */
+  if (!s) s = plan_layouts(p, sn, st);
   if (!s) s = plan_memory(p, sn, st);
   for (int i = 0; !s && i < ng; i++) s = cpu_group_prepare(p, sn, st, &st->groups[i]);
   if (s) {
@@ -435,17 +495,34 @@ static dycl_status_t to_plain(dycl_kctx_t* kctx, dycl_value_t** slot) {
   return NULL;
 }
 
-/* Makes the inputs of node n that are held channels-last plain again. */
-static dycl_status_t inputs_to_plain(const cpu_state_t* st, const dycl_node_t* n, dycl_value_t** slots,
+/* Makes the inputs of node k that are held channels-last plain again (of every node of the
+ * fused group k roots). */
+static dycl_status_t inputs_to_plain(const cpu_state_t* st, const dycl_subnet_t* sn, int k, dycl_value_t** slots,
                                      unsigned char* cl, dycl_kctx_t* kctx) {
-  for (int i = 0; i < n->n_in; i++) {
-    int c = n->in[i] >= 0 ? cl_index(st, n->in[i]) : -1;
-    if (c >= 0 && cl[c]) {
-      DYCL_RETURN_IF_ERROR(to_plain(kctx, &slots[n->in[i]]));
-      cl[c] = 0;
+  const int* nodes;
+  int nn = cpu_fast_group_nodes(st->fast, k, &nodes);
+  for (int j = 0; j < (nn > 0 ? nn : 1); j++) {
+    const dycl_node_t* n = sn->nodes[nn > 0 ? nodes[j] : k];
+    for (int i = 0; i < n->n_in; i++) {
+      int c = cl_index(st, n->in[i]);
+      if (c >= 0 && cl[c]) {
+        DYCL_RETURN_IF_ERROR(to_plain(kctx, &slots[n->in[i]]));
+        cl[c] = 0;
+      }
     }
   }
   return NULL;
+}
+
+typedef struct cl_state {
+  const cpu_state_t* st;
+  const unsigned char* cl;
+} cl_state_t;
+
+static bool held_cl(const void* ctx, int v) {
+  const cl_state_t* c = ctx;
+  int i = cl_index(c->st, v);
+  return i >= 0 && c->cl[i];
 }
 
 /* ---- fast kernels (cpu_fast.h) for the nodes oneDNN does not run ---- */
@@ -530,7 +607,7 @@ static dycl_status_t cpu_run(const dycl_program_t* p, const dycl_subnet_t* sn, d
       if (!s && ran == CPU_RAN_NONE) {
         kctx->alloc = alloc;
         if (pl) dycl_placement_end(pl);
-        s = inputs_to_plain(st, sn->nodes[k], slots, cl, kctx);
+        s = inputs_to_plain(st, sn, k, slots, cl, kctx);
         if (!s && g->n_members == 0 && pl && dycl_placement_begin(pl, st->plan, k)) kctx->alloc = &pl->self;
         if (!s) s = run_single(p, sn, st, k, slots, kctx); /* fast kernel or reference */
       }
@@ -541,9 +618,19 @@ static dycl_status_t cpu_run(const dycl_program_t* p, const dycl_subnet_t* sn, d
     } else if (gi == -1 && st && cpu_fast_deferred(st->fast, k)) {
       continue; /* in a fused elementwise group: runs, and its values are released, with the root */
     } else if (gi == -1 || pending[k]) {
-      if (st && st->n_cl) s = inputs_to_plain(st, sn->nodes[k], slots, cl, kctx);
-      if (!s && gi == -1 && pl && dycl_placement_begin(pl, st->plan, k)) kctx->alloc = &pl->self;
-      if (!s) s = gi == -1 ? run_fast(p, sn, st, k, slots, kctx) : run_ref_node(ir, sn->nodes[k], slots, kctx);
+      bool ran = false;
+      if (gi == -1 && st && st->cl_run && st->cl_run[k]) { /* a channels-last result, if the inputs are */
+        cl_state_t cs = {st, cl};
+        cpu_cl_query_t q = {held_cl, &cs};
+        if (pl && dycl_placement_begin(pl, st->plan, k)) kctx->alloc = &pl->self;
+        s = cpu_fast_run_cl(st->fast, p, sn, k, slots, &q, kctx, &ran);
+        kctx->alloc = alloc;
+        if (pl) dycl_placement_end(pl);
+        if (!s && ran) cl[cl_index(st, sn->nodes[k]->out[0])] = 1;
+      }
+      if (!s && !ran && st && st->n_cl) s = inputs_to_plain(st, sn, k, slots, cl, kctx);
+      if (!s && !ran && gi == -1 && pl && dycl_placement_begin(pl, st->plan, k)) kctx->alloc = &pl->self;
+      if (!s && !ran) s = gi == -1 ? run_fast(p, sn, st, k, slots, kctx) : run_ref_node(ir, sn->nodes[k], slots, kctx);
       kctx->alloc = alloc;
       if (pl) dycl_placement_end(pl);
     }

@@ -667,6 +667,8 @@ void cpu_fast_destroy(cpu_fast_t* f) {
 
 /* ------------------------------------------------------------------ running a group */
 
+cpu_transpose_fn cpu_fast_transposer(void) { return cpu_fast_kernels()->transpose; }
+
 bool cpu_fast_deferred(const cpu_fast_t* f, int k) { return f && k < f->n_nodes && f->deferred[k]; }
 
 int cpu_fast_group_nodes(const cpu_fast_t* f, int k, const int** nodes) {
@@ -752,22 +754,33 @@ static void run_items(void* ctx, int64_t begin, int64_t end, float* tmp) {
   }
 }
 
-dycl_status_t cpu_fast_group_run(const cpu_fast_t* fc, const dycl_program_t* p, const dycl_subnet_t* sn, int k,
-                                 dycl_value_t** slots, dycl_kctx_t* kctx, bool* ran) {
-  cpu_fast_t* f = (cpu_fast_t*)fc; /* only the pool is created lazily, under its lock */
+/* Runs the group rooted at node k; with q, in channels-last order (see cpu_fast_run_cl): the
+ * externals q says are held channels-last must have the output's dims, and the iteration goes
+ * over [N, spatial..., C] so that every external is read, and the output written, contiguously
+ * along the channels (externals that would not be, e.g. a plain full-size one: *ran false). */
+static dycl_status_t group_run(cpu_fast_t* f, const dycl_program_t* p, const dycl_subnet_t* sn, int k,
+                               dycl_value_t** slots, const cpu_cl_query_t* q, dycl_kctx_t* kctx, bool* ran) {
   *ran = false;
   if (!f || k >= f->n_nodes || f->group_of[k] < 0) return NULL;
   const fast_group_t* g = &f->groups[f->group_of[k]];
   if (g->root != k) return NULL;
   /* the externals: float tensors */
   const dycl_value_t* ev[FAST_MAX_EXT];
+  bool ecl[FAST_MAX_EXT]; /* held channels-last */
+  int n_cl = 0;
   for (int e = 0; e < g->n_ext; e++) {
     ev[e] = NULL;
+    ecl[e] = false;
     if (g->ext[e].value < 0) continue;
     const dycl_value_t* v = slots[g->ext[e].value];
     if (!v || v->kind != DYCL_VALUE_TENSOR || v->dtype != DYCL_DTYPE_FLOAT32) return NULL;
     ev[e] = v;
+    if (q && q->held_cl(q->ctx, g->ext[e].value)) {
+      ecl[e] = true;
+      n_cl++;
+    }
   }
+  if (q && n_cl == 0) return NULL; /* nothing channels-last: the plain run */
   /* every node's shape, as the reference kernels would make it */
   fast_shape_t sh[FAST_MAX_NODES];
   for (int gi = 0; gi < g->n_nodes; gi++) {
@@ -791,11 +804,28 @@ dycl_status_t cpu_fast_group_run(const cpu_fast_t* fc, const dycl_program_t* p, 
   const dycl_node_t* root = sn->nodes[k];
   int64_t numel = 1;
   for (int i = 0; i < os->rank; i++) numel *= os->dims[i];
-  /* the output: the buffer of an input of the same shape that dies here, or a new tensor */
+  if (q) { /* channels-last externals are full-size images; the kernels read every plain one
+             * along the channels contiguously or as one value: one channel, or one position */
+    if (os->rank < 3) return NULL;
+    for (int e = 0; e < g->n_ext; e++) {
+      const dycl_value_t* v = ev[e];
+      if (!v) continue; /* per-channel constants */
+      if (ecl[e]) {
+        if (v->rank != os->rank || memcmp(v->dims, os->dims, (size_t)os->rank * sizeof *os->dims)) return NULL;
+        continue;
+      }
+      int cd = v->rank - os->rank + 1; /* the channel dim among v's */
+      if (cd < 0 || v->dims[cd] == 1) continue;
+      for (int d = cd + 1; d < v->rank; d++)
+        if (v->dims[d] != 1) return NULL;
+    }
+  }
+  /* the output: the buffer of an input of the same shape (and layout) that dies here, or a new
+   * tensor */
   dycl_value_t* Y = NULL;
   for (int e = 0; e < g->n_ext && !Y; e++) {
     const dycl_value_t* v = ev[e];
-    if (!v || !g->ext[e].dies || v->rank != os->rank || numel == 0) continue;
+    if (!v || !g->ext[e].dies || v->rank != os->rank || numel == 0 || ecl[e] != (q != NULL)) continue;
     if (memcmp(v->dims, os->dims, (size_t)os->rank * sizeof *os->dims)) continue;
     if (atomic_load_explicit(&((dycl_value_t*)v)->refs, memory_order_acquire) != 1 || !cpu_fast_may_keep(kctx, v))
       continue;
@@ -824,6 +854,16 @@ dycl_status_t cpu_fast_group_run(const cpu_fast_t* fc, const dycl_program_t* p, 
         R.base[e] = g->ext[e].cbuf;
       }
       int64_t s = 1;
+      if (ecl[e]) { /* [N, C, spatial...] held as [N, spatial..., C] */
+        st[e][1] = edims[1] == 1 ? 0 : 1;
+        s = edims[1];
+        for (int d = rank - 1; d >= 2; d--) {
+          st[e][d] = edims[d] == 1 ? 0 : s;
+          s *= edims[d];
+        }
+        st[e][0] = edims[0] == 1 ? 0 : s;
+        continue;
+      }
       for (int d = rank - 1; d >= 0; d--) {
         int ed = d - (rank - er);
         int64_t n = ed >= 0 ? edims[ed] : 1;
@@ -831,9 +871,13 @@ dycl_status_t cpu_fast_group_run(const cpu_fast_t* fc, const dycl_program_t* p, 
         s *= n;
       }
     }
+    /* the order of the iteration over the output's dims: as they are, or with q the channels last */
+    int order[DYCL_MAX_RANK];
+    for (int d = 0; d < rank; d++) order[d] = !q ? d : d == 0 ? 0 : d == rank - 1 ? 1 : d + 1;
     /* collapse: drop dims of 1, merge neighbours every external walks through contiguously */
     int r = 0;
-    for (int d = 0; d < rank; d++) {
+    for (int i = 0; i < rank; i++) {
+      int d = order[i];
       if (os->dims[d] == 1) continue;
       if (r > 0) {
         bool merge = true;
@@ -848,6 +892,7 @@ dycl_status_t cpu_fast_group_run(const cpu_fast_t* fc, const dycl_program_t* p, 
       for (int e = 0; e < g->n_ext; e++) R.st[e][r] = st[e][d];
       r++;
     }
+
     if (r == 0) { /* one element */
       R.dims[0] = 1;
       for (int e = 0; e < g->n_ext; e++) R.st[e][0] = 0;
@@ -880,6 +925,37 @@ dycl_status_t cpu_fast_group_run(const cpu_fast_t* fc, const dycl_program_t* p, 
   slots[root->out[0]] = Y;
   *ran = true;
   return NULL;
+}
+
+dycl_status_t cpu_fast_group_run(const cpu_fast_t* f, const dycl_program_t* p, const dycl_subnet_t* sn, int k,
+                                 dycl_value_t** slots, dycl_kctx_t* kctx, bool* ran) {
+  /* only the pool is created lazily, under its lock */
+  return group_run((cpu_fast_t*)f, p, sn, k, slots, NULL, kctx, ran);
+}
+
+dycl_status_t cpu_fast_run_cl(const cpu_fast_t* f, const dycl_program_t* p, const dycl_subnet_t* sn, int k,
+                              dycl_value_t** slots, const cpu_cl_query_t* q, dycl_kctx_t* kctx, bool* ran) {
+  *ran = false;
+  if (!f || k >= f->n_nodes) return NULL;
+  if (f->group_of[k] >= 0) return group_run((cpu_fast_t*)f, p, sn, k, slots, q, kctx, ran);
+  if (sn->nodes[k]->op == DYCL_OP_Concat) return cpu_fast_concat_cl(f->kern, p, sn->nodes[k], slots, q, kctx, ran);
+  return NULL;
+}
+
+bool cpu_fast_cl_capable(const cpu_fast_t* f, const dycl_program_t* p, const dycl_subnet_t* sn, int k) {
+  if (!f || k >= f->n_nodes) return false;
+  if (f->group_of[k] >= 0) return f->groups[f->group_of[k]].root == k;
+  const dycl_node_t* n = sn->nodes[k];
+  if (n->op != DYCL_OP_Concat || n->n_out != 1 || n->out[0] < 0 || !dycl_node_attr(n, "axis")) return false;
+  const dycl_type_t* t = &p->ir->values[n->out[0]]->type;
+  if (!t->known || t->kind != DYCL_VALUE_TENSOR || t->dtype != DYCL_DTYPE_FLOAT32 || t->rank < 3) return false;
+  int64_t axis = dycl_attr_int(n, "axis", 0);
+  return axis == 1 || axis == 1 - t->rank;
+}
+
+int cpu_fast_group_root(const cpu_fast_t* f, int k) {
+  if (!f || k >= f->n_nodes || f->group_of[k] < 0) return -1;
+  return f->groups[f->group_of[k]].root;
 }
 
 dycl_status_t cpu_fast_node_run(const cpu_fast_t* f, const dycl_program_t* p, const dycl_subnet_t* sn, int k,

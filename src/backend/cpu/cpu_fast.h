@@ -51,4 +51,35 @@ dycl_status_t cpu_fast_group_run(const cpu_fast_t* f, const dycl_program_t* p, c
 dycl_status_t cpu_fast_node_run(const cpu_fast_t* f, const dycl_program_t* p, const dycl_subnet_t* sn, int k,
                                 dycl_value_t** slots, dycl_kctx_t* kctx, bool* ran);
 
+/* Which values are held channels-last ([N, spatial..., C] in memory instead of [N, C,
+ * spatial...]; cpu.c keeps track of them). */
+typedef struct cpu_cl_query {
+  bool (*held_cl)(const void* ctx, int value);
+  const void* ctx;
+} cpu_cl_query_t;
+
+/* Whether node k may make a channels-last result out of channels-last inputs (cpu_fast_run_cl):
+ * it roots a fused group, or is a Concat along the channels of float32 values of rank 3 or more. */
+bool cpu_fast_cl_capable(const cpu_fast_t* f, const dycl_program_t* p, const dycl_subnet_t* sn, int k);
+
+/* The root of the fused group node k belongs to; -1 when none. */
+int cpu_fast_group_root(const cpu_fast_t* f, int k);
+
+/* Runs node k making its result channels-last: the fused group rooted at k, when some of its
+ * externals are held channels-last, all of them with the output's dims, and the plain ones are
+ * broadcast along the channels or along the spatial dims (per-channel parameters, scalars); or a
+ * Concat along the channels of which some inputs are held channels-last (the plain ones are
+ * transposed into place). *ran false: nothing was written (make the inputs plain and run it as
+ * usual). */
+dycl_status_t cpu_fast_run_cl(const cpu_fast_t* f, const dycl_program_t* p, const dycl_subnet_t* sn, int k,
+                              dycl_value_t** slots, const cpu_cl_query_t* q, dycl_kctx_t* kctx, bool* ran);
+
+/* y[c * ldy + r] = x[r, c] for float32 x [rows, cols] contiguous (ldy >= rows: rows of y further
+ * apart): a plain [C, spatial] image to channels-last [spatial, C] (rows C) and back (rows
+ * spatial). */
+typedef void (*cpu_transpose_fn)(const float* x, float* y, int64_t rows, int64_t cols, int64_t ldy);
+
+/* The transpose of the instruction set cpu_fast_plan's kernels use. */
+cpu_transpose_fn cpu_fast_transposer(void);
+
 #endif

@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "backend/backend.h"
+#include "backend/cpu/cpu_fast.h"
 
 #define FAST_BLOCK 512     /* elements per block (a multiple of every vector width) */
 #define FAST_MAX_NODES 24  /* nodes fused into one group */
@@ -90,11 +91,17 @@ typedef struct fast_kernels {
   void (*sum_rows)(const float* x, float* y, int64_t rows, int64_t n, bool mean);
   /* y[o, i] = sum (or mean) over r of x[o, r, i], for x [outer, R, inner] contiguous. */
   void (*sum_middle)(const float* x, float* y, int64_t outer, int64_t R, int64_t inner, bool mean);
+  /* y[c * ldy + r] = x[r, c] for x [rows, cols] contiguous (cpu_transpose_fn, cpu_fast.h). */
+  void (*transpose)(const float* x, float* y, int64_t rows, int64_t cols, int64_t ldy);
 } fast_kernels_t;
 
 /* The best kernels this CPU runs (AVX-512, else AVX2 with FMA, else scalar C); DYCL_CPU_ISA=
  * avx512|avx2|scalar in the environment caps the choice (for tests). */
 const fast_kernels_t* cpu_fast_kernels(void);
+
+/* Concat node n along the channels with a channels-last result (cpu_fast_run_cl, cpu_fast_ops.c). */
+dycl_status_t cpu_fast_concat_cl(const fast_kernels_t* kern, const dycl_program_t* p, const dycl_node_t* n,
+                                 dycl_value_t** slots, const cpu_cl_query_t* q, dycl_kctx_t* kctx, bool* ran);
 
 /* Whether value v is released after node k of sn (k is its last reader there). */
 bool cpu_fast_dies_at(const dycl_subnet_t* sn, int k, int v);

@@ -401,8 +401,31 @@ FT static void SFX(sum_middle)(const float* x, float* y, int64_t outer, int64_t 
   }
 }
 
+/* y[c * ldy + r] = x[r, c] for x [rows, cols]: 16 x 16 tiles, each transposed in registers where
+ * the instruction set has a tile transpose (TRANSPOSE_TILE(x, ldx, y, ldy, nr, nc): a tile of nr
+ * rows and nc columns), else element by element (still by tiles, so that both sides stay in cache). */
+FT static void SFX(transpose)(const float* x, float* y, int64_t rows, int64_t cols, int64_t ldy) {
+  for (int64_t r0 = 0; r0 < rows; r0 += 16) {
+    int64_t nr = rows - r0 < 16 ? rows - r0 : 16;
+    for (int64_t c0 = 0; c0 < cols; c0 += 16) {
+      int64_t nc = cols - c0 < 16 ? cols - c0 : 16;
+      const float* xt = x + r0 * cols + c0;
+      float* yt = y + c0 * ldy + r0;
+#ifdef TRANSPOSE_TILE
+      if (nr >= 8 && nc >= 8) { /* a thin tile is mostly masked lanes: faster element by element */
+        TRANSPOSE_TILE(xt, cols, yt, ldy, nr, nc);
+        continue;
+      }
+#endif
+      for (int64_t c = 0; c < nc; c++)
+        for (int64_t r = 0; r < nr; r++) yt[c * ldy + r] = xt[r * cols + c];
+    }
+  }
+}
+
 static const fast_kernels_t SFX(fast_kernels) = {
-    ISA_NAME, VW, SFX(run_block), SFX(softmax_rows), SFX(layernorm_rows), SFX(sum_rows), SFX(sum_middle),
+    ISA_NAME,        VW,         SFX(run_block), SFX(softmax_rows), SFX(layernorm_rows), SFX(sum_rows),
+    SFX(sum_middle), SFX(transpose),
 };
 
 #undef FAST_UNARY
@@ -411,6 +434,7 @@ static const fast_kernels_t SFX(fast_kernels) = {
 /* the vocabulary, so that the includer can define it again for the next instruction set */
 #undef SFX
 #undef FT
+#undef TRANSPOSE_TILE
 #undef ISA_NAME
 #undef VW
 #undef vf

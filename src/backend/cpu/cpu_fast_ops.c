@@ -288,6 +288,51 @@ static dycl_status_t run_concat(const dycl_program_t* p, const dycl_node_t* n, d
   return finish(p, n, slots, y, ran);
 }
 
+/* Concat along the channels with a channels-last result: [N, S, C_i] pieces side by side in
+ * [N, S, sum C_i]; inputs held plain ([N, C_i, S]) are transposed into place. Only when some input
+ * is channels-last (else the plain Concat above is a plain copy). */
+dycl_status_t cpu_fast_concat_cl(const fast_kernels_t* kern, const dycl_program_t* p, const dycl_node_t* n,
+                                 dycl_value_t** slots, const cpu_cl_query_t* q, dycl_kctx_t* kctx, bool* ran) {
+  *ran = false;
+  const dycl_value_t* x0 = input(slots, n, 0);
+  if (!f32_tensor(x0) || x0->rank < 3 || !dycl_node_attr(n, "axis")) return NULL;
+  int64_t axis = dycl_attr_int(n, "axis", 0);
+  if (axis != 1 && axis != 1 - x0->rank) return NULL;
+  int64_t dims[DYCL_MAX_RANK], S = 1;
+  memcpy(dims, x0->dims, (size_t)x0->rank * sizeof *dims);
+  dims[1] = 0;
+  bool any_cl = false;
+  for (int i = 0; i < n->n_in; i++) {
+    const dycl_value_t* t = input(slots, n, i);
+    if (!f32_tensor(t) || t->rank != x0->rank) return NULL;
+    for (int d = 0; d < t->rank; d++)
+      if (d != 1 && t->dims[d] != x0->dims[d]) return NULL;
+    dims[1] += t->dims[1];
+    any_cl = any_cl || q->held_cl(q->ctx, n->in[i]);
+  }
+  if (!any_cl) return NULL;
+  for (int d = 2; d < x0->rank; d++) S *= dims[d];
+  dycl_value_t* y;
+  DYCL_RETURN_IF_ERROR(dycl_kernel_tensor(kctx, n, DYCL_DTYPE_FLOAT32, x0->rank, dims, &y));
+  int64_t C = dims[1], at = 0;
+  float* dst = y->data;
+  for (int i = 0; i < n->n_in; i++) {
+    const dycl_value_t* t = input(slots, n, i);
+    const float* src = t->data;
+    int64_t c = t->dims[1];
+    if (c > 0 && S > 0) {
+      if (q->held_cl(q->ctx, n->in[i])) {
+        size_t row = (size_t)c * sizeof *src;
+        for (int64_t o = 0; o < dims[0] * S; o++) memcpy(dst + o * C + at, src + o * c, row);
+      } else {
+        for (int64_t b = 0; b < dims[0]; b++) kern->transpose(src + b * c * S, dst + b * S * C + at, c, S, C);
+      }
+    }
+    at += c;
+  }
+  return finish(p, n, slots, y, ran);
+}
+
 /* ------------------------------------------------------------------ Transpose */
 
 static dycl_status_t run_transpose(const dycl_program_t* p, const dycl_subnet_t* sn, int k, dycl_value_t** slots,

@@ -157,6 +157,41 @@ FT static inline __m512 fast_xor_avx512(__m512 a, __m512 b) {
   return _mm512_castsi512_ps(_mm512_xor_si512(_mm512_castps_si512(a), _mm512_castps_si512(b)));
 }
 
+/* A tile of nr rows and nc columns (at most 16 each) of x (row stride ldx) transposed into y (row
+ * stride ldy): rows loaded as vectors (missing rows zero, missing columns masked), then
+ * interleaved in three rounds (32-bit elements, 64-bit pairs, 128-bit lanes), after which vector k
+ * holds column tile_col[k]; each column is stored as a row of y, its nr lanes masked. */
+FT static inline void fast_transpose_tile_avx512(const float* x, int64_t ldx, float* y, int64_t ldy, int64_t nr,
+                                                int64_t nc) {
+  static const int tile_col[16] = {0, 4, 1, 5, 2, 6, 3, 7, 8, 12, 9, 13, 10, 14, 11, 15};
+  __mmask16 cm = fast_lanes_avx512(nc), rm = fast_lanes_avx512(nr);
+  __m512 v[16], t[16];
+  for (int i = 0; i < 16; i++) v[i] = i < nr ? _mm512_maskz_loadu_ps(cm, x + i * ldx) : _mm512_setzero_ps();
+  for (int i = 0; i < 16; i += 2) {
+    t[i] = _mm512_unpacklo_ps(v[i], v[i + 1]);
+    t[i + 1] = _mm512_unpackhi_ps(v[i], v[i + 1]);
+  }
+  for (int i = 0; i < 16; i += 4) {
+    __m512d a = _mm512_castps_pd(t[i]), b = _mm512_castps_pd(t[i + 1]);
+    __m512d c = _mm512_castps_pd(t[i + 2]), d = _mm512_castps_pd(t[i + 3]);
+    v[i] = _mm512_castpd_ps(_mm512_unpacklo_pd(a, c));
+    v[i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(a, c));
+    v[i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(b, d));
+    v[i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(b, d));
+  }
+  for (int i = 0; i < 8; i++) {
+    int a = (i / 4) * 8 + i % 4;
+    t[2 * i] = _mm512_shuffle_f32x4(v[a], v[a + 4], 0x88);
+    t[2 * i + 1] = _mm512_shuffle_f32x4(v[a], v[a + 4], 0xdd);
+  }
+  for (int i = 0; i < 8; i++) {
+    int c0 = tile_col[i], c1 = tile_col[i + 8];
+    if (c0 < nc) _mm512_mask_storeu_ps(y + c0 * ldy, rm, _mm512_shuffle_f32x4(t[i], t[i + 8], 0x88));
+    if (c1 < nc) _mm512_mask_storeu_ps(y + c1 * ldy, rm, _mm512_shuffle_f32x4(t[i], t[i + 8], 0xdd));
+  }
+}
+#define TRANSPOSE_TILE fast_transpose_tile_avx512
+
 #define SFX(name) name##_avx512
 #define ISA_NAME "avx512"
 #define VW 16

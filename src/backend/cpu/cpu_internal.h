@@ -87,9 +87,13 @@ typedef struct cpu_state {
   cpu_group_t* groups;
   /* per node: the group it heads (>= 0), -1 for a reference node, -2 - g for a member of group g */
   int* node_group;
-  /* values that may be kept channels-last between groups (only groups read them) */
+  /* values that may be kept channels-last (plan_layouts in cpu.c): cl_vals[i] for i < n_cl;
+   * cl_of[v]: value v's index among them or -1 (NULL when none); cl_run[k]: node k, not one of a
+   * oneDNN group, may make its result channels-last (cpu_fast_run_cl) */
   int n_cl;
   int* cl_vals;
+  int* cl_of;
+  bool* cl_run;
   /* the sub-network's intermediates planned into the session's arena (NULL: none) */
   dycl_mem_plan_t* plan;
   struct cpu_fast* fast; /* the fast kernels' plan for the other nodes (cpu_fast.h), or NULL */

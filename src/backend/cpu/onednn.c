@@ -3,6 +3,8 @@
 
 #include "backend/cpu/onednn.h"
 
+#include "backend/cpu/cpu_fast.h"
+
 #include <omp.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -19,7 +21,16 @@ struct cpu_dnn {
   dnnl_engine_t engine;
   int threads;
   const dycl_allocator_t* alloc; /* every buffer of this file's own (not oneDNN's internal ones) */
+  cpu_transpose_fn transpose;    /* small changes between plain and channels-last (relayout_t) */
 };
+
+/* A change of an activation between plain and channels-last done with dycl's transpose on the
+ * calling thread instead of a oneDNN reorder: n images of [rows, cols] to [cols, rows]. oneDNN's
+ * reorder kernel for it is a slow generic one (RANet's 1x100x16x16: 11-15 us against 5 us), and
+ * runs on the whole team. n 0: not one. */
+typedef struct relayout {
+  int64_t n, rows, cols;
+} relayout_t;
 
 struct cpu_prim {
   const dycl_allocator_t* alloc; /* the engine's: this struct and its execution contexts */
@@ -34,10 +45,12 @@ struct cpu_prim {
   bool wei_pack; /* ... and that layout is not the plain one */
   /* reorders between them (NULL when the layouts are equal) */
   dnnl_primitive_t src_reorder, wei_reorder, dst_reorder, sum_reorder;
+  relayout_t src_tr, dst_tr, sum_tr; /* ... or those done by transposing */
   bool sum; /* a sum post-op: cpu_args_t.sum is added */
   size_t scratch_bytes, src_bytes, wei_bytes, dst_bytes;
   size_t ws_bytes; /* the workspace of one execution: scratchpad and reorder buffers */
   int nthr;        /* OpenMP threads it was created for (and runs on) */
+  int rnthr;       /* ... and those its oneDNN activation reorders run on */
   /* execution contexts not in use (one per concurrent execution at most) */
   pthread_mutex_t lock;
   struct exec_ctx* free_ctx;
@@ -215,6 +228,54 @@ static dycl_status_t make_reorder(cpu_dnn_t* dnn, const dnnl_memory_desc_t* from
   return NULL;
 }
 
+/* Activations of fewer bytes are reordered on one thread (a team's start and join cost more than
+ * the copy: 16% of RANet's run, whose activations are 8-112 KiB) */
+#define DNN_SERIAL_REORDER_BYTES (512u << 10)
+
+static size_t activation_bytes(const cpu_prim_t* p) {
+  size_t a = dnnl_memory_desc_get_size(&p->src_user), b = dnnl_memory_desc_get_size(&p->dst_user);
+  return a > b ? a : b;
+}
+
+/* Whether from -> to is a small float32 change between plain and channels-last of the same
+ * dims, done by transposing (*t set), rather than by a oneDNN reorder. */
+static bool as_transpose(const cpu_dnn_t* dnn, const dnnl_memory_desc_t* from, const dnnl_memory_desc_t* to,
+                         relayout_t* t) {
+  memset(t, 0, sizeof *t);
+  int nd = from->ndims;
+  if (!dnn->transpose || nd < 3 || nd > 5 || to->ndims != nd || from->data_type != dnnl_f32 ||
+      to->data_type != dnnl_f32 || dnnl_memory_desc_get_size(from) >= DNN_SERIAL_REORDER_BYTES)
+    return false;
+  int64_t dims[5], S = 1;
+  for (int i = 0; i < nd; i++) {
+    if (from->dims[i] != to->dims[i] || from->dims[i] <= 0) return false;
+    dims[i] = from->dims[i];
+    if (i >= 2) S *= dims[i];
+  }
+  dnnl_memory_desc_t plain, cl;
+  plain_md(&plain, nd, dims);
+  cl_md(&cl, nd, dims);
+  if (dnnl_memory_desc_equal(from, &plain) && dnnl_memory_desc_equal(to, &cl))
+    *t = (relayout_t){dims[0], dims[1], S};
+  else if (dnnl_memory_desc_equal(from, &cl) && dnnl_memory_desc_equal(to, &plain))
+    *t = (relayout_t){dims[0], S, dims[1]};
+  return t->n > 0;
+}
+
+/* The reorder from -> to: none when they are equal, a transpose (*t) when as_transpose takes it,
+ * else a oneDNN reorder (*out). */
+static dycl_status_t make_relayout(cpu_dnn_t* dnn, const dnnl_memory_desc_t* from, const dnnl_memory_desc_t* to,
+                                   dnnl_primitive_t* out, relayout_t* t) {
+  *out = NULL;
+  if (as_transpose(dnn, from, to, t)) return NULL;
+  return make_reorder(dnn, from, to, out);
+}
+
+static void transpose_run(const cpu_dnn_t* dnn, const relayout_t* t, const void* src, void* dst) {
+  size_t image = (size_t)(t->rows * t->cols);
+  for (int64_t i = 0; i < t->n; i++) dnn->transpose((const float*)src + i * image, (float*)dst + i * image, t->rows, t->cols, t->rows);
+}
+
 /* Finishes a primitive from its op descriptor: creates the primitive descriptor (NULL result
  * when unimplemented), the primitive and the reorders between user and primitive layouts. */
 static dycl_status_t finish_prim(cpu_dnn_t* dnn, const_dnnl_op_desc_t op, const cpu_post_t* post, int threads,
@@ -274,9 +335,13 @@ static dycl_status_t finish_prim(cpu_dnn_t* dnn, const_dnnl_op_desc_t op, const 
   /* the reorders too are made under the primitive's thread count: oneDNN fixes a reorder's
    * parallelization when it makes it, and one made under more threads than it runs on starts an
    * OpenMP team of that size at every run (seen with --threads 1: a team of 2 per convolution) */
-  s = make_reorder(dnn, &p->src_user, &p->src_md, &p->src_reorder);
-  if (!s) s = make_reorder(dnn, &p->dst_md, &p->dst_user, &p->dst_reorder);
-  if (!s && p->sum) s = make_reorder(dnn, &p->sum_user, &p->dst_md, &p->sum_reorder);
+  /* a small activation is reordered on one thread: starting and joining a team costs more */
+  p->rnthr = activation_bytes(p) < DNN_SERIAL_REORDER_BYTES ? 1 : p->nthr;
+  if (p->rnthr != p->nthr) omp_set_num_threads(p->rnthr);
+  s = make_relayout(dnn, &p->src_user, &p->src_md, &p->src_reorder, &p->src_tr);
+  if (!s) s = make_relayout(dnn, &p->dst_md, &p->dst_user, &p->dst_reorder, &p->dst_tr);
+  if (!s && p->sum) s = make_relayout(dnn, &p->sum_user, &p->dst_md, &p->sum_reorder, &p->sum_tr);
+  if (p->rnthr != p->nthr) omp_set_num_threads(p->nthr);
   /* weights packed once need no reorder primitive of their own (cpu_wcache_get makes one
    * when it packs them) */
   if (p->has_wei) p->wei_pack = !dnnl_memory_desc_equal(&p->wei_user, &p->wei_md);
@@ -299,6 +364,7 @@ dycl_status_t cpu_dnn_create(int threads, const dycl_allocator_t* alloc, cpu_dnn
   if (!d) return dycl_error_nomem();
   d->threads = threads;
   d->alloc = alloc;
+  d->transpose = cpu_fast_transposer();
   dnnl_status_t st = dnnl_engine_create(&d->engine, dnnl_cpu, 0); /* oneDNN allocates its engine itself */
   if (st != dnnl_success) {
     dycl_free(alloc, d);
@@ -690,8 +756,14 @@ dycl_status_t cpu_prim_exec(cpu_dnn_t* dnn, const cpu_prim_t* p, const cpu_args_
   void* src_tmp = ws + align64(p->scratch_bytes);
   void* dst_tmp = (char*)src_tmp + align64(p->src_bytes);
   void* wei_tmp = (char*)dst_tmp + align64(p->dst_bytes);
-  if (p->src_reorder) {
-    DYCL_GOTO_IF_ERROR(s, reorder2(c->stream, p->src_reorder, c->src_user, src, c->src, src_tmp), done);
+  if (p->src_tr.n) {
+    transpose_run(dnn, &p->src_tr, src, src_tmp);
+    src = src_tmp;
+  } else if (p->src_reorder) {
+    if (p->rnthr != p->nthr) omp_set_num_threads(p->rnthr);
+    s = reorder2(c->stream, p->src_reorder, c->src_user, src, c->src, src_tmp);
+    if (p->rnthr != p->nthr) omp_set_num_threads(p->nthr);
+    if (s) goto done;
     src = src_tmp;
   }
   if (p->has_wei && !a->weights_packed && p->wei_any && p->wei_pack) {
@@ -702,11 +774,16 @@ dycl_status_t cpu_prim_exec(cpu_dnn_t* dnn, const cpu_prim_t* p, const cpu_args_
     DYCL_GOTO_IF_ERROR(s, reorder2(c->stream, p->wei_reorder, c->wei_user, wei, c->wei, wei_tmp), done);
     wei = wei_tmp;
   }
-  if (p->dst_reorder) dst = dst_tmp;
+  if (p->dst_reorder || p->dst_tr.n) dst = dst_tmp;
   if (p->sum) { /* the addend into the destination, in the primitive's layout */
-    if (p->sum_reorder)
-      DYCL_GOTO_IF_ERROR(s, reorder2(c->stream, p->sum_reorder, c->sum_user, a->sum, c->dst, dst), done);
-    else if (a->sum != dst)
+    if (p->sum_reorder) {
+      if (p->rnthr != p->nthr) omp_set_num_threads(p->rnthr);
+      s = reorder2(c->stream, p->sum_reorder, c->sum_user, a->sum, c->dst, dst);
+      if (p->rnthr != p->nthr) omp_set_num_threads(p->nthr);
+      if (s) goto done;
+    } else if (p->sum_tr.n) {
+      transpose_run(dnn, &p->sum_tr, a->sum, dst);
+    } else if (a->sum != dst)
       memcpy(dst, a->sum, p->dst_bytes);
   }
   dnnl_exec_arg_t args[5];
@@ -728,8 +805,13 @@ dycl_status_t cpu_prim_exec(cpu_dnn_t* dnn, const cpu_prim_t* p, const cpu_args_
     args[n++] = (dnnl_exec_arg_t){DNNL_ARG_SCRATCHPAD, c->scratch};
   }
   DYCL_GOTO_IF_ERROR(s, run1(c->stream, p->prim, n, args), done);
-  if (p->dst_reorder)
-    DYCL_GOTO_IF_ERROR(s, reorder2(c->stream, p->dst_reorder, c->dst, dst, c->dst_user, a->dst), done);
+  if (p->dst_tr.n) {
+    transpose_run(dnn, &p->dst_tr, dst, a->dst);
+  } else if (p->dst_reorder) {
+    if (p->rnthr != p->nthr) omp_set_num_threads(p->rnthr);
+    s = reorder2(c->stream, p->dst_reorder, c->dst, dst, c->dst_user, a->dst);
+    if (p->rnthr != p->nthr) omp_set_num_threads(p->nthr);
+  }
 done:;
   dnnl_status_t st = dnnl_stream_wait(c->stream);
   threads_pop(p->nthr, prev);
