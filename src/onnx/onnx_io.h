@@ -41,6 +41,10 @@ dycl_status_t dycl_onnx_tensor_from_payload(const dycl_allocator_t* alloc, const
 dycl_status_t dycl_onnx_load(const char* path, const dycl_options_t* options, dycl_ir_t** out);
 
 /* Reads a whole file; `max` bounds its size. The buffer is freed with dycl_free(alloc, ...). */
+/* The size of open file fd (path names it in messages); an error when it is not a regular file or
+ * holds more than max bytes. */
+dycl_status_t dycl_file_size(int fd, const char* path, size_t max, size_t* n);
+
 dycl_status_t dycl_read_file(const dycl_allocator_t* alloc, const char* path, size_t max, uint8_t** data,
                              size_t* size);
 

@@ -196,16 +196,12 @@ dycl_status_t dycl_onnx_read_stripped(const dycl_allocator_t* alloc, const char*
   alloc = dycl_alloc_or_default(alloc);
   int fd = open(path, O_RDONLY | O_CLOEXEC);
   if (fd < 0) return dycl_error(DYCL_CODE_IO, "cannot open '%s': %s", path, strerror(errno));
-  struct stat st;
-  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+  size_t n;
+  dycl_status_t fs = dycl_file_size(fd, path, max, &n);
+  if (fs) {
     close(fd);
-    return dycl_error(DYCL_CODE_IO, "'%s' is not a regular file", path);
+    return fs;
   }
-  if ((uint64_t)st.st_size > max) {
-    close(fd);
-    return dycl_error(DYCL_CODE_LIMIT, "'%s' is %lld bytes, over the limit of %zu", path, (long long)st.st_size, max);
-  }
-  size_t n = (size_t)st.st_size;
   void* map = n ? mmap(NULL, n, PROT_READ, MAP_PRIVATE, fd, 0) : MAP_FAILED;
   if (map != MAP_FAILED) {
     strip_t S = {map, alloc, NULL, 0, 0, false};

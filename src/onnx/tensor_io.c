@@ -13,22 +13,28 @@
 
 /* ------------------------------------------------------------------ files */
 
+dycl_status_t dycl_file_size(int fd, const char* path, size_t max, size_t* n) {
+  *n = 0;
+  struct stat st;
+  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) return dycl_error(DYCL_CODE_IO, "'%s' is not a regular file", path);
+  if ((uint64_t)st.st_size > max)
+    return dycl_error(DYCL_CODE_LIMIT, "'%s' is %lld bytes, over the limit of %zu", path, (long long)st.st_size, max);
+  *n = (size_t)st.st_size;
+  return NULL;
+}
+
 dycl_status_t dycl_read_file(const dycl_allocator_t* alloc, const char* path, size_t max, uint8_t** data,
                              size_t* size) {
   *data = NULL;
   *size = 0;
   FILE* f = fopen(path, "rb");
   if (!f) return dycl_error(DYCL_CODE_IO, "cannot open '%s': %s", path, strerror(errno));
-  struct stat st;
-  if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
+  size_t n;
+  dycl_status_t s = dycl_file_size(fileno(f), path, max, &n);
+  if (s) {
     fclose(f);
-    return dycl_error(DYCL_CODE_IO, "'%s' is not a regular file", path);
+    return s;
   }
-  if ((uint64_t)st.st_size > max) {
-    fclose(f);
-    return dycl_error(DYCL_CODE_LIMIT, "'%s' is %lld bytes, over the limit of %zu", path, (long long)st.st_size, max);
-  }
-  size_t n = (size_t)st.st_size;
   uint8_t* buf = dycl_malloc(alloc, n ? n : 1);
   if (!buf) {
     fclose(f);

@@ -737,6 +737,16 @@ static dycl_status_t reorder2(dnnl_stream_t stream, dnnl_primitive_t r, dnnl_mem
   return run1(stream, r, 2, args);
 }
 
+/* An activation reorder of p, run on the threads it was made for (p->rnthr) inside an execution
+ * that runs under p->nthr. */
+static dycl_status_t act_reorder(const cpu_prim_t* p, dnnl_stream_t stream, dnnl_primitive_t r, dnnl_memory_t from,
+                                 const void* src, dnnl_memory_t to, void* dst) {
+  if (p->rnthr != p->nthr) omp_set_num_threads(p->rnthr);
+  dycl_status_t s = reorder2(stream, r, from, src, to, dst);
+  if (p->rnthr != p->nthr) omp_set_num_threads(p->nthr);
+  return s;
+}
+
 size_t cpu_prim_workspace_bytes(const cpu_prim_t* p) { return p->ws_bytes; }
 
 dycl_status_t cpu_prim_exec(cpu_dnn_t* dnn, const cpu_prim_t* p, const cpu_args_t* a, void* workspace) {
@@ -760,10 +770,7 @@ dycl_status_t cpu_prim_exec(cpu_dnn_t* dnn, const cpu_prim_t* p, const cpu_args_
     transpose_run(dnn, &p->src_tr, src, src_tmp);
     src = src_tmp;
   } else if (p->src_reorder) {
-    if (p->rnthr != p->nthr) omp_set_num_threads(p->rnthr);
-    s = reorder2(c->stream, p->src_reorder, c->src_user, src, c->src, src_tmp);
-    if (p->rnthr != p->nthr) omp_set_num_threads(p->nthr);
-    if (s) goto done;
+    DYCL_GOTO_IF_ERROR(s, act_reorder(p, c->stream, p->src_reorder, c->src_user, src, c->src, src_tmp), done);
     src = src_tmp;
   }
   if (p->has_wei && !a->weights_packed && p->wei_any && p->wei_pack) {
@@ -777,10 +784,7 @@ dycl_status_t cpu_prim_exec(cpu_dnn_t* dnn, const cpu_prim_t* p, const cpu_args_
   if (p->dst_reorder || p->dst_tr.n) dst = dst_tmp;
   if (p->sum) { /* the addend into the destination, in the primitive's layout */
     if (p->sum_reorder) {
-      if (p->rnthr != p->nthr) omp_set_num_threads(p->rnthr);
-      s = reorder2(c->stream, p->sum_reorder, c->sum_user, a->sum, c->dst, dst);
-      if (p->rnthr != p->nthr) omp_set_num_threads(p->nthr);
-      if (s) goto done;
+      DYCL_GOTO_IF_ERROR(s, act_reorder(p, c->stream, p->sum_reorder, c->sum_user, a->sum, c->dst, dst), done);
     } else if (p->sum_tr.n) {
       transpose_run(dnn, &p->sum_tr, a->sum, dst);
     } else if (a->sum != dst)
@@ -808,9 +812,7 @@ dycl_status_t cpu_prim_exec(cpu_dnn_t* dnn, const cpu_prim_t* p, const cpu_args_
   if (p->dst_tr.n) {
     transpose_run(dnn, &p->dst_tr, dst, a->dst);
   } else if (p->dst_reorder) {
-    if (p->rnthr != p->nthr) omp_set_num_threads(p->rnthr);
-    s = reorder2(c->stream, p->dst_reorder, c->dst, dst, c->dst_user, a->dst);
-    if (p->rnthr != p->nthr) omp_set_num_threads(p->nthr);
+    s = act_reorder(p, c->stream, p->dst_reorder, c->dst, dst, c->dst_user, a->dst);
   }
 done:;
   dnnl_status_t st = dnnl_stream_wait(c->stream);
