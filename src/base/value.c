@@ -124,6 +124,21 @@ void dycl_value_unmeter(dycl_value_t* v) {
   dycl_value_unmeter(v->elem);
 }
 
+dycl_status_t dycl_tensor_rowmajor(const dycl_allocator_t* alloc, const dycl_value_t* v, dycl_value_t** out) {
+  *out = NULL;
+  if (!v || v->kind != DYCL_VALUE_TENSOR || !v->layout) return NULL;
+  if (v->dtype != DYCL_DTYPE_FLOAT32 || v->rank < 3)
+    return dycl_error(DYCL_CODE_INTERNAL, "a channels-last value is not a float tensor of rank 3 or more");
+  DYCL_RETURN_IF_ERROR(dycl_tensor_new(alloc, NULL, v->dtype, v->rank, v->dims, out));
+  int64_t N = v->dims[0], C = v->dims[1], S = v->numel / (N * C > 0 ? N * C : 1);
+  const float* x = v->data;
+  float* y = (*out)->data;
+  for (int64_t n = 0; n < N; n++)
+    for (int64_t s = 0; s < S; s++)
+      for (int64_t c = 0; c < C; c++) y[(n * C + c) * S + s] = x[(n * S + s) * C + c];
+  return NULL;
+}
+
 dycl_status_t dycl_tensor_new_zero(const dycl_allocator_t* alloc, const dycl_limits_t* limits,
                                    dycl_dtype_t dtype, int rank, const int64_t* dims, dycl_value_t** out) {
   DYCL_RETURN_IF_ERROR(dycl_tensor_new(alloc, limits, dtype, rank, dims, out));

@@ -17,6 +17,11 @@ struct dycl_value {
   int64_t numel;
   size_t nbytes;
   void* data; /* numel elements; for STRING, an array of `char*` (NUL-terminated, owned) */
+  /* how a float tensor of rank >= 3 lies in `data`: 0 row-major (every value dycl hands out or
+   * takes in), 1 channels-last (dims stay N, C, spatial...; data in N, spatial..., C order). Only
+   * the cpu backend sets 1, on a sub-network output it proved (cpu_export in cpu.c) is read by
+   * nothing but cpu sub-networks, and turns it back to 0 where one of those wants it plain. */
+  unsigned char layout;
   /* sequence */
   int len;
   dycl_value_t** items; /* owned references */
@@ -60,6 +65,9 @@ dycl_status_t dycl_shape_numel(int rank, const int64_t* dims, int64_t* numel);
 /* New tensor with uninitialized data (zeroed for STRING: all NULL). `limits` may be NULL. */
 dycl_status_t dycl_tensor_new(const dycl_allocator_t* alloc, const dycl_limits_t* limits,
                               dycl_dtype_t dtype, int rank, const int64_t* dims, dycl_value_t** out);
+/* A row-major copy of v when v is a channels-last tensor (`layout` 1), else NULL in *out (v is
+ * row-major already). For the code that hands values to the user mid-run (the recorder). */
+dycl_status_t dycl_tensor_rowmajor(const dycl_allocator_t* alloc, const dycl_value_t* v, dycl_value_t** out);
 /* Same, zero-filled. */
 dycl_status_t dycl_tensor_new_zero(const dycl_allocator_t* alloc, const dycl_limits_t* limits,
                                    dycl_dtype_t dtype, int rank, const int64_t* dims,

@@ -148,6 +148,22 @@ static dycl_status_t tables(const dycl_cemit_t* E, dycl_cbuf_t* b, const dycl_gr
         dycl_cbuf_printf(b, "%s(dycl_node_t*)&N%d", i ? (i % 8 ? ", " : ",\n    ") : "", sn->nodes[i]->id);
       dycl_cbuf_printf(b, "};\n");
     }
+    if (sn->reach_start) {
+      int n_reach = sn->reach_start[sn->n_out];
+      dycl_cbuf_printf(b, "static const int SN%d_reach_start[] = {", k);
+      for (int j = 0; j <= sn->n_out; j++) dycl_cbuf_printf(b, "%s%d", j ? (j % 24 ? ", " : ",\n    ") : "", sn->reach_start[j]);
+      dycl_cbuf_printf(b, "};\nstatic const unsigned char SN%d_host_use[] = {", k);
+      for (int j = 0; j < sn->n_out; j++) dycl_cbuf_printf(b, "%s%d", j ? (j % 24 ? ", " : ",\n    ") : "", sn->host_use[j]);
+      dycl_cbuf_printf(b, "%s};\n", sn->n_out ? "" : "0");
+      if (n_reach > 0) {
+        dycl_cbuf_printf(b, "static const int SN%d_reach_sub[] = {", k);
+        for (int r = 0; r < n_reach; r++) dycl_cbuf_printf(b, "%s%d", r ? (r % 24 ? ", " : ",\n    ") : "", sn->reach_sub[r]);
+        dycl_cbuf_printf(b, "};\n");
+        char rv[48];
+        snprintf(rv, sizeof rv, "SN%d_reach_val", k);
+        slot_array(E, b, rv, sn->reach_val, n_reach);
+      }
+    }
     dycl_cbuf_printf(b, "static const dycl_subnet_t SN%d = {.id = %d, .name = \"%s\", .graph = (dycl_graph_t*)&G%d, .n_nodes = %d",
                      k, sn->id, sn->name, sn->graph->id, sn->n_nodes);
     if (sn->n_nodes) dycl_cbuf_printf(b, ", .nodes = (dycl_node_t**)%s", var[4]);
@@ -159,6 +175,11 @@ static dycl_status_t tables(const dycl_cemit_t* E, dycl_cbuf_t* b, const dycl_gr
     ptr_field(b, "out", var[2], sn->n_out);
     dycl_cbuf_printf(b, ",\n    .release_start = (int*)SN%d_release_start", k);
     ptr_field(b, "release_ids", var[3], n_rel);
+    if (sn->reach_start) { /* where the outputs go on the host (dycl_program_flows) */
+      dycl_cbuf_printf(b, ",\n    .reach_start = (int*)SN%d_reach_start, .host_use = (unsigned char*)SN%d_host_use", k, k);
+      if (sn->reach_start[sn->n_out] > 0)
+        dycl_cbuf_printf(b, ", .reach_sub = (int*)SN%d_reach_sub, .reach_val = (int*)SN%d_reach_val", k, k);
+    }
     dycl_cbuf_printf(b, "};\n");
   }
   /* the program */

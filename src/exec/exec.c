@@ -423,11 +423,19 @@ static dycl_status_t exec_seqmap(dycl_session_t* S, const dycl_step_t* st) {
 
 /* Hands a finished sub-network call's inputs and outputs to the session's recorder. */
 static dycl_status_t record_call(dycl_session_t* S, const dycl_subnet_t* sn) {
-  const dycl_value_t** vals = dycl_calloc(S->kctx.alloc, (size_t)sn->n_in + (size_t)sn->n_out + 1, sizeof *vals);
-  if (!vals) return dycl_error_nomem();
-  for (int i = 0; i < sn->n_in; i++) vals[i] = S->slots[sn->in[i]];
-  for (int j = 0; j < sn->n_out; j++) vals[sn->n_in + j] = S->slots[sn->out[j]];
-  dycl_status_t s = S->recorder(S->recorder_user, sn->id, vals, sn->n_in, vals + sn->n_in, sn->n_out);
+  int n = sn->n_in + sn->n_out;
+  const dycl_value_t** vals = dycl_calloc(S->kctx.alloc, (size_t)n + 1, sizeof *vals);
+  dycl_value_t** copies = dycl_calloc(S->kctx.alloc, (size_t)n + 1, sizeof *copies);
+  dycl_status_t s = vals && copies ? NULL : dycl_error_nomem();
+  for (int i = 0; !s && i < n; i++) {
+    vals[i] = S->slots[i < sn->n_in ? sn->in[i] : sn->out[i - sn->n_in]];
+    /* a value the cpu backend hands on channels-last: the recorder sees it row-major */
+    s = dycl_tensor_rowmajor(S->kctx.alloc, vals[i], &copies[i]);
+    if (copies[i]) vals[i] = copies[i];
+  }
+  if (!s) s = S->recorder(S->recorder_user, sn->id, vals, sn->n_in, vals + sn->n_in, sn->n_out);
+  for (int i = 0; copies && i < n; i++) dycl_value_release(copies[i]);
+  dycl_free(S->kctx.alloc, copies);
   dycl_free(S->kctx.alloc, vals);
   return s;
 }

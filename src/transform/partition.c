@@ -283,6 +283,7 @@ dycl_status_t dycl_partition(dycl_ir_t* ir, dycl_program_t** out) {
   DYCL_GOTO_IF_ERROR(s, dycl_graph_walk(ir->main, collect_aliases, &P), done);
   substitute_graph(&P, ir->main);
   s = partition_graph(&P, ir->main, &p->main);
+  if (!s) s = dycl_program_flows(p);
 done:
   dycl_free(ir->alloc, P.alias);
   dycl_free(ir->alloc, P.mark);

@@ -22,6 +22,15 @@ typedef struct dycl_subnet {
   /* values to release after node k: release_ids[release_start[k] .. release_start[k+1]) */
   int* release_start;
   int* release_ids;
+  /* where output j goes in the host tree (dycl_program_flows): the sub-network inputs it reaches,
+   * directly or through If results and Loop carried values, reach_sub[r] / reach_val[r] (the
+   * sub-network's id, the value it reads) for r in [reach_start[j], reach_start[j + 1]); host_use[j]:
+   * it also reaches something else (a model output, a condition, a trip count, a Scan's or
+   * SequenceMap's operand, a scan output). reach_start NULL: not known. */
+  int* reach_start;
+  int* reach_sub;
+  int* reach_val;
+  unsigned char* host_use;
   void* backend_state; /* owned by the backend that prepared it */
 } dycl_subnet_t;
 
@@ -73,6 +82,10 @@ dycl_status_t dycl_fold_constants(dycl_ir_t* ir, int* folded, int* inlined);
  * into sub-networks. Allocates from ir->arena; the program lives as long as the IR. */
 dycl_status_t dycl_partition(dycl_ir_t* ir, dycl_program_t** out);
 void dycl_program_destroy(dycl_program_t* p);
+
+/* Fills every sub-network's reach_* and host_use (dycl_partition calls it): what reads each output
+ * on the host, for backends that hand values between sub-networks in a layout of their own. */
+dycl_status_t dycl_program_flows(dycl_program_t* p);
 
 /* Human-readable dump of the host tree and sub-networks. */
 void dycl_program_print(const dycl_program_t* p, FILE* f);

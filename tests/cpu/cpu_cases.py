@@ -540,6 +540,83 @@ def if_case():
              [rnd(rng, 1, 3, 4, 4), np.array(True)]])
 
 
+def layout_cases():
+    """Channels-last values crossing sub-network boundaries (cpu_export in cpu.c): a conv result
+    handed to an If's branch (a residual block) or passed through its other branch, carried by a
+    Loop whose body adds a conv of it back, read after the loop by a branch that pads it (Pad of
+    the spatial dims, channels-last too) or convolves it, and pooled into the outputs (global
+    pools of a channels-last source); the 2x2 input makes the convs fall back to the reference kernels (plain results). A
+    second model returns an If's result as a model output, which must never leave channels-last."""
+    rng = np.random.default_rng(90)
+    out = []
+
+    def sub(name, seed, build, outs):
+        g = Builder(name, seed)
+        results = build(g)
+        return helper.make_graph(g.nodes, name, [], [helper.make_tensor_value_info(r, F32, None) for r in results],
+                                 g.inits) if outs is None else outs(g, results)
+
+    def block(g, v, out_name):
+        y = g.op("Relu", [g.op("Conv", [v, g.weights(8, 8, 3, 3), g.weights(8)], pads=[1, 1, 1, 1])])
+        y = g.op("Conv", [y, g.weights(8, 8, 3, 3)], pads=[1, 1, 1, 1])
+        return g.op("Relu", [g.op("Add", [y, v])], out=out_name)
+
+    b = Builder("layout_across_subnets", 91)
+    x = b.input("x", ["N", 3, "H", "W"])
+    c1 = b.input("c1", [], TensorProto.BOOL)
+    n = b.input("n", [], TensorProto.INT64)
+    c2 = b.input("c2", [], TensorProto.BOOL)
+    y0 = b.op("Relu", [b.op("Conv", [x, b.weights(8, 3, 3, 3), b.weights(8)], pads=[1, 1, 1, 1])], out="y0")
+    then1 = sub("then1", 92, lambda g: [block(g, y0, "then1_out")], None)
+    else1 = helper.make_graph([], "else1", [], [helper.make_tensor_value_info("y0", F32, None)])
+    b.nodes.append(helper.make_node("If", [c1], ["a"], then_branch=then1, else_branch=else1))
+    body = Builder("body", 93)
+    body.input("i", [], TensorProto.INT64)
+    cond = body.input("cond_in", [], TensorProto.BOOL)
+    h = body.input("h_in", ["N", 8, "H", "W"])
+    block(body, h, "h_out")
+    body.op("Identity", [cond], out="cond_out")
+    body.op("Flatten", [body.op("GlobalAveragePool", ["h_out"])], out="pooled")
+    g_body = helper.make_graph(body.nodes, "body", body.inputs,
+                               [helper.make_tensor_value_info("cond_out", TensorProto.BOOL, []),
+                                helper.make_tensor_value_info("h_out", F32, ["N", 8, "H", "W"]),
+                                helper.make_tensor_value_info("pooled", F32, None)], body.inits)
+    b.nodes.append(helper.make_node("Loop", [n, "", "a"], ["h_final", "pooled_all"], body=g_body))
+
+    def then2(g):
+        p = g.op("Pad", ["h_final", g.const(np.array([0, 0, 1, 2, 0, 0, 2, 0], np.int64)),
+                         g.const(np.array(0.5, np.float32))])
+        return [g.op("Conv", [p, g.weights(8, 8, 3, 3)], out="then2_out")]
+
+    def else2(g):
+        return [g.op("Conv", ["h_final", g.weights(8, 8, 1, 1)], out="else2_out")]
+    b.nodes.append(helper.make_node("If", [c2], ["z"], then_branch=sub("then2", 94, then2, None),
+                                    else_branch=sub("else2", 95, else2, None)))
+    b.op("Flatten", [b.op("GlobalAveragePool", ["z"])], out="logits")
+    b.op("Flatten", [b.op("GlobalAveragePool", ["h_final"])], out="feat")
+    for o in ("logits", "feat", "pooled_all"):
+        b.output(o)
+    T, F = np.array(True), np.array(False)
+    out.append(("layout_across_subnets", b.model(13),
+                [[rnd(rng, 1, 3, 12, 12), T, np.array(2, np.int64), T],
+                 [rnd(rng, 2, 3, 9, 13), F, np.array(3, np.int64), F],
+                 [rnd(rng, 1, 3, 12, 12), F, np.array(0, np.int64), T],
+                 [rnd(rng, 1, 3, 2, 2), T, np.array(1, np.int64), F],
+                 [rnd(rng, 1, 3, 16, 16), T, np.array(1, np.int64), F]]))
+
+    b = Builder("layout_if_output", 96)
+    x = b.input("x", ["N", 3, "H", "W"])
+    c = b.input("c", [], TensorProto.BOOL)
+    b.op("Relu", [b.op("Conv", [x, b.weights(8, 3, 3, 3), b.weights(8)], pads=[1, 1, 1, 1])], out="y0")
+    then = sub("then", 97, lambda g: [block(g, "y0", "then_out")], None)
+    els = helper.make_graph([], "else", [], [helper.make_tensor_value_info("y0", F32, None)])
+    b.nodes.append(helper.make_node("If", [c], ["y"], then_branch=then, else_branch=els))
+    b.output("y")
+    out.append(("layout_if_output", b.model(13),
+                [[rnd(rng, 1, 3, 12, 12), T], [rnd(rng, 2, 3, 7, 9), F], [rnd(rng, 1, 3, 12, 12), F]]))
+    return out
+
+
 def cases():
     import fast_cases  # the fast kernels' cases (fast_*), which build on this file's helpers
-    return conv_cases() + matmul_cases() + pool_cases() + reduce_cases() + [loop_case(), if_case()] + fast_cases.cases()
+    return conv_cases() + matmul_cases() + pool_cases() + reduce_cases() + [loop_case(), if_case()] + layout_cases() + fast_cases.cases()

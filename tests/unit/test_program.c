@@ -164,6 +164,23 @@ static void test_partition_and_run(void) {
   CHECK(bb->n_steps == 1 && bb->steps[0].subnet->n_nodes == 1);
   /* x is used inside the body: an implicit input of the Loop */
   CHECK(p->main->steps[1].node->n_implicit == 1);
+  /* the flows (dycl_program_flows): a goes into the loop as its carried value, read by the body's
+   * sub-network (as v) and, as the loop's result, by the last one; the body's v2 is carried too
+   * but also a scan output (a host use); c is a model output */
+  const dycl_subnet_t* s1 = bb->steps[0].subnet;
+  const dycl_subnet_t* s2 = p->main->steps[2].subnet;
+  CHECK(s0->reach_start && s1->reach_start && s2->reach_start);
+  if (s0->reach_start && s1->reach_start && s2->reach_start) {
+    CHECK(!s0->host_use[0] && s0->reach_start[1] == 2);
+    bool to_body = false, to_after = false;
+    for (int r = 0; r < s0->reach_start[1]; r++) {
+      to_body |= s0->reach_sub[r] == s1->id && strcmp(m->ir->values[s0->reach_val[r]]->name, "v") == 0;
+      to_after |= s0->reach_sub[r] == s2->id && strcmp(m->ir->values[s0->reach_val[r]]->name, "final") == 0;
+    }
+    CHECK(to_body && to_after);
+    CHECK(s1->n_out == 1 && s1->host_use[0] && s1->reach_start[1] == 2);
+    CHECK(s2->n_out == 1 && s2->host_use[0] && s2->reach_start[1] == 0);
+  }
   /* run: x = [1, 2], n = 3 → a = [2, 4]; final = a * x^3 = [2, 32]; c = final + x = [3, 34] */
   float xs[2] = {1, 2};
   int64_t nval = 3;

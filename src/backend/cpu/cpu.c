@@ -222,8 +222,11 @@ static bool cl_reader(const dycl_program_t* p, const dycl_subnet_t* sn, const cp
   int gk = st->node_group[k];
   if (gk >= 0) {
     const cpu_group_t* h = &st->groups[gk];
-    /* oneDNN 2.6 reduces a channels-last source with a slow generic kernel */
-    return i == 0 && (h->kind == CPU_KIND_CONV || h->kind == CPU_KIND_POOL);
+    /* oneDNN 2.6 reduces a channels-last source with a slow generic kernel: dycl's own takes a
+     * reduction over the spatial axes (cpu_group_spatial_reduce), the others get plain sources */
+    if (i != 0) return false;
+    if (h->kind == CPU_KIND_CONV || (h->kind == CPU_KIND_POOL && !h->global)) return true;
+    return cpu_group_spatial_reduce(p, sn, h);
   }
   if (gk <= -2) {
     const cpu_group_t* h = &st->groups[-2 - gk];
@@ -236,11 +239,12 @@ static bool cl_reader(const dycl_program_t* p, const dycl_subnet_t* sn, const cp
   return out >= 0 && may[out];
 }
 
-/* Whether value y may be held channels-last: not an output of the sub-network, and every reader
- * takes it so (cl_reader). */
+/* Whether value y may be held channels-last: not an output of the sub-network unless exp[y] (it
+ * may leave it so: cpu_export), and every reader takes it so (cl_reader). */
 static bool cl_readers_only(const dycl_program_t* p, const dycl_subnet_t* sn, const cpu_state_t* st, int y,
-                            const bool* may) {
-  if (in_list(sn->out, sn->n_out, y) || in_list(sn->graph->out, sn->graph->n_out, y)) return false;
+                            const bool* may, const bool* exp) {
+  bool out = in_list(sn->out, sn->n_out, y) || in_list(sn->graph->out, sn->graph->n_out, y);
+  if (out && !(exp && exp[y])) return false;
   int uses = 0;
   for (int k = 0; k < sn->n_nodes; k++) {
     const dycl_node_t* n = sn->nodes[k];
@@ -251,20 +255,37 @@ static bool cl_readers_only(const dycl_program_t* p, const dycl_subnet_t* sn, co
       if (!cl_reader(p, sn, st, k, i, y, may)) return false;
     }
   }
-  return uses > 0;
+  return uses > 0 || out;
 }
 
 static int cl_index(const cpu_state_t* st, int v) { return st->cl_of && v >= 0 ? st->cl_of[v] : -1; }
+
+/* A value that may be held channels-last: a float tensor of rank 3 or more. */
+static bool cl_type(const dycl_program_t* p, int v) {
+  const dycl_type_t* t = &p->ir->values[v]->type;
+  return t->known && t->kind == DYCL_VALUE_TENSOR && t->dtype == DYCL_DTYPE_FLOAT32 && t->rank >= 3;
+}
 
 /* Picks the values kept channels-last: results of conv and pool groups, of fused elementwise
  * groups and of Concats along the channels, as long as every reader takes them so. A chain of
  * convolutions, with the elementwise work and the concatenations between them, then runs without
  * reordering to plain and back around each convolution. Starts from every candidate and drops
  * those with a reader that would not take them, until none is dropped (a fused group's or a
- * Concat's result being dropped can make its inputs drop). Which values are channels-last in a
- * run is decided as it goes (a group given plain inputs makes a plain result): cpu_run's cl[]. */
-static dycl_status_t plan_layouts(const dycl_program_t* p, const dycl_subnet_t* sn, cpu_state_t* st) {
+ * Concat's result being dropped can make its inputs drop). The sub-network's inputs are candidates
+ * too, and its outputs may stay channels-last where exp[] (cpu_export) allows. Which values are
+ * channels-last in a run is decided as it goes (a group given plain inputs makes a plain result;
+ * an input is channels-last when its value's `layout` says so): cpu_run's cl[]. A plan again
+ * replaces the previous one. */
+static dycl_status_t plan_layouts(const dycl_program_t* p, const dycl_subnet_t* sn, cpu_state_t* st, const bool* exp) {
   int64_t nv = p->ir->n_values;
+  /* a plan again (cpu_export): drop the previous one */
+  dycl_free(st->alloc, st->cl_vals);
+  dycl_free(st->alloc, st->cl_of);
+  dycl_free(st->alloc, st->cl_run);
+  st->cl_vals = st->cl_of = NULL;
+  st->cl_run = NULL;
+  st->n_cl = 0;
+  for (int i = 0; i < st->n_groups; i++) st->groups[i].x_cl = st->groups[i].s_cl = st->groups[i].y_cl = -1;
   bool* may = dycl_calloc(st->alloc, (size_t)nv + 1, sizeof *may);
   if (!may) return dycl_error_nomem();
   int n_may = 0;
@@ -277,11 +298,18 @@ static dycl_status_t plan_layouts(const dycl_program_t* p, const dycl_subnet_t* 
       n_may++;
     }
   }
-  for (int k = 0; k < sn->n_nodes && n_may > 0; k++) { /* without a conv or pool, nothing starts a chain */
+  /* inputs another cpu sub-network may hand over channels-last (cpu_export) */
+  for (int i = 0; i < sn->n_in; i++) {
+    int v = sn->in[i];
+    if (v >= 0 && !may[v] && cl_type(p, v)) {
+      may[v] = true;
+      n_may++;
+    }
+  }
+  for (int k = 0; k < sn->n_nodes && n_may > 0; k++) { /* without a conv, a pool or such an input, nothing starts a chain */
     const dycl_node_t* n = sn->nodes[k];
     if (st->node_group[k] != -1 || n->n_out < 1 || n->out[0] < 0 || !cpu_fast_cl_capable(st->fast, p, sn, k)) continue;
-    const dycl_type_t* t = &p->ir->values[n->out[0]]->type;
-    if (!t->known || t->kind != DYCL_VALUE_TENSOR || t->dtype != DYCL_DTYPE_FLOAT32 || t->rank < 3) continue;
+    if (!cl_type(p, n->out[0])) continue;
     may[n->out[0]] = true;
     n_may++;
   }
@@ -290,8 +318,16 @@ static dycl_status_t plan_layouts(const dycl_program_t* p, const dycl_subnet_t* 
     for (int k = 0; k < sn->n_nodes; k++) {
       const dycl_node_t* n = sn->nodes[k];
       int y = n->n_out > 0 ? n->out[0] : -1;
-      if (y >= 0 && may[y] && !cl_readers_only(p, sn, st, y, may)) {
+      if (y >= 0 && may[y] && !cl_readers_only(p, sn, st, y, may, exp)) {
         may[y] = false;
+        n_may--;
+        changed = true;
+      }
+    }
+    for (int i = 0; i < sn->n_in; i++) {
+      int v = sn->in[i];
+      if (v >= 0 && may[v] && !cl_readers_only(p, sn, st, v, may, exp)) {
+        may[v] = false;
         n_may--;
         changed = true;
       }
@@ -316,7 +352,7 @@ static dycl_status_t plan_layouts(const dycl_program_t* p, const dycl_subnet_t* 
   }
   for (int i = 0; i < st->n_groups; i++) {
     cpu_group_t* g = &st->groups[i];
-    if (g->kind != CPU_KIND_CONV && g->kind != CPU_KIND_POOL) continue;
+    if (g->kind != CPU_KIND_CONV && g->kind != CPU_KIND_POOL && g->kind != CPU_KIND_REDUCE) continue;
     g->y_cl = cl_index(st, sn->nodes[g->last]->out[0]);
     g->x_cl = cl_index(st, sn->nodes[g->head]->in[0]);
     if (g->add_operand >= 0) g->s_cl = cl_index(st, g->add_operand);
@@ -339,6 +375,55 @@ static dycl_status_t plan_memory(const dycl_program_t* p, const dycl_subnet_t* s
   }
   dycl_status_t s = dycl_mem_plan_build(p->ir, sn, pos, st->alloc, &st->plan);
   dycl_free(st->alloc, pos);
+  return s;
+}
+
+/* ---------------------------------------------------------------- between sub-networks */
+
+/* A sub-network's output may leave it channels-last (its value's `layout` 1) when nothing but
+ * sub-networks reads it on the host (dycl_program_flows: following it through If results and Loop
+ * carried values; never a model output, a condition, a Scan's operand...) and one of those takes
+ * it channels-last. A sub-network that does not take it so makes it plain on entry, in the host's
+ * slot, so the later readers get it plain (one transpose, as the producer would have made). The
+ * chain of convolutions of a network that runs block by block under control flow (SkipNet,
+ * BlockDrop, early exits) then crosses the sub-network boundaries without a transpose at each. */
+static bool exp_ok(const dycl_program_t* p, const dycl_subnet_t* sn, int j) {
+  if (sn->host_use[j]) return false;
+  for (int r = sn->reach_start[j]; r < sn->reach_start[j + 1]; r++) {
+    int k = sn->reach_sub[r];
+    const cpu_state_t* c = k >= 0 && k < p->n_subnets ? p->subnets[k]->backend_state : NULL;
+    if (c && cl_index(c, sn->reach_val[r]) >= 0) return true;
+  }
+  return false;
+}
+
+/* Settles which outputs leave their sub-networks channels-last: from none, plan every sub-network
+ * with the outputs allowed so far, allow those exp_ok finds, until nothing changes (allowing one
+ * only makes more inputs taken so); then makes the primitives. */
+static dycl_status_t cpu_export(const dycl_program_t* p) {
+  int64_t nv = p->ir->n_values;
+  const dycl_allocator_t* alloc = ((const cpu_state_t*)p->subnets[0]->backend_state)->alloc;
+  bool* exp = dycl_calloc(alloc, (size_t)nv + 1, sizeof *exp);
+  dycl_status_t s = exp ? NULL : dycl_error_nomem();
+  for (int round = 0, changed = 1; !s && changed && round < 16; round++) {
+    changed = 0;
+    for (int i = 0; !s && i < p->n_subnets; i++)
+      if (round > 0) s = plan_layouts(p, p->subnets[i], p->subnets[i]->backend_state, exp);
+    for (int i = 0; !s && i < p->n_subnets; i++) {
+      const dycl_subnet_t* sn = p->subnets[i];
+      for (int j = 0; j < sn->n_out; j++) {
+        int y = sn->out[j];
+        if (y < 0 || y >= nv || exp[y] || !cl_type(p, y) || !exp_ok(p, sn, j)) continue;
+        exp[y] = true;
+        changed = 1;
+      }
+    }
+  }
+  for (int i = 0; !s && i < p->n_subnets; i++) {
+    cpu_state_t* st = p->subnets[i]->backend_state;
+    for (int g = 0; !s && g < st->n_groups; g++) s = cpu_group_prepare(p, p->subnets[i], st, &st->groups[g]);
+  }
+  dycl_free(alloc, exp);
   return s;
 }
 
@@ -402,14 +487,19 @@ static dycl_status_t cpu_prepare_threads(const dycl_program_t* p, dycl_subnet_t*
   dycl_status_t s = NULL;
   if (ng > 0) s = cpu_dnn_create(threads, alloc, &st->dnn); /* none: the plain reference loop */
   if (!s) s = cpu_fast_plan(p, sn, node_group, threads, alloc, &st->fast); /* the other nodes (cpu_fast.h) */
-  if (!s) s = plan_layouts(p, sn, st);
+  if (!s) s = plan_layouts(p, sn, st, NULL);
   if (!s) s = plan_memory(p, sn, st);
-  for (int i = 0; !s && i < ng; i++) s = cpu_group_prepare(p, sn, st, &st->groups[i]);
+  /* with the host's flows known, the layouts (and so the primitives) are settled once every
+   * sub-network is planned: dycl_model_load (and a package) prepares them in order, the last one
+   * does it */
+  bool whole = p->n_subnets > 0 && p->subnets[0]->reach_start && p->subnets[p->n_subnets - 1]->reach_start;
+  for (int i = 0; !s && !whole && i < ng; i++) s = cpu_group_prepare(p, sn, st, &st->groups[i]);
   if (s) {
     state_destroy(st);
     return s;
   }
   sn->backend_state = st;
+  if (whole && sn == p->subnets[p->n_subnets - 1]) return cpu_export(p);
   return NULL;
 }
 
@@ -487,9 +577,8 @@ static dycl_status_t to_plain(dycl_kctx_t* kctx, dycl_value_t** slot) {
   for (int d = 2; d < t->rank; d++) S *= t->dims[d];
   const float* src = t->data;
   float* dst = u->data;
-  for (int64_t n = 0; n < N; n++)
-    for (int64_t s = 0; s < S; s++)
-      for (int64_t c = 0; c < C; c++) dst[(n * C + c) * S + s] = src[(n * S + s) * C + c];
+  cpu_transpose_fn tr = cpu_fast_transposer(); /* [spatial, C] -> [C, spatial] per image */
+  for (int64_t n = 0; n < N; n++) tr(src + n * S * C, dst + n * C * S, S, C, S);
   dycl_value_release(*slot);
   *slot = u;
   return NULL;
@@ -589,9 +678,19 @@ static dycl_status_t cpu_run(const dycl_program_t* p, const dycl_subnet_t* sn, d
   } else {
     memset(buf, 0, sizeof buf);
   }
+  /* inputs another sub-network handed over channels-last (cpu_export): held so where the plan
+   * takes them so, else made plain first */
+  for (int i = 0; !s && i < sn->n_in; i++) {
+    int v = sn->in[i];
+    const dycl_value_t* x = v >= 0 ? slots[v] : NULL;
+    if (!x || x->kind != DYCL_VALUE_TENSOR || !x->layout) continue;
+    int c = st ? cl_index(st, v) : -1;
+    if (c >= 0) cl[c] = 1;
+    else s = to_plain(kctx, &slots[v]);
+  }
   /* the arena: planned intermediates are made in it (see backend/mem_plan.h) */
   dycl_placement_t* pl = st && st->plan ? kctx->place : NULL;
-  if (pl) s = dycl_placement_reserve(pl, st->plan);
+  if (pl && !s) s = dycl_placement_reserve(pl, st->plan);
   const dycl_allocator_t* alloc = kctx->alloc;
   kctx->heap = alloc;
   for (int k = 0; k < sn->n_nodes && !s; k++) {
@@ -635,6 +734,11 @@ static dycl_status_t cpu_run(const dycl_program_t* p, const dycl_subnet_t* sn, d
       if (pl) dycl_placement_end(pl);
     }
     if (!s) release_after(sn, st, k, slots);
+  }
+  for (int j = 0; !s && j < sn->n_out; j++) { /* tell the host how each output lies */
+    int y = sn->out[j], c = st ? cl_index(st, y) : -1;
+    unsigned char lay = c >= 0 && cl[c]; /* written only when it changes: a plain output may be shared */
+    if (y >= 0 && slots[y] && slots[y]->kind == DYCL_VALUE_TENSOR && slots[y]->layout != lay) slots[y]->layout = lay;
   }
   if (s) /* drop every internal value this run produced */
     for (int kk = 0; kk < sn->n_nodes; kk++)

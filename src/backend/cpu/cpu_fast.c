@@ -1,9 +1,10 @@
 /* The `cpu` backend's fused elementwise groups (see cpu_fast.h): planning a sub-network's groups,
  * compiling each into a fast_prog (cpu_fast_internal.h), and running one over the broadcast of
- * its inputs, in blocks, on the calling thread or a small pool of worker threads. */
+ * its inputs, in blocks, on the calling thread or split between the threads of its OpenMP team. */
 #include "backend/cpu/cpu_fast.h"
 
 #include <math.h>
+#include <omp.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -12,6 +13,10 @@
 
 #include "backend/cpu/cpu_fast_internal.h"
 #include "backend/mem_plan.h"
+
+#if defined(__SANITIZE_THREAD__)
+#include <sanitizer/tsan_interface.h>
+#endif
 
 #define FAST_PARALLEL_MIN 65536 /* output elements from which a group is split across threads */
 #define FAST_STACK_TMPS 4       /* temporaries kept on the stack of the calling thread */
@@ -504,132 +509,91 @@ dycl_status_t cpu_fast_plan(const dycl_program_t* p, const dycl_subnet_t* sn, co
   return NULL;
 }
 
-/* ------------------------------------------------------------------ the worker pool */
+/* ------------------------------------------------------------------ running on several threads */
 
 typedef void (*fast_job_fn)(void* ctx, int64_t begin, int64_t end, float* tmp);
 
-typedef struct fast_worker_arg {
-  struct fast_pool* pool;
-  int index;
-} fast_worker_arg_t;
+/* A large group is split between the threads of the OpenMP team oneDNN's primitives run on, not
+ * a pool of dycl's own: on a machine with as many threads as cores a second pool's workers would
+ * compete for the cores with OpenMP's threads, which spin for a while after every primitive (and
+ * a wake-up through a condition variable costs more than the spin). The region is entered through
+ * libgomp's GOMP_parallel, the call gcc compiles `#pragma omp parallel` to, so that these sources
+ * build without -fopenmp (packages compile them with the user's compiler and CFLAGS). */
+void GOMP_parallel(void (*fn)(void*), void* data, unsigned num_threads, unsigned flags);
 
-/* Made through the plan's allocator by the thread that first runs a large group; the workers
- * never allocate (nor free), so an allocator need not be callable from them. */
+/* Made through the plan's allocator by the thread that first runs a large group. */
 struct fast_pool {
   const dycl_allocator_t* alloc;
-  pthread_mutex_t lock;
-  pthread_cond_t wake, done;
-  int n_workers;
-  pthread_t* th;
-  fast_worker_arg_t* args; /* per worker */
-  float** tmp;             /* per worker: FAST_MAX_INS temporaries (64-byte aligned, in tmp_raw) */
+  int n;                /* threads a job is split between (the team's size at most) */
+  float** tmp;          /* per thread but the caller's: FAST_MAX_INS temporaries (64-byte aligned) */
   void* tmp_raw;
-  uint64_t gen;            /* job generation */
-  bool quit;
-  fast_job_fn fn;
-  void* ctx;
-  int64_t n_items, per; /* items, split into n_workers + 1 ranges of `per` */
-  int pending;          /* workers still running the current job */
-  pthread_mutex_t busy; /* held by the thread that submits a job */
+  pthread_mutex_t busy; /* held by the thread running a job: the temporaries are the job's */
 };
 
-static void* fast_worker(void* arg) {
-  fast_pool_t* pool = ((fast_worker_arg_t*)arg)->pool;
-  int w = ((fast_worker_arg_t*)arg)->index;
-  uint64_t seen = 0;
-  pthread_mutex_lock(&pool->lock);
-  for (;;) {
-    while (!pool->quit && pool->gen == seen) pthread_cond_wait(&pool->wake, &pool->lock);
-    if (pool->quit) break;
-    seen = pool->gen;
-    fast_job_fn fn = pool->fn;
-    void* ctx = pool->ctx;
-    int64_t b = (int64_t)(w + 1) * pool->per, e = b + pool->per;
-    if (e > pool->n_items) e = pool->n_items;
-    pthread_mutex_unlock(&pool->lock);
-    if (b < e) fn(ctx, b, e, pool->tmp[w]);
-    pthread_mutex_lock(&pool->lock);
-    if (--pool->pending == 0) pthread_cond_signal(&pool->done);
-  }
-  pthread_mutex_unlock(&pool->lock);
-  return NULL;
-}
+typedef struct fast_job {
+  fast_job_fn fn;
+  void* ctx;
+  int64_t n_items;
+  float* tmp0;  /* the calling thread's temporaries */
+  float** tmp;  /* the other threads' */
+} fast_job_t;
 
-static void pool_free_arrays(fast_pool_t* pool) {
-  dycl_free(pool->alloc, pool->tmp_raw);
-  dycl_free(pool->alloc, pool->tmp);
-  dycl_free(pool->alloc, pool->args);
-  dycl_free(pool->alloc, pool->th);
+#if defined(__SANITIZE_THREAD__)
+/* libgomp is not instrumented: tell ThreadSanitizer about the order its team start and join give */
+#define JOB_RELEASE(j) __tsan_release(j)
+#define JOB_ACQUIRE(j) __tsan_acquire(j)
+#else
+#define JOB_RELEASE(j) ((void)(j))
+#define JOB_ACQUIRE(j) ((void)(j))
+#endif
+
+static void job_part(void* arg) {
+  fast_job_t* j = arg;
+  JOB_ACQUIRE(j);
+  int t = omp_get_thread_num(), nt = omp_get_num_threads();
+  int64_t per = (j->n_items + nt - 1) / nt, b = (int64_t)t * per, e = b + per;
+  if (e > j->n_items) e = j->n_items;
+  if (b < e) j->fn(j->ctx, b, e, t == 0 ? j->tmp0 : j->tmp[t - 1]);
+  JOB_RELEASE(j);
 }
 
 static void pool_destroy(fast_pool_t* pool) {
   if (!pool) return;
-  pthread_mutex_lock(&pool->lock);
-  pool->quit = true;
-  pthread_cond_broadcast(&pool->wake);
-  pthread_mutex_unlock(&pool->lock);
-  for (int i = 0; i < pool->n_workers; i++) pthread_join(pool->th[i], NULL);
-  pool_free_arrays(pool);
-  pthread_cond_destroy(&pool->wake);
-  pthread_cond_destroy(&pool->done);
-  pthread_mutex_destroy(&pool->lock);
   pthread_mutex_destroy(&pool->busy);
+  dycl_free(pool->alloc, pool->tmp_raw);
+  dycl_free(pool->alloc, pool->tmp);
   dycl_free(pool->alloc, pool);
 }
 
-/* A pool of n worker threads, or NULL when they cannot be made (the caller then runs alone). */
+/* Temporaries for n - 1 threads besides the caller, or NULL (the caller then runs alone). */
 static fast_pool_t* pool_create(int n, const dycl_allocator_t* alloc) {
   const size_t per = (size_t)FAST_MAX_INS * FAST_BLOCK * sizeof(float); /* a multiple of 64 */
-  if (n < 1 || (size_t)n > (SIZE_MAX - 64) / per) return NULL;
+  if (n < 2 || (size_t)n > (SIZE_MAX - 64) / per) return NULL;
   fast_pool_t* pool = dycl_calloc(alloc, 1, sizeof *pool);
   if (!pool) return NULL;
   pool->alloc = alloc;
-  pool->th = dycl_calloc(alloc, (size_t)n, sizeof *pool->th);
-  pool->args = dycl_calloc(alloc, (size_t)n, sizeof *pool->args);
-  pool->tmp = dycl_calloc(alloc, (size_t)n, sizeof *pool->tmp);
-  pool->tmp_raw = dycl_malloc(alloc, (size_t)n * per + 64);
-  bool ok = pool->th && pool->args && pool->tmp && pool->tmp_raw && pthread_mutex_init(&pool->lock, NULL) == 0;
-  if (ok && pthread_mutex_init(&pool->busy, NULL) != 0) {
-    pthread_mutex_destroy(&pool->lock);
-    ok = false;
-  }
-  if (ok && pthread_cond_init(&pool->wake, NULL) != 0) {
-    pthread_mutex_destroy(&pool->lock);
-    pthread_mutex_destroy(&pool->busy);
-    ok = false;
-  }
-  if (ok && pthread_cond_init(&pool->done, NULL) != 0) {
-    pthread_cond_destroy(&pool->wake);
-    pthread_mutex_destroy(&pool->lock);
-    pthread_mutex_destroy(&pool->busy);
-    ok = false;
-  }
-  if (!ok) {
-    pool_free_arrays(pool);
+  pool->n = n;
+  pool->tmp = dycl_calloc(alloc, (size_t)n - 1, sizeof *pool->tmp);
+  pool->tmp_raw = dycl_malloc(alloc, (size_t)(n - 1) * per + 64);
+  if (!pool->tmp || !pool->tmp_raw || pthread_mutex_init(&pool->busy, NULL) != 0) {
+    dycl_free(alloc, pool->tmp_raw);
+    dycl_free(alloc, pool->tmp);
     dycl_free(alloc, pool);
     return NULL;
   }
   char* tmp0 = (char*)(((uintptr_t)pool->tmp_raw + 63) & ~(uintptr_t)63);
-  for (int i = 0; i < n; i++) {
-    pool->tmp[i] = (float*)(tmp0 + (size_t)i * per);
-    pool->args[i] = (fast_worker_arg_t){pool, i};
-    if (pthread_create(&pool->th[i], NULL, fast_worker, &pool->args[i]) != 0) break;
-    pool->n_workers++;
-  }
-  if (pool->n_workers == 0) {
-    pool_destroy(pool);
-    return NULL;
-  }
+  for (int i = 0; i < n - 1; i++) pool->tmp[i] = (float*)(tmp0 + (size_t)i * per);
   return pool;
 }
 
-/* Runs fn over [0, n_items), split between the calling thread (with `tmp`) and the pool's
- * workers when there is a pool and it is free, else on the calling thread alone. */
+/* Runs fn over [0, n_items), split between the calling thread (with `tmp`) and the other threads
+ * of its OpenMP team when that is wanted and no other thread runs a job of this plan, else on the
+ * calling thread alone. */
 static void run_parallel(cpu_fast_t* f, bool want, int64_t n_items, fast_job_fn fn, void* ctx, float* tmp) {
   fast_pool_t* pool = NULL;
   if (want && f->threads > 1 && n_items > 1) {
     pthread_mutex_lock(&f->pool_lock);
-    if (!f->pool) f->pool = pool_create(f->threads - 1, f->alloc);
+    if (!f->pool) f->pool = pool_create(f->threads, f->alloc);
     pool = f->pool;
     pthread_mutex_unlock(&f->pool_lock);
   }
@@ -637,20 +601,11 @@ static void run_parallel(cpu_fast_t* f, bool want, int64_t n_items, fast_job_fn 
     fn(ctx, 0, n_items, tmp);
     return;
   }
-  int parts = pool->n_workers + 1;
-  pthread_mutex_lock(&pool->lock);
-  pool->fn = fn;
-  pool->ctx = ctx;
-  pool->n_items = n_items;
-  pool->per = (n_items + parts - 1) / parts;
-  pool->pending = pool->n_workers;
-  pool->gen++;
-  pthread_cond_broadcast(&pool->wake);
-  pthread_mutex_unlock(&pool->lock);
-  fn(ctx, 0, pool->per < n_items ? pool->per : n_items, tmp);
-  pthread_mutex_lock(&pool->lock);
-  while (pool->pending > 0) pthread_cond_wait(&pool->done, &pool->lock);
-  pthread_mutex_unlock(&pool->lock);
+  fast_job_t job = {fn, ctx, n_items, tmp, pool->tmp};
+  unsigned n = (unsigned)(n_items < pool->n ? n_items : pool->n);
+  JOB_RELEASE(&job);
+  GOMP_parallel(job_part, &job, n, 0);
+  JOB_ACQUIRE(&job);
   pthread_mutex_unlock(&pool->busy);
 }
 
@@ -939,6 +894,7 @@ dycl_status_t cpu_fast_run_cl(const cpu_fast_t* f, const dycl_program_t* p, cons
   if (!f || k >= f->n_nodes) return NULL;
   if (f->group_of[k] >= 0) return group_run((cpu_fast_t*)f, p, sn, k, slots, q, kctx, ran);
   if (sn->nodes[k]->op == DYCL_OP_Concat) return cpu_fast_concat_cl(f->kern, p, sn->nodes[k], slots, q, kctx, ran);
+  if (sn->nodes[k]->op == DYCL_OP_Pad) return cpu_fast_pad_cl(p, sn->nodes[k], slots, q, kctx, ran);
   return NULL;
 }
 
@@ -946,9 +902,16 @@ bool cpu_fast_cl_capable(const cpu_fast_t* f, const dycl_program_t* p, const dyc
   if (!f || k >= f->n_nodes) return false;
   if (f->group_of[k] >= 0) return f->groups[f->group_of[k]].root == k;
   const dycl_node_t* n = sn->nodes[k];
-  if (n->op != DYCL_OP_Concat || n->n_out != 1 || n->out[0] < 0 || !dycl_node_attr(n, "axis")) return false;
+  if ((n->op != DYCL_OP_Concat && n->op != DYCL_OP_Pad) || n->n_out != 1 || n->out[0] < 0) return false;
   const dycl_type_t* t = &p->ir->values[n->out[0]]->type;
   if (!t->known || t->kind != DYCL_VALUE_TENSOR || t->dtype != DYCL_DTYPE_FLOAT32 || t->rank < 3) return false;
+  if (n->op == DYCL_OP_Pad) { /* spatial pads (constants) of its first input only */
+    int64_t pads[2 * DYCL_MAX_RANK];
+    const dycl_value_t* pv = n->n_in > 1 ? const_value(p->ir, n->in[1]) : NULL;
+    if ((n->n_in > 1 && !pv) || !cpu_fast_pad_spatial(n, pv, t->rank, pads)) return false;
+    return n->n_in < 3 || n->in[2] < 0 || const_value(p->ir, n->in[2]);
+  }
+  if (!dycl_node_attr(n, "axis")) return false;
   int64_t axis = dycl_attr_int(n, "axis", 0);
   return axis == 1 || axis == 1 - t->rank;
 }

@@ -29,8 +29,9 @@ typedef struct cpu_fast cpu_fast_t;
 /* Plans sub-network sn. node_group[k] != -1 marks the nodes oneDNN runs (NULL: none); `threads`:
  * the threads a large group may use (0: the machine's cores). The plan (*out, owned by the caller,
  * freed with cpu_fast_destroy) holds the groups and serves the single-node kernels. `alloc` (NULL:
- * malloc; it must outlive the plan) makes the plan, its constants and its worker pool (made on
- * the first large run; the workers themselves never allocate). */
+ * malloc; it must outlive the plan) makes the plan, its constants and the other threads'
+ * temporaries (made on the first large run; the threads themselves never allocate). A large group
+ * runs on the calling thread's OpenMP team, the one oneDNN's primitives use. */
 dycl_status_t cpu_fast_plan(const dycl_program_t* p, const dycl_subnet_t* sn, const int* node_group, int threads,
                             const dycl_allocator_t* alloc, cpu_fast_t** out);
 void cpu_fast_destroy(cpu_fast_t* f);

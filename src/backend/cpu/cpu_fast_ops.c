@@ -333,6 +333,72 @@ dycl_status_t cpu_fast_concat_cl(const fast_kernels_t* kern, const dycl_program_
   return finish(p, n, slots, y, ran);
 }
 
+/* ------------------------------------------------------------------ Pad, channels-last */
+
+/* The spatial pads of a constant-mode Pad of a rank-r tensor given its pads operand (opset 11 on)
+ * or attribute: pads[i] before and pads[r + i] after dim i; false unless only spatial dims are
+ * padded, none cropped, and no axes operand (opset 18) is given. */
+bool cpu_fast_pad_spatial(const dycl_node_t* n, const dycl_value_t* pads_in, int r, int64_t* pads) {
+  if (r < 3 || r > DYCL_MAX_RANK || strcmp(dycl_attr_string(n, "mode", "constant"), "constant") != 0) return false;
+  if (n->n_in > 3 && n->in[3] >= 0) return false;
+  int np = 0;
+  if (n->n_in > 1) {
+    if (!read_ints(pads_in, pads, 2 * DYCL_MAX_RANK, &np)) return false;
+  } else {
+    const int64_t* a = dycl_attr_ints(n, "pads", &np);
+    if (!a || np > 2 * DYCL_MAX_RANK) return false;
+    memcpy(pads, a, (size_t)np * sizeof *pads);
+  }
+  if (np != 2 * r || pads[0] || pads[1] || pads[r] || pads[r + 1]) return false;
+  for (int i = 0; i < 2 * r; i++)
+    if (pads[i] < 0) return false;
+  return true;
+}
+
+/* Pad node n of a channels-last source over its spatial dims, with a channels-last result: the
+ * output filled with the constant, then each run of the source's last spatial dim (W x C floats)
+ * copied into place. */
+dycl_status_t cpu_fast_pad_cl(const dycl_program_t* p, const dycl_node_t* n, dycl_value_t** slots,
+                              const cpu_cl_query_t* q, dycl_kctx_t* kctx, bool* ran) {
+  *ran = false;
+  const dycl_value_t* x = input(slots, n, 0);
+  if (!f32_tensor(x) || !q->held_cl(q->ctx, n->in[0])) return NULL;
+  int r = x->rank;
+  int64_t pads[2 * DYCL_MAX_RANK];
+  if (!cpu_fast_pad_spatial(n, n->n_in > 1 ? input(slots, n, 1) : NULL, r, pads)) return NULL;
+  float value = 0.0f;
+  if (n->n_in > 2 && n->in[2] >= 0) {
+    const dycl_value_t* v = input(slots, n, 2);
+    if (!f32_tensor(v) || v->numel != 1) return NULL;
+    value = ((const float*)v->data)[0];
+  } else if (n->n_in == 1) {
+    value = (float)dycl_attr_float(n, "value", 0.0);
+  }
+  int64_t dims[DYCL_MAX_RANK];
+  for (int d = 0; d < r; d++) dims[d] = x->dims[d] + pads[d] + pads[r + d];
+  dycl_value_t* y;
+  DYCL_RETURN_IF_ERROR(dycl_kernel_tensor(kctx, n, DYCL_DTYPE_FLOAT32, r, dims, &y));
+  float* dst = y->data;
+  for (int64_t i = 0; i < y->numel; i++) dst[i] = value;
+  /* channels-last strides (in floats) of the output's dims N, spatial...: C innermost */
+  int64_t C = x->dims[1], ost[DYCL_MAX_RANK];
+  ost[r - 1] = C;
+  for (int d = r - 2; d >= 2; d--) ost[d] = ost[d + 1] * dims[d + 1];
+  ost[0] = ost[2] * dims[2];
+  int64_t row = x->dims[r - 1] * C, rows = x->numel / (row > 0 ? row : 1);
+  const float* src = x->data;
+  for (int64_t i = 0; i < rows && row > 0; i++) { /* i runs over (n, spatial dims but the last) */
+    int64_t rem = i, off = pads[r - 1] * ost[r - 1];
+    for (int d = r - 2; d >= 2; d--) {
+      off += (rem % x->dims[d] + pads[d]) * ost[d];
+      rem /= x->dims[d];
+    }
+    off += rem * ost[0];
+    memcpy(dst + off, src + i * row, (size_t)row * sizeof *dst);
+  }
+  return finish(p, n, slots, y, ran);
+}
+
 /* ------------------------------------------------------------------ Transpose */
 
 static dycl_status_t run_transpose(const dycl_program_t* p, const dycl_subnet_t* sn, int k, dycl_value_t** slots,

@@ -114,6 +114,9 @@ dycl_status_t cpu_group_run(const dycl_program_t* p, const dycl_subnet_t* sn, cp
  * knows, so that the first run does not pay for it; nothing when a shape is only known at run time. */
 dycl_status_t cpu_group_prepare(const dycl_program_t* p, const dycl_subnet_t* sn, cpu_state_t* st, cpu_group_t* g);
 void cpu_group_release(cpu_group_t* g, const dycl_allocator_t* alloc); /* alloc: the state's */
+/* Whether group g (a global pool, or a reduction whose axes are known) reduces every spatial axis
+ * and nothing else: cpu_group_run takes its source channels-last then. */
+bool cpu_group_spatial_reduce(const dycl_program_t* p, const dycl_subnet_t* sn, const cpu_group_t* g);
 void cpu_state_free_buffers(cpu_state_t* st);
 
 #endif

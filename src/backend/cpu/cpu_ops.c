@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "backend/cpu/cpu_fast_internal.h"
 #include "backend/cpu/cpu_internal.h"
 
 /* Problems smaller than this (multiply-adds, or pooled elements) run faster in the reference
@@ -435,6 +436,81 @@ static bool reduce_problem(const cpu_group_t* g, const dycl_node_t* node, const 
   return any; /* reducing only dims of 1 is a copy: the reference kernel */
 }
 
+/* Reductions over every spatial axis (global pools, ReduceMean/Sum/Max/Min over the axes after
+ * the channels) of a channels-last source run here: one pass over [N, spatial, C] rows, combining
+ * whole rows of C (oneDNN 2.6 takes such sources to its reference code, which dycl declines). */
+static bool spatial_axes(const cpu_group_t* g, const dycl_node_t* head, const group_io_t* io) {
+  int rank = io->x->rank;
+  if (rank < 3) return false;
+  if (g->kind == CPU_KIND_POOL) return g->global;
+  bool red[DYCL_MAX_RANK];
+  if (g->kind != CPU_KIND_REDUCE || !reduce_axes(g, head, io, red) || red[0] || red[1]) return false;
+  for (int d = 2; d < rank; d++)
+    if (!red[d]) return false;
+  return true;
+}
+
+bool cpu_group_spatial_reduce(const dycl_program_t* p, const dycl_subnet_t* sn, const cpu_group_t* g) {
+  if (g->kind != CPU_KIND_REDUCE && g->kind != CPU_KIND_POOL) return false;
+  const dycl_node_t* head = sn->nodes[g->head];
+  const dycl_type_t* t = &p->ir->values[head->in[0]]->type;
+  if (!t->known || t->kind != DYCL_VALUE_TENSOR || t->rank < 3 || t->rank > DYCL_MAX_RANK) return false;
+  dycl_value_t xb; /* the rank is all spatial_axes reads of X */
+  memset(&xb, 0, sizeof xb);
+  xb.kind = DYCL_VALUE_TENSOR;
+  xb.rank = t->rank;
+  const dycl_value_t* w = NULL;
+  if (g->kind == CPU_KIND_REDUCE && g->axes_input && head->n_in > 1 && head->in[1] >= 0) {
+    const dycl_ir_value_t* a = p->ir->values[head->in[1]];
+    if (a->def != DYCL_DEF_CONST || !a->constant) return false;
+    w = a->constant;
+  }
+  group_io_t io = {&xb, w, NULL, NULL, true, false};
+  return spatial_axes(g, head, &io);
+}
+
+static dycl_status_t spatial_reduce_cl(const dycl_program_t* p, const cpu_group_t* g, const dycl_node_t* head,
+                                       const group_io_t* io, dycl_value_t** slots, dycl_kctx_t* kctx, cpu_ran_t* ran) {
+  const dycl_value_t* X = io->x;
+  if (!spatial_axes(g, head, io) || X->numel < 1) return NULL; /* the caller makes X plain */
+  bool max = g->kind == CPU_KIND_POOL ? g->pool_kind == CPU_POOL_MAX : g->reduce_kind == CPU_REDUCE_MAX;
+  bool min = g->kind == CPU_KIND_REDUCE && g->reduce_kind == CPU_REDUCE_MIN;
+  bool mean = g->kind == CPU_KIND_POOL ? !max : g->reduce_kind == CPU_REDUCE_MEAN;
+  bool keep = g->kind == CPU_KIND_POOL || dycl_attr_int(head, "keepdims", 1) != 0;
+  int64_t N = X->dims[0], C = X->dims[1], S = X->numel / (N * C);
+  int64_t dims[DYCL_MAX_RANK] = {N, C};
+  int rank = keep ? X->rank : 2;
+  for (int d = 2; d < rank; d++) dims[d] = 1;
+  dycl_value_t* Y;
+  DYCL_RETURN_IF_ERROR(dycl_kernel_tensor(kctx, head, DYCL_DTYPE_FLOAT32, rank, dims, &Y));
+  float* y = Y->data;
+  if (!max && !min) { /* [N, S, C] summed over S, vectorized along C */
+    cpu_fast_kernels()->sum_middle(X->data, y, N, S, C, mean);
+  } else {
+    for (int64_t n = 0; n < N; n++) {
+      const float* x = (const float*)X->data + n * S * C;
+      float* yn = y + n * C;
+      memcpy(yn, x, (size_t)C * sizeof *yn);
+      for (int64_t s = 1; s < S; s++) {
+        const float* r = x + s * C;
+        for (int64_t c = 0; c < C; c++) {
+          float v = r[c];
+          if (v != v || (max ? v > yn[c] : v < yn[c])) yn[c] = v; /* NaN wins, as in the reference */
+        }
+      }
+    }
+  }
+  dycl_status_t s = dycl_check_output(p->ir, head, 0, Y);
+  if (s) {
+    dycl_value_release(Y);
+    return s;
+  }
+  dycl_value_release(slots[head->out[0]]);
+  slots[head->out[0]] = Y; /* no spatial extent left: plain and channels-last are the same bytes */
+  *ran = CPU_RAN_ALL;
+  return NULL;
+}
+
 /* ------------------------------------------------------------------ cache */
 
 static void entry_destroy(const dycl_allocator_t* alloc, cpu_entry_t* e) {
@@ -744,6 +820,8 @@ dycl_status_t cpu_group_run(const dycl_program_t* p, const dycl_subnet_t* sn, cp
     io.s = slots[g->add_operand];
     if (!f32_tensor(io.s)) return NULL;
   }
+  if (io.x_cl && (g->kind == CPU_KIND_REDUCE || g->kind == CPU_KIND_POOL) && (g->kind != CPU_KIND_POOL || g->global))
+    return spatial_reduce_cl(p, g, head, &io, slots, kctx, ran);
   int64_t key[CPU_KEY_MAX];
   int nkey = 0;
   if (!group_key(g, &io, key, &nkey)) return NULL;
