@@ -20,6 +20,7 @@
 
 #define FAST_PARALLEL_MIN 65536 /* output elements from which a group is split across threads */
 #define FAST_STACK_TMPS 4       /* temporaries kept on the stack of the calling thread */
+#define FAST_TILES 4            /* per-channel operands fold_rows repeats */
 
 /* ------------------------------------------------------------------ plan types */
 
@@ -709,6 +710,42 @@ static void run_items(void* ctx, int64_t begin, int64_t end, float* tmp) {
   }
 }
 
+/* Channels-last with few channels: the innermost dim of the iteration is C, and a block of one
+ * row of C costs more to set up than to run. Folds k rows into one (k x C <= FAST_BLOCK, k dividing
+ * the rows): full-size operands walk on contiguously, a per-channel operand (at most FAST_TILES of
+ * them) is read from a copy of its C values repeated k times, scalars stay scalars. Anything else
+ * (a value per position) leaves the iteration as it is. */
+static void fold_rows(fast_run_t* R, int n_ext, float (*tiles)[FAST_BLOCK]) {
+  int r = R->r;
+  if (r < 2) return;
+  int64_t inner = R->dims[r - 1], outer = R->dims[r - 2];
+  if (inner > FAST_BLOCK / 2) return;
+  int64_t k = FAST_BLOCK / inner;
+  while (k > 1 && outer % k) k--;
+  if (k < 2) return;
+  int n_tiles = 0;
+  for (int e = 0; e < n_ext; e++) {
+    int64_t a = R->st[e][r - 1], b = R->st[e][r - 2];
+    if ((a == 0 && b == 0) || (a == 1 && b == inner)) continue;
+    if (a != 1 || b != 0 || ++n_tiles > FAST_TILES) return;
+    for (int d = 0; d < r - 2; d++)
+      if (R->st[e][d]) return;
+  }
+  n_tiles = 0;
+  for (int e = 0; e < n_ext; e++) {
+    int64_t a = R->st[e][r - 1], b = R->st[e][r - 2];
+    if (a == 1 && b == 0) {
+      float* t = tiles[n_tiles++];
+      for (int64_t i = 0; i < k; i++) memcpy(t + i * inner, R->base[e], (size_t)inner * sizeof *t);
+      R->base[e] = t;
+    } else if (a == 1) {
+      R->st[e][r - 2] = b * k;
+    }
+  }
+  R->dims[r - 2] = outer / k;
+  R->dims[r - 1] = inner * k;
+}
+
 /* Runs the group rooted at node k; with q, in channels-last order (see cpu_fast_run_cl): the
  * externals q says are held channels-last must have the output's dims, and the iteration goes
  * over [N, spatial..., C] so that every external is read, and the output written, contiguously
@@ -854,6 +891,9 @@ static dycl_status_t group_run(cpu_fast_t* f, const dycl_program_t* p, const dyc
       r = 1;
     }
     R.r = r;
+    float tiles[FAST_TILES][FAST_BLOCK];
+    if (q) fold_rows(&R, g->n_ext, tiles);
+    r = R.r;
     R.chunks = (R.dims[r - 1] + FAST_BLOCK - 1) / FAST_BLOCK;
     int64_t items = numel / R.dims[r - 1] * R.chunks;
     float stack_tmp[FAST_STACK_TMPS * FAST_BLOCK + 16];
