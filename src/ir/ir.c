@@ -118,6 +118,22 @@ dycl_status_t dycl_node_error(const dycl_node_t* node, dycl_code_t code, const c
   return dycl_error(code, "node '%s' (%s): %s", node->name, node->op_type, msg);
 }
 
+int dycl_graph_uses(const dycl_graph_t* g, int v) {
+  int uses = 0;
+  for (int i = 0; i < g->n_out; i++) uses += g->out[i] == v;
+  for (int k = 0; k < g->n_nodes; k++) {
+    const dycl_node_t* n = g->nodes[k];
+    for (int i = 0; i < n->n_in; i++) uses += n->in[i] == v;
+    for (int i = 0; i < n->n_implicit; i++) uses += n->implicit[i] == v;
+    for (int a = 0; a < n->n_attr; a++) {
+      if (n->attrs[a].type == DYCL_ATTR_GRAPH) uses += dycl_graph_uses(n->attrs[a].g, v);
+      if (n->attrs[a].type == DYCL_ATTR_GRAPHS)
+        for (int j = 0; j < n->attrs[a].n; j++) uses += dycl_graph_uses(n->attrs[a].graphs[j], v);
+    }
+  }
+  return uses;
+}
+
 dycl_status_t dycl_graph_walk(dycl_graph_t* g, dycl_node_visit_fn fn, void* user) {
   for (int k = 0; k < g->n_nodes; k++) {
     dycl_node_t* n = g->nodes[k];

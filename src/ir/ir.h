@@ -180,6 +180,9 @@ dycl_graph_t* dycl_attr_graph(const dycl_node_t* node, const char* name);
 dycl_status_t dycl_node_error(const dycl_node_t* node, dycl_code_t code, const char* fmt, ...)
     DYCL_PRINTF(3, 4);
 
+/* Uses of value v in graph g and its nested graphs: node inputs, implicit inputs, graph outputs. */
+int dycl_graph_uses(const dycl_graph_t* g, int v);
+
 /* Walks every node of a graph and of its nested graphs, parents before bodies. */
 typedef dycl_status_t (*dycl_node_visit_fn)(void* user, dycl_node_t* node);
 dycl_status_t dycl_graph_walk(dycl_graph_t* g, dycl_node_visit_fn fn, void* user);

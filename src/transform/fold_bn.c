@@ -19,23 +19,6 @@ static bool is_const_f32(const dycl_ir_t* ir, int id) {
 
 static const float* cdata(const dycl_ir_t* ir, int id) { return ir->values[id]->constant->data; }
 
-/* Uses of value v anywhere in the module (node inputs, implicit inputs, graph outputs). */
-static int count_uses(const dycl_graph_t* g, int v) {
-  int uses = 0;
-  for (int i = 0; i < g->n_out; i++) uses += g->out[i] == v;
-  for (int k = 0; k < g->n_nodes; k++) {
-    const dycl_node_t* n = g->nodes[k];
-    for (int i = 0; i < n->n_in; i++) uses += n->in[i] == v;
-    for (int i = 0; i < n->n_implicit; i++) uses += n->implicit[i] == v;
-    for (int a = 0; a < n->n_attr; a++) {
-      if (n->attrs[a].type == DYCL_ATTR_GRAPH) uses += count_uses(n->attrs[a].g, v);
-      if (n->attrs[a].type == DYCL_ATTR_GRAPHS)
-        for (int j = 0; j < n->attrs[a].n; j++) uses += count_uses(n->attrs[a].graphs[j], v);
-    }
-  }
-  return uses;
-}
-
 /* A new float32 module constant of the given dims in graph g; *data points at its elements. */
 static dycl_status_t new_const(dycl_ir_t* ir, dycl_graph_t* g, const char* base, const char* suffix, int rank,
                                const int64_t* dims, int* id, float** data) {
@@ -195,7 +178,7 @@ static dycl_status_t fold_graph(dycl_ir_t* ir, dycl_graph_t* g, int* count) {
     if (xv->def != DYCL_DEF_NODE || xv->graph != g || xv->producer_out != 0) continue;
     dycl_node_t* p = xv->producer;
     if (p->n_out != 1 || (p->op != DYCL_OP_Conv && p->op != DYCL_OP_Gemm)) continue;
-    if (count_uses(ir->main, x) != 1) continue;
+    if (dycl_graph_uses(ir->main, x) != 1) continue;
     bool done = false;
     if (p->op == DYCL_OP_Conv) DYCL_RETURN_IF_ERROR(fold_conv(ir, p, bn, &done));
     else DYCL_RETURN_IF_ERROR(fold_gemm(ir, p, bn, &done));

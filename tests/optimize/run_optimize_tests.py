@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Graph optimizations (src/transform: fold_bn.c, cse.c, dce.c): each case is a small ONNX model built
+"""Graph optimizations (src/transform: fold_bn.c, fold_pad.c, cse.c, dce.c): each case is a small ONNX model built
 here; dycl must compute what PyTorch computes (on the ref and, when built, the cpu backend), and
 `dycl inspect` must show the optimization happened (or, for the negative cases, did not).
 
@@ -171,6 +171,34 @@ def case_cse_loop(work):
     return path, [("x", x)], [acc.float().numpy()], None
 
 
+def case_pad(work, consumer, value, shared):
+    """Pad of the spatial dims before an AveragePool or a Conv: folded into the node's own pads when
+    it pads with zeros and nothing else reads it (the pool then counts the padding, as the padded
+    input did); kept otherwise."""
+    x = f32(2, 4, 9, 8)
+    pads = [0, 0, 1, 0, 0, 0, 1, 2] if consumer == "Conv" else [0, 0, 1, 1, 0, 0, 1, 1]
+    nodes = [helper.make_node("Pad", ["x", "pads", "value"], ["p"])]
+    inits = [init("pads", np.array(pads, np.int64)), init("value", np.array(value, np.float32))]
+    xp = torch.nn.functional.pad(torch.from_numpy(x), (pads[3], pads[7], pads[2], pads[6]), value=value)
+    if consumer == "Conv":
+        w = f32(6, 4, 3, 3)
+        inits.append(init("w", w))
+        nodes.append(helper.make_node("Conv", ["p", "w"], ["y"], pads=[1, 0, 0, 1]))
+        yp = torch.nn.functional.conv2d(torch.nn.functional.pad(xp, (0, 1, 1, 0)), torch.from_numpy(w))
+    else:
+        nodes.append(helper.make_node("AveragePool", ["p"], ["y"], kernel_shape=[3, 3], strides=[2, 2]))
+        yp = torch.nn.functional.avg_pool2d(xp, 3, 2)
+    outputs = [vi("y", list(yp.shape))]
+    ref = [yp.numpy()]
+    if shared:
+        nodes.append(helper.make_node("Neg", ["p"], ["z"]))
+        outputs.append(vi("z", list(xp.shape)))
+        ref.append((-xp).numpy())
+    path = os.path.join(work, "model.onnx")
+    save(path, nodes, [vi("x", [2, 4, 9, 8])], outputs, inits)
+    return path, [("x", x)], ref, None
+
+
 def field(text, what):
     """The count before `what` on dycl inspect's optimizations line."""
     for line in text.splitlines():
@@ -199,7 +227,12 @@ def main():
         ("gemm_bn_noC", lambda w: case_gemm_bn(w, False, False)),
         ("cse_dce", case_cse),
         ("cse_loop", case_cse_loop),
+        ("pad_avgpool", lambda w: case_pad(w, "AveragePool", 0.0, False)),
+        ("pad_conv", lambda w: case_pad(w, "Conv", 0.0, False)),
+        ("pad_value_kept", lambda w: case_pad(w, "AveragePool", 0.5, False)),
+        ("pad_shared_kept", lambda w: case_pad(w, "Conv", 0.0, True)),
     ]
+    pad_expected = {"pad_avgpool": 1, "pad_conv": 1, "pad_value_kept": 0, "pad_shared_kept": 0}
     for name, make in cases:
         work = os.path.join(a.work, name)
         os.makedirs(work, exist_ok=True)
@@ -214,6 +247,11 @@ def main():
             check(field(text, "common subexpressions merged") == 2, "%s: 2 merges (Relu, Unsqueeze) expected" % name)
             check(field(text, "dead nodes removed") >= 1, "%s: the unused Sigmoid must be removed" % name)
             check("Sigmoid" not in text.split("optimizations:")[0], "%s: Sigmoid still in a sub-network" % name)
+        if name in pad_expected:
+            check(field(text, "Pad folded") == pad_expected[name],
+                  "%s: %d Pad folded expected; inspect says: %s" % (name, pad_expected[name], text[-300:]))
+            check(("Pad '" in text.split("optimizations:")[0]) == (pad_expected[name] == 0),
+                  "%s: Pad node %s in the sub-networks" % (name, "missing" if pad_expected[name] == 0 else "left"))
         if name == "cse_loop":
             check(field(text, "common subexpressions merged") == 1, "%s: one merge (Exp) expected, not LeakyRelu" % name)
         for be in backends:
