@@ -98,31 +98,30 @@ static dycl_status_t fold_into(dycl_ir_t* ir, dycl_node_t* n, const dycl_node_t*
   return NULL;
 }
 
-static dycl_status_t fold_graph(dycl_ir_t* ir, dycl_graph_t* g, int* count) {
-  for (int k = 0; k < g->n_nodes; k++) {
-    dycl_node_t* n = g->nodes[k];
-    for (int a = 0; a < n->n_attr; a++) {
-      if (n->attrs[a].type == DYCL_ATTR_GRAPH) DYCL_RETURN_IF_ERROR(fold_graph(ir, n->attrs[a].g, count));
-      if (n->attrs[a].type == DYCL_ATTR_GRAPHS)
-        for (int j = 0; j < n->attrs[a].n; j++) DYCL_RETURN_IF_ERROR(fold_graph(ir, n->attrs[a].graphs[j], count));
-    }
-    if ((n->op != DYCL_OP_Conv && n->op != DYCL_OP_AveragePool) || n->n_in < 1 || n->in[0] < 0) continue;
-    const dycl_ir_value_t* xv = ir->values[n->in[0]];
-    if (xv->def != DYCL_DEF_NODE || xv->graph != g || xv->producer_out != 0 || !xv->producer) continue;
-    const dycl_node_t* p = xv->producer;
-    if (p->op != DYCL_OP_Pad || p->n_in < 1 || p->in[0] < 0) continue;
-    const dycl_type_t* t = &ir->values[p->in[0]]->type;
-    if (!t->known || t->kind != DYCL_VALUE_TENSOR || t->rank < 3 || dycl_graph_uses(ir->main, n->in[0]) != 1) continue;
-    bool done;
-    DYCL_RETURN_IF_ERROR(fold_into(ir, n, p, t->rank, &done));
-    if (done) (*count)++;
-  }
+typedef struct pad_walk {
+  dycl_ir_t* ir;
+  int count;
+} pad_walk_t;
+
+static dycl_status_t visit(void* user, dycl_node_t* n) {
+  pad_walk_t* w = user;
+  dycl_ir_t* ir = w->ir;
+  if ((n->op != DYCL_OP_Conv && n->op != DYCL_OP_AveragePool) || n->n_in < 1 || n->in[0] < 0) return NULL;
+  const dycl_ir_value_t* xv = ir->values[n->in[0]];
+  if (xv->def != DYCL_DEF_NODE || xv->graph != n->graph || xv->producer_out != 0 || !xv->producer) return NULL;
+  const dycl_node_t* p = xv->producer;
+  if (p->op != DYCL_OP_Pad || p->n_in < 1 || p->in[0] < 0) return NULL;
+  const dycl_type_t* t = &ir->values[p->in[0]]->type;
+  if (!t->known || t->kind != DYCL_VALUE_TENSOR || t->rank < 3 || dycl_graph_uses(ir->main, n->in[0]) != 1) return NULL;
+  bool done;
+  DYCL_RETURN_IF_ERROR(fold_into(ir, n, p, t->rank, &done));
+  w->count += done;
   return NULL;
 }
 
 dycl_status_t dycl_fold_pad(dycl_ir_t* ir, int* folded) {
-  int n = 0;
-  dycl_status_t s = fold_graph(ir, ir->main, &n);
-  if (folded) *folded = n;
+  pad_walk_t w = {ir, 0};
+  dycl_status_t s = dycl_graph_walk(ir->main, visit, &w);
+  if (folded) *folded = w.count;
   return s;
 }
