@@ -604,6 +604,29 @@ def layout_cases():
                  [rnd(rng, 1, 3, 2, 2), T, np.array(1, np.int64), F],
                  [rnd(rng, 1, 3, 16, 16), T, np.array(1, np.int64), F]]))
 
+    # reductions over the spatial axes of a channels-last value (dycl's own loop: oneDNN 2.6 would
+    # take the source to its reference code); the positional operand may hold NaN, which ReduceMax
+    # and ReduceMin keep and GlobalMaxPool skips, as the reference kernels do
+    b = Builder("layout_spatial_reductions", 98)
+    x = b.input("x", ["N", 4, "H", "W"])
+    pos = b.input("pos", [1, 1, "H", "W"])
+    y = b.op("Add", [b.op("Conv", [x, b.weights(16, 4, 3, 3), b.weights(16)], pads=[1, 1, 1, 1]), pos])
+    b.output(b.op("ReduceMax", [y], axes=[2, 3]))
+    b.output(b.op("ReduceMin", [y], axes=[-1, -2], keepdims=0))
+    b.output(b.op("ReduceMean", [y], axes=[2, 3], keepdims=0))
+    b.output(b.op("ReduceSum", [y, b.const(np.array([2, 3], np.int64))]))
+    b.output(b.op("GlobalMaxPool", [y]))
+    b.output(b.op("GlobalAveragePool", [y]))
+    # the channels too: a plain source (oneDNN's mean; the max by the reference kernel, NaN kept)
+    y2 = b.op("Add", [b.op("Conv", [x, b.weights(8, 4, 1, 1)]), pos])
+    b.output(b.op("ReduceMean", [y2], axes=[1, 2, 3]))
+    b.output(b.op("ReduceMax", [y2], axes=[1, 3]))
+    nan_pos = rnd(rng, 1, 1, 10, 10)
+    nan_pos[0, 0, 3, 4] = np.nan
+    out.append(("layout_spatial_reductions", b.model(13),
+                [[rnd(rng, 1, 4, 10, 10), rnd(rng, 1, 1, 10, 10)], [rnd(rng, 2, 4, 7, 9), rnd(rng, 1, 1, 7, 9)],
+                 [rnd(rng, 1, 4, 10, 10), nan_pos]]))
+
     b = Builder("layout_if_output", 96)
     x = b.input("x", ["N", 3, "H", "W"])
     c = b.input("c", [], TensorProto.BOOL)

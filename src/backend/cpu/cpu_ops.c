@@ -5,6 +5,7 @@
  * runs the head but not its fused members (say, an Add that broadcasts), it reports CPU_RAN_HEAD. */
 #ifdef DYCL_HAVE_ONEDNN
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -486,16 +487,17 @@ static dycl_status_t spatial_reduce_cl(const dycl_program_t* p, const cpu_group_
   float* y = Y->data;
   if (!max && !min) { /* [N, S, C] summed over S, vectorized along C */
     cpu_fast_kernels()->sum_middle(X->data, y, N, S, C, mean);
-  } else {
+  } else { /* NaN as the reference kernels take it: ReduceMax/Min keep it, GlobalMaxPool skips it */
+    bool keep_nan = g->kind == CPU_KIND_REDUCE;
     for (int64_t n = 0; n < N; n++) {
       const float* x = (const float*)X->data + n * S * C;
       float* yn = y + n * C;
-      memcpy(yn, x, (size_t)C * sizeof *yn);
-      for (int64_t s = 1; s < S; s++) {
+      for (int64_t c = 0; c < C; c++) yn[c] = max ? -INFINITY : INFINITY;
+      for (int64_t s = 0; s < S; s++) {
         const float* r = x + s * C;
         for (int64_t c = 0; c < C; c++) {
           float v = r[c];
-          if (v != v || (max ? v > yn[c] : v < yn[c])) yn[c] = v; /* NaN wins, as in the reference */
+          if ((keep_nan && v != v) || (max ? v > yn[c] : v < yn[c])) yn[c] = v;
         }
       }
     }
@@ -822,6 +824,8 @@ dycl_status_t cpu_group_run(const dycl_program_t* p, const dycl_subnet_t* sn, cp
   }
   if (io.x_cl && (g->kind == CPU_KIND_REDUCE || g->kind == CPU_KIND_POOL) && (g->kind != CPU_KIND_POOL || g->global))
     return spatial_reduce_cl(p, g, head, &io, slots, kctx, ran);
+  /* oneDNN's max and min reductions drop a NaN that ONNX (and the reference kernel) keep */
+  if (g->kind == CPU_KIND_REDUCE && (g->reduce_kind == CPU_REDUCE_MAX || g->reduce_kind == CPU_REDUCE_MIN)) return NULL;
   int64_t key[CPU_KEY_MAX];
   int nkey = 0;
   if (!group_key(g, &io, key, &nkey)) return NULL;
