@@ -12,8 +12,8 @@ process (one per case for dycl, one per model for the others), so its peak resid
 (ru_maxrss) is its own. Every case is warmed up and then run repeatedly (at least --min-iters runs,
 until --budget seconds or --max-iters runs); the case's figure is the median run. The R rounds run
 the systems of a model one after the other in a rotated order (interleaved: a noisy neighbour hits
-every system alike); a case's latency is the median of its round medians, a model's the median over
-its cases. Also measured: the machine's OpenBLAS sgemm GFLOP/s (one thread and T threads), the FLOPs
+every system alike); a case's latency is its best round's median (a round hit by a neighbour only
+ever adds time), a model's the median over its cases. Also measured: the machine's OpenBLAS sgemm GFLOP/s (one thread and T threads), the FLOPs
 of the path each case took (convolutions and matrix products as executed by eager PyTorch, from
 torch.profiler with_flops), and the host overhead per control-flow step (tiny Loop / Loop+If
 models, bench/loop_models.py). Results: WORK/<config>/results.json, DOCS (between markers), SVG.
