@@ -124,18 +124,24 @@ void dycl_value_unmeter(dycl_value_t* v) {
   dycl_value_unmeter(v->elem);
 }
 
-dycl_status_t dycl_tensor_rowmajor(const dycl_allocator_t* alloc, const dycl_value_t* v, dycl_value_t** out) {
+dycl_status_t dycl_tensor_from_channels_last(const dycl_allocator_t* alloc, const dycl_limits_t* limits,
+                                             const dycl_value_t* v, dycl_transpose_fn transpose, dycl_value_t** out) {
   *out = NULL;
-  if (!v || v->kind != DYCL_VALUE_TENSOR || !v->layout) return NULL;
-  if (v->dtype != DYCL_DTYPE_FLOAT32 || v->rank < 3)
+  if (!v || v->kind != DYCL_VALUE_TENSOR || v->dtype != DYCL_DTYPE_FLOAT32 || v->rank < 3)
     return dycl_error(DYCL_CODE_INTERNAL, "a channels-last value is not a float tensor of rank 3 or more");
-  DYCL_RETURN_IF_ERROR(dycl_tensor_new(alloc, NULL, v->dtype, v->rank, v->dims, out));
-  int64_t N = v->dims[0], C = v->dims[1], S = v->numel / (N * C > 0 ? N * C : 1);
+  DYCL_RETURN_IF_ERROR(dycl_tensor_new(alloc, limits, v->dtype, v->rank, v->dims, out));
+  int64_t N = v->dims[0], C = v->dims[1], S = 1;
+  for (int d = 2; d < v->rank; d++) S *= v->dims[d];
   const float* x = v->data;
   float* y = (*out)->data;
-  for (int64_t n = 0; n < N; n++)
+  for (int64_t n = 0; n < N; n++) { /* [S, C] -> [C, S] per image */
+    if (transpose) {
+      transpose(x + n * S * C, y + n * C * S, S, C, S);
+      continue;
+    }
     for (int64_t s = 0; s < S; s++)
       for (int64_t c = 0; c < C; c++) y[(n * C + c) * S + s] = x[(n * S + s) * C + c];
+  }
   return NULL;
 }
 

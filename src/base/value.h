@@ -65,9 +65,13 @@ dycl_status_t dycl_shape_numel(int rank, const int64_t* dims, int64_t* numel);
 /* New tensor with uninitialized data (zeroed for STRING: all NULL). `limits` may be NULL. */
 dycl_status_t dycl_tensor_new(const dycl_allocator_t* alloc, const dycl_limits_t* limits,
                               dycl_dtype_t dtype, int rank, const int64_t* dims, dycl_value_t** out);
-/* A row-major copy of v when v is a channels-last tensor (`layout` 1), else NULL in *out (v is
- * row-major already). For the code that hands values to the user mid-run (the recorder). */
-dycl_status_t dycl_tensor_rowmajor(const dycl_allocator_t* alloc, const dycl_value_t* v, dycl_value_t** out);
+/* y[c * ldy + r] = x[r, c] for a float x [rows, cols], contiguous (ldy >= rows). */
+typedef void (*dycl_transpose_fn)(const float* x, float* y, int64_t rows, int64_t cols, int64_t ldy);
+/* A row-major copy of float tensor v of rank >= 3 held channels-last (N, spatial..., C in memory),
+ * each image turned with `transpose` (NULL: a plain loop). For the cpu backend, which holds values
+ * so, and for the code that hands a value with `layout` 1 to the user mid-run (the recorder). */
+dycl_status_t dycl_tensor_from_channels_last(const dycl_allocator_t* alloc, const dycl_limits_t* limits,
+                                             const dycl_value_t* v, dycl_transpose_fn transpose, dycl_value_t** out);
 /* Same, zero-filled. */
 dycl_status_t dycl_tensor_new_zero(const dycl_allocator_t* alloc, const dycl_limits_t* limits,
                                    dycl_dtype_t dtype, int rank, const int64_t* dims,

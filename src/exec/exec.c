@@ -430,8 +430,10 @@ static dycl_status_t record_call(dycl_session_t* S, const dycl_subnet_t* sn) {
   for (int i = 0; !s && i < n; i++) {
     vals[i] = S->slots[i < sn->n_in ? sn->in[i] : sn->out[i - sn->n_in]];
     /* a value the cpu backend hands on channels-last: the recorder sees it row-major */
-    s = dycl_tensor_rowmajor(S->kctx.alloc, vals[i], &copies[i]);
-    if (copies[i]) vals[i] = copies[i];
+    if (vals[i] && vals[i]->kind == DYCL_VALUE_TENSOR && vals[i]->layout) {
+      s = dycl_tensor_from_channels_last(S->kctx.alloc, NULL, vals[i], NULL, &copies[i]);
+      if (copies[i]) vals[i] = copies[i];
+    }
   }
   if (!s) s = S->recorder(S->recorder_user, sn->id, vals, sn->n_in, vals + sn->n_in, sn->n_out);
   for (int i = 0; copies && i < n; i++) dycl_value_release(copies[i]);

@@ -164,6 +164,18 @@ dycl_status_t dycl_ir_add_value(dycl_ir_t* ir, const char* name, dycl_graph_t* g
 /* Takes ownership of a run-time value so that it is released with the module. */
 dycl_status_t dycl_ir_own(dycl_ir_t* ir, dycl_value_t* v);
 static inline dycl_ir_value_t* dycl_ir_value(const dycl_ir_t* ir, int id) { return ir->values[id]; }
+/* The module constant tensor value id stands for, or NULL (not a constant, or not a tensor). */
+static inline const dycl_value_t* dycl_ir_const_tensor(const dycl_ir_t* ir, int id) {
+  if (id < 0 || ir->values[id]->def != DYCL_DEF_CONST) return NULL;
+  const dycl_value_t* c = ir->values[id]->constant;
+  return c && c->kind == DYCL_VALUE_TENSOR ? c : NULL;
+}
+/* Whether value id is among ids[0..n). */
+static inline bool dycl_ids_contain(const int* ids, int n, int id) {
+  for (int i = 0; i < n; i++)
+    if (ids[i] == id) return true;
+  return false;
+}
 
 /* Attribute lookup; the typed getters return the default when the attribute is absent. */
 const dycl_attr_t* dycl_node_attr(const dycl_node_t* node, const char* name);

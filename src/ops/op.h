@@ -131,6 +131,13 @@ dycl_status_t dycl_kernel_axis_code(const dycl_node_t* node, dycl_code_t code, i
 /* Reads an integer tensor (any int dtype, rank 0 or 1) into buf (at most `max` values). */
 dycl_status_t dycl_kernel_read_ints(const dycl_node_t* node, const dycl_value_t* t, int64_t* buf,
                                     int max, int* n);
+/* Whether Pad node `node` pads only the spatial dims (2 on) of a rank-r tensor of `dtype` with a
+ * constant, cropping nothing, as dycl_run_Pad would read it: the pads from `pads_in` (its second
+ * input, opset 11 on) or its attribute into pads[0..2r) (begins, then ends), the constant from
+ * `value_in` (its third input; NULL or empty: 0; of another dtype: false, the kernel's error) or
+ * its attribute into *value. False for any other Pad (other modes, an axes input, r < 3). */
+bool dycl_pad_spatial(const dycl_node_t* node, const dycl_value_t* pads_in, const dycl_value_t* value_in,
+                      dycl_dtype_t dtype, int r, int64_t* pads, double* value);
 /* Numpy-style broadcast of n shapes; fails (naming the node) when incompatible. */
 dycl_status_t dycl_kernel_broadcast(const dycl_node_t* node, int n, const dycl_value_t* const* ts,
                                     int* rank, int64_t* dims);

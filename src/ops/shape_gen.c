@@ -505,6 +505,35 @@ static dycl_status_t pad_attr(const dycl_node_t* node, int64_t* pads, int* n) {
   return NULL;
 }
 
+bool dycl_pad_spatial(const dycl_node_t* node, const dycl_value_t* pads_in, const dycl_value_t* value_in,
+                      dycl_dtype_t dtype, int r, int64_t* pads, double* value) {
+  if (r < 3 || r > DYCL_MAX_RANK || strcmp(dycl_attr_string(node, "mode", "constant"), "constant") != 0) return false;
+  *value = 0;
+  if (node->opset < 11) {
+    int n = 0;
+    const int64_t* p = dycl_attr_ints(node, node->opset < 2 ? "paddings" : "pads", &n);
+    if (!p || n != 2 * r) return false;
+    memcpy(pads, p, sizeof(int64_t) * (size_t)n);
+    *value = dycl_attr_float(node, "value", 0);
+  } else {
+    if (node->n_in > 3 && node->in[3] >= 0) return false; /* axes */
+    if (!pads_in || pads_in->kind != DYCL_VALUE_TENSOR || !dycl_dtype_is_int(pads_in->dtype) || pads_in->rank > 1 ||
+        pads_in->numel != 2 * r)
+      return false;
+    for (int i = 0; i < 2 * r; i++) pads[i] = dycl_tensor_get_i64(pads_in, i);
+    if (value_in && value_in->kind == DYCL_VALUE_TENSOR && value_in->numel > 0) {
+      if (value_in->numel != 1 || value_in->dtype != dtype) return false;
+      *value = dycl_tensor_get_f64(value_in, 0);
+    } else if (value_in && value_in->kind != DYCL_VALUE_TENSOR) {
+      return false;
+    }
+  }
+  if (pads[0] || pads[1] || pads[r] || pads[r + 1]) return false;
+  for (int i = 0; i < 2 * r; i++)
+    if (pads[i] < 0) return false;
+  return true;
+}
+
 dycl_status_t dycl_infer_Pad(dycl_infer_ctx_t* ctx, const dycl_node_t* node) {
   dycl_type_t t;
   DYCL_RETURN_IF_ERROR(dycl_shape_in_type(ctx, node, 0, &t));

@@ -15,18 +15,11 @@ typedef struct flow_walk {
   int* queue;
   int n_queue;
   bool host;      /* reaches a host use */
-  int n_reach;    /* (subnet, value) pairs found */
-  int cap_reach;
-  int* sub;
-  int* val;
-  bool nomem;
+  int64_t n_reach; /* (subnet, value) pairs found: reach[2 r], reach[2 r + 1] */
+  int64_t cap_reach;
+  int* reach;
+  dycl_status_t err; /* from growing `reach` */
 } flow_walk_t;
-
-static bool in_ids(const int* ids, int n, int id) {
-  for (int i = 0; i < n; i++)
-    if (ids[i] == id) return true;
-  return false;
-}
 
 static void push(flow_walk_t* w, int v) {
   if (v >= 0 && !w->seen[v]) {
@@ -36,28 +29,11 @@ static void push(flow_walk_t* w, int v) {
 }
 
 static void reach(flow_walk_t* w, int sub, int v) {
-  if (w->n_reach == w->cap_reach) {
-    int cap = w->cap_reach ? 2 * w->cap_reach : 16;
-    int* s = dycl_malloc(w->p->ir->alloc, (size_t)cap * sizeof *s);
-    int* t = dycl_malloc(w->p->ir->alloc, (size_t)cap * sizeof *t);
-    if (!s || !t) {
-      dycl_free(w->p->ir->alloc, s);
-      dycl_free(w->p->ir->alloc, t);
-      w->nomem = true;
-      return;
-    }
-    if (w->n_reach) {
-      memcpy(s, w->sub, (size_t)w->n_reach * sizeof *s);
-      memcpy(t, w->val, (size_t)w->n_reach * sizeof *t);
-    }
-    dycl_free(w->p->ir->alloc, w->sub);
-    dycl_free(w->p->ir->alloc, w->val);
-    w->sub = s;
-    w->val = t;
-    w->cap_reach = cap;
-  }
-  w->sub[w->n_reach] = sub;
-  w->val[w->n_reach++] = v;
+  if (w->err) return;
+  w->err = dycl_grow(w->p->ir->alloc, (void**)&w->reach, 2 * sizeof *w->reach, &w->cap_reach, w->n_reach + 1);
+  if (w->err) return;
+  w->reach[2 * w->n_reach] = sub;
+  w->reach[2 * w->n_reach++ + 1] = v;
 }
 
 /* The reads of value v in block b and the blocks inside it. */
@@ -66,7 +42,7 @@ static void uses(flow_walk_t* w, const dycl_block_t* b, int v) {
     const dycl_step_t* st = &b->steps[i];
     const dycl_node_t* n = st->node;
     if (st->kind == DYCL_STEP_CALL) {
-      if (in_ids(st->subnet->in, st->subnet->n_in, v)) reach(w, st->subnet->id, v);
+      if (dycl_ids_contain(st->subnet->in, st->subnet->n_in, v)) reach(w, st->subnet->id, v);
       continue;
     }
     if (st->kind == DYCL_STEP_IF) {
@@ -87,7 +63,7 @@ static void uses(flow_walk_t* w, const dycl_block_t* b, int v) {
     int nc = n->n_in - 2; /* Loop: (M, cond, carried...); body (i, cond, carried...) -> (cond, carried..., scans...) */
     if (st->kind != DYCL_STEP_LOOP || !g || nc < 0 || g->n_in != nc + 2 || g->n_out < nc + 1 || n->n_out < nc) {
       /* Scan, SequenceMap (the host slices and stacks their operands), or a Loop of another shape */
-      if (in_ids(n->in, n->n_in, v) || (g && in_ids(g->out, g->n_out, v))) w->host = true;
+      if (dycl_ids_contain(n->in, n->n_in, v) || (g && dycl_ids_contain(g->out, g->n_out, v))) w->host = true;
       uses(w, st->body[0], v);
       continue;
     }
@@ -121,33 +97,33 @@ dycl_status_t dycl_program_flows(dycl_program_t* p) {
       break;
     }
     w.n_reach = 0;
-    for (int j = 0; j < sn->n_out && !w.nomem; j++) {
-      sn->reach_start[j] = w.n_reach;
+    for (int j = 0; j < sn->n_out && !w.err; j++) {
+      sn->reach_start[j] = (int)w.n_reach;
       memset(w.seen, 0, (size_t)ir->n_values + 1);
       w.n_queue = 0;
       w.host = false;
       push(&w, sn->out[j]);
-      for (int q = 0; q < w.n_queue && !w.nomem; q++) {
+      for (int q = 0; q < w.n_queue && !w.err; q++) {
         int v = w.queue[q];
-        if (in_ids(p->main->graph->out, p->main->graph->n_out, v)) w.host = true;
+        if (dycl_ids_contain(p->main->graph->out, p->main->graph->n_out, v)) w.host = true;
         uses(&w, p->main, v);
       }
       sn->host_use[j] = w.host;
     }
-    sn->reach_start[sn->n_out] = w.n_reach;
+    sn->reach_start[sn->n_out] = (int)w.n_reach;
     sn->reach_sub = dycl_arena_calloc(A, (size_t)w.n_reach + 1, sizeof *sn->reach_sub);
     sn->reach_val = dycl_arena_calloc(A, (size_t)w.n_reach + 1, sizeof *sn->reach_val);
-    if (w.nomem || !sn->reach_sub || !sn->reach_val) {
-      s = dycl_error_nomem();
+    if (w.err || !sn->reach_sub || !sn->reach_val) {
+      s = w.err ? w.err : dycl_error_nomem();
+      w.err = NULL;
       break;
     }
-    if (w.n_reach) {
-      memcpy(sn->reach_sub, w.sub, (size_t)w.n_reach * sizeof *w.sub);
-      memcpy(sn->reach_val, w.val, (size_t)w.n_reach * sizeof *w.val);
+    for (int64_t r = 0; r < w.n_reach; r++) {
+      sn->reach_sub[r] = w.reach[2 * r];
+      sn->reach_val[r] = w.reach[2 * r + 1];
     }
   }
-  dycl_free(ir->alloc, w.sub);
-  dycl_free(ir->alloc, w.val);
+  dycl_free(ir->alloc, w.reach);
   dycl_free(ir->alloc, w.queue);
   dycl_free(ir->alloc, w.seen);
   return s;

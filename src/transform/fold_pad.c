@@ -12,39 +12,6 @@
 
 #include "transform/optimize.h"
 
-/* A constant tensor of value id, or NULL. */
-static const dycl_value_t* const_of(const dycl_ir_t* ir, int id) {
-  if (id < 0 || ir->values[id]->def != DYCL_DEF_CONST) return NULL;
-  const dycl_value_t* c = ir->values[id]->constant;
-  return c && c->kind == DYCL_VALUE_TENSOR ? c : NULL;
-}
-
-/* The spatial pads of Pad node p over a rank-r input (pads[0..r) begin, pads[r..2r) end), or false
- * when it pads anything else, crops, is not a constant pad of zeros, or is not known statically. */
-static bool zero_spatial_pads(const dycl_ir_t* ir, const dycl_node_t* p, int r, int64_t* pads) {
-  if (r < 3 || r > DYCL_MAX_RANK || strcmp(dycl_attr_string(p, "mode", "constant"), "constant") != 0) return false;
-  if (p->n_in > 3 && p->in[3] >= 0) return false; /* axes (opset 18) */
-  int n = 0;
-  if (p->n_in > 1) {
-    const dycl_value_t* v = const_of(ir, p->in[1]);
-    if (!v || !dycl_dtype_is_int(v->dtype) || v->rank != 1 || v->numel != 2 * r) return false;
-    for (int i = 0; i < 2 * r; i++) pads[i] = dycl_tensor_get_i64(v, i);
-    n = 2 * r;
-    if (p->n_in > 2 && p->in[2] >= 0) {
-      const dycl_value_t* c = const_of(ir, p->in[2]);
-      if (!c || c->numel != 1 || dycl_tensor_get_f64(c, 0) != 0) return false;
-    }
-  } else {
-    const int64_t* a = dycl_attr_ints(p, "pads", &n);
-    if (!a || n != 2 * r || dycl_attr_float(p, "value", 0.0) != 0) return false;
-    memcpy(pads, a, (size_t)n * sizeof *pads);
-  }
-  if (pads[0] || pads[1] || pads[r] || pads[r + 1]) return false;
-  for (int i = 0; i < n; i++)
-    if (pads[i] < 0) return false;
-  return true;
-}
-
 /* Sets (or adds) ints attribute `name` of node n to v[0..k), and int attribute `iname` to iv when
  * iname is not NULL; the attribute array is remade in the module's arena. */
 static dycl_status_t set_attrs(dycl_ir_t* ir, dycl_node_t* n, const char* name, const int64_t* v, int k,
@@ -74,7 +41,11 @@ static dycl_status_t set_attrs(dycl_ir_t* ir, dycl_node_t* n, const char* name, 
 static dycl_status_t fold_into(dycl_ir_t* ir, dycl_node_t* n, const dycl_node_t* p, int r, bool* done) {
   *done = false;
   int64_t pads[2 * DYCL_MAX_RANK], own[2 * DYCL_MAX_RANK];
-  if (!zero_spatial_pads(ir, p, r, pads)) return NULL;
+  double value;
+  const dycl_value_t* cv = p->n_in > 2 ? dycl_ir_const_tensor(ir, p->in[2]) : NULL;
+  if (p->n_in > 2 && p->in[2] >= 0 && !cv) return NULL; /* a constant known only at run time */
+  const dycl_value_t* pv = p->n_in > 1 ? dycl_ir_const_tensor(ir, p->in[1]) : NULL;
+  if (!dycl_pad_spatial(p, pv, cv, ir->values[p->in[0]]->type.dtype, r, pads, &value) || value != 0) return NULL;
   const char* ap = dycl_attr_string(n, "auto_pad", "NOTSET");
   if (strcmp(ap, "NOTSET") != 0 && strcmp(ap, "") != 0) return NULL;
   int nsp = r - 2, k = 0;

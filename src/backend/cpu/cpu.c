@@ -41,16 +41,10 @@ static bool is_const(const dycl_ir_t* ir, int id) {
   return id >= 0 && ir->values[id]->def == DYCL_DEF_CONST && ir->values[id]->constant;
 }
 
-static bool in_list(const int* ids, int n, int id) {
-  for (int i = 0; i < n; i++)
-    if (ids[i] == id) return true;
-  return false;
-}
-
 /* The index of the only node of sn that reads value v, when that node comes after `after` and v
  * is not needed anywhere else (not a sub-network or graph output); else -1. */
 static int sole_consumer(const dycl_subnet_t* sn, int v, int after) {
-  if (in_list(sn->out, sn->n_out, v) || in_list(sn->graph->out, sn->graph->n_out, v)) return -1;
+  if (dycl_ids_contain(sn->out, sn->n_out, v) || dycl_ids_contain(sn->graph->out, sn->graph->n_out, v)) return -1;
   int found = -1, uses = 0;
   for (int k = 0; k < sn->n_nodes; k++) {
     const dycl_node_t* n = sn->nodes[k];
@@ -59,7 +53,7 @@ static int sole_consumer(const dycl_subnet_t* sn, int v, int after) {
         uses++;
         found = k;
       }
-    if (in_list(n->implicit, n->n_implicit, v)) uses += 2;
+    if (dycl_ids_contain(n->implicit, n->n_implicit, v)) uses += 2;
   }
   return uses == 1 && found > after ? found : -1;
 }
@@ -243,12 +237,12 @@ static bool cl_reader(const dycl_program_t* p, const dycl_subnet_t* sn, const cp
  * may leave it so: cpu_export), and every reader takes it so (cl_reader). */
 static bool cl_readers_only(const dycl_program_t* p, const dycl_subnet_t* sn, const cpu_state_t* st, int y,
                             const bool* may, const bool* exp) {
-  bool out = in_list(sn->out, sn->n_out, y) || in_list(sn->graph->out, sn->graph->n_out, y);
+  bool out = dycl_ids_contain(sn->out, sn->n_out, y) || dycl_ids_contain(sn->graph->out, sn->graph->n_out, y);
   if (out && !(exp && exp[y])) return false;
   int uses = 0;
   for (int k = 0; k < sn->n_nodes; k++) {
     const dycl_node_t* n = sn->nodes[k];
-    if (in_list(n->implicit, n->n_implicit, y)) return false;
+    if (dycl_ids_contain(n->implicit, n->n_implicit, y)) return false;
     for (int i = 0; i < n->n_in; i++) {
       if (n->in[i] != y) continue;
       uses++;
@@ -568,17 +562,8 @@ static dycl_status_t run_ref_node(const dycl_ir_t* ir, const dycl_node_t* n, dyc
 
 /* Replaces the channels-last tensor in *slot by a plain copy (for a reference kernel). */
 static dycl_status_t to_plain(dycl_kctx_t* kctx, dycl_value_t** slot) {
-  const dycl_value_t* t = *slot;
-  if (!t || t->kind != DYCL_VALUE_TENSOR || t->dtype != DYCL_DTYPE_FLOAT32 || t->rank < 3)
-    return dycl_error(DYCL_CODE_INTERNAL, "cpu backend: a channels-last value is not a float tensor of rank 3 or more");
   dycl_value_t* u;
-  DYCL_RETURN_IF_ERROR(dycl_tensor_new(kctx->alloc, kctx->limits, t->dtype, t->rank, t->dims, &u));
-  int64_t N = t->dims[0], C = t->dims[1], S = 1;
-  for (int d = 2; d < t->rank; d++) S *= t->dims[d];
-  const float* src = t->data;
-  float* dst = u->data;
-  cpu_transpose_fn tr = cpu_fast_transposer(); /* [spatial, C] -> [C, spatial] per image */
-  for (int64_t n = 0; n < N; n++) tr(src + n * S * C, dst + n * C * S, S, C, S);
+  DYCL_RETURN_IF_ERROR(dycl_tensor_from_channels_last(kctx->alloc, kctx->limits, *slot, cpu_fast_transposer(), &u));
   dycl_value_release(*slot);
   *slot = u;
   return NULL;

@@ -77,18 +77,6 @@ static bool f32_value(const dycl_ir_t* ir, int id) {
   return t->known && t->kind == DYCL_VALUE_TENSOR && t->dtype == DYCL_DTYPE_FLOAT32;
 }
 
-static const dycl_value_t* const_value(const dycl_ir_t* ir, int id) {
-  if (id < 0 || ir->values[id]->def != DYCL_DEF_CONST) return NULL;
-  const dycl_value_t* c = ir->values[id]->constant;
-  return c && c->kind == DYCL_VALUE_TENSOR ? c : NULL;
-}
-
-static bool in_list(const int* ids, int n, int id) {
-  for (int i = 0; i < n; i++)
-    if (ids[i] == id) return true;
-  return false;
-}
-
 bool cpu_fast_dies_at(const dycl_subnet_t* sn, int k, int v) {
   for (int r = sn->release_start[k]; r < sn->release_start[k + 1]; r++)
     if (sn->release_ids[r] == v) return true;
@@ -101,11 +89,11 @@ bool cpu_fast_may_keep(const dycl_kctx_t* kctx, const dycl_value_t* v) {
 
 /* Whether every use of value v in sn is an input of node k (and v leaves neither sn nor its graph). */
 static bool only_used_by(const dycl_subnet_t* sn, int v, int k) {
-  if (in_list(sn->out, sn->n_out, v) || in_list(sn->graph->out, sn->graph->n_out, v)) return false;
+  if (dycl_ids_contain(sn->out, sn->n_out, v) || dycl_ids_contain(sn->graph->out, sn->graph->n_out, v)) return false;
   for (int j = 0; j < sn->n_nodes; j++) {
     const dycl_node_t* n = sn->nodes[j];
-    if (in_list(n->implicit, n->n_implicit, v)) return false;
-    if (j != k && in_list(n->in, n->n_in, v)) return false;
+    if (dycl_ids_contain(n->implicit, n->n_implicit, v)) return false;
+    if (j != k && dycl_ids_contain(n->in, n->n_in, v)) return false;
   }
   return true;
 }
@@ -120,7 +108,7 @@ static int producer_index(const dycl_subnet_t* sn, const dycl_ir_t* ir, int v) {
 
 /* A constant numeric scalar (numel 1, rank <= 1) input i of n, as a double. */
 static bool const_scalar(const dycl_ir_t* ir, const dycl_node_t* n, int i, double* out, int* rank) {
-  const dycl_value_t* c = i < n->n_in ? const_value(ir, n->in[i]) : NULL;
+  const dycl_value_t* c = i < n->n_in ? dycl_ir_const_tensor(ir, n->in[i]) : NULL;
   if (!c || c->numel != 1 || c->rank > 1 || c->dtype == DYCL_DTYPE_STRING || c->dtype == DYCL_DTYPE_BOOL) return false;
   *out = dycl_tensor_get_f64(c, 0);
   if (rank) *rank = c->rank;
@@ -207,7 +195,7 @@ static bool node_form(const dycl_ir_t* ir, const dycl_node_t* n, fast_node_form_
       if (n->n_in != 5 || (n->opset >= 14 && dycl_attr_int(n, "training_mode", 0) != 0)) return false;
       int64_t C = -1;
       for (int i = 1; i < 5; i++) {
-        const dycl_value_t* c = const_value(ir, n->in[i]);
+        const dycl_value_t* c = dycl_ir_const_tensor(ir, n->in[i]);
         if (!c || c->dtype != DYCL_DTYPE_FLOAT32 || c->numel < 1 || (C >= 0 && c->numel != C)) return false;
         C = c->numel;
       }
@@ -255,8 +243,8 @@ static void group_free_consts(fast_group_t* g, const dycl_allocator_t* alloc) {
 static int ext_bn_const(fast_group_t* g, const dycl_ir_t* ir, const dycl_node_t* n, int gi, int which,
                         const dycl_allocator_t* alloc) {
   if (g->n_ext >= FAST_MAX_EXT) return -1;
-  const dycl_value_t *S = const_value(ir, n->in[1]), *B = const_value(ir, n->in[2]), *M = const_value(ir, n->in[3]),
-                     *V = const_value(ir, n->in[4]);
+  const dycl_value_t *S = dycl_ir_const_tensor(ir, n->in[1]), *B = dycl_ir_const_tensor(ir, n->in[2]), *M = dycl_ir_const_tensor(ir, n->in[3]),
+                     *V = dycl_ir_const_tensor(ir, n->in[4]);
   int64_t C = S->numel;
   float* buf = dycl_calloc(alloc, (size_t)C, sizeof *buf);
   if (!buf) return -2;
@@ -947,9 +935,11 @@ bool cpu_fast_cl_capable(const cpu_fast_t* f, const dycl_program_t* p, const dyc
   if (!t->known || t->kind != DYCL_VALUE_TENSOR || t->dtype != DYCL_DTYPE_FLOAT32 || t->rank < 3) return false;
   if (n->op == DYCL_OP_Pad) { /* spatial pads (constants) of its first input only */
     int64_t pads[2 * DYCL_MAX_RANK];
-    const dycl_value_t* pv = n->n_in > 1 ? const_value(p->ir, n->in[1]) : NULL;
-    if ((n->n_in > 1 && !pv) || !cpu_fast_pad_spatial(n, pv, t->rank, pads)) return false;
-    return n->n_in < 3 || n->in[2] < 0 || const_value(p->ir, n->in[2]);
+    double value;
+    const dycl_value_t* cv = n->n_in > 2 ? dycl_ir_const_tensor(p->ir, n->in[2]) : NULL;
+    if (n->n_in > 2 && n->in[2] >= 0 && !cv) return false; /* a constant known only at run time */
+    return dycl_pad_spatial(n, n->n_in > 1 ? dycl_ir_const_tensor(p->ir, n->in[1]) : NULL, cv, DYCL_DTYPE_FLOAT32,
+                            t->rank, pads, &value);
   }
   if (!dycl_node_attr(n, "axis")) return false;
   int64_t axis = dycl_attr_int(n, "axis", 0);

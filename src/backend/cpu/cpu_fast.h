@@ -76,9 +76,9 @@ dycl_status_t cpu_fast_run_cl(const cpu_fast_t* f, const dycl_program_t* p, cons
                               dycl_value_t** slots, const cpu_cl_query_t* q, dycl_kctx_t* kctx, bool* ran);
 
 /* y[c * ldy + r] = x[r, c] for float32 x [rows, cols] contiguous (ldy >= rows: rows of y further
- * apart): a plain [C, spatial] image to channels-last [spatial, C] (rows C) and back (rows
- * spatial). */
-typedef void (*cpu_transpose_fn)(const float* x, float* y, int64_t rows, int64_t cols, int64_t ldy);
+ * apart), dycl_transpose_fn of base/value.h: a plain [C, spatial] image to channels-last
+ * [spatial, C] (rows C) and back (rows spatial). */
+typedef dycl_transpose_fn cpu_transpose_fn;
 
 /* The transpose of the instruction set cpu_fast_plan's kernels use. */
 cpu_transpose_fn cpu_fast_transposer(void);

@@ -103,11 +103,10 @@ const fast_kernels_t* cpu_fast_kernels(void);
 dycl_status_t cpu_fast_concat_cl(const fast_kernels_t* kern, const dycl_program_t* p, const dycl_node_t* n,
                                  dycl_value_t** slots, const cpu_cl_query_t* q, dycl_kctx_t* kctx, bool* ran);
 
-/* Pad node n over the spatial dims of a channels-last source, with a channels-last result
- * (cpu_fast_run_cl, cpu_fast_ops.c); cpu_fast_pad_spatial reads the pads it takes. */
+/* Pad node n over the spatial dims of a channels-last source (dycl_pad_spatial), with a
+ * channels-last result (cpu_fast_run_cl, cpu_fast_ops.c). */
 dycl_status_t cpu_fast_pad_cl(const dycl_program_t* p, const dycl_node_t* n, dycl_value_t** slots,
                               const cpu_cl_query_t* q, dycl_kctx_t* kctx, bool* ran);
-bool cpu_fast_pad_spatial(const dycl_node_t* n, const dycl_value_t* pads_in, int r, int64_t* pads);
 
 /* Whether value v is released after node k of sn (k is its last reader there). */
 bool cpu_fast_dies_at(const dycl_subnet_t* sn, int k, int v);

@@ -335,26 +335,6 @@ dycl_status_t cpu_fast_concat_cl(const fast_kernels_t* kern, const dycl_program_
 
 /* ------------------------------------------------------------------ Pad, channels-last */
 
-/* The spatial pads of a constant-mode Pad of a rank-r tensor given its pads operand (opset 11 on)
- * or attribute: pads[i] before and pads[r + i] after dim i; false unless only spatial dims are
- * padded, none cropped, and no axes operand (opset 18) is given. */
-bool cpu_fast_pad_spatial(const dycl_node_t* n, const dycl_value_t* pads_in, int r, int64_t* pads) {
-  if (r < 3 || r > DYCL_MAX_RANK || strcmp(dycl_attr_string(n, "mode", "constant"), "constant") != 0) return false;
-  if (n->n_in > 3 && n->in[3] >= 0) return false;
-  int np = 0;
-  if (n->n_in > 1) {
-    if (!read_ints(pads_in, pads, 2 * DYCL_MAX_RANK, &np)) return false;
-  } else {
-    const int64_t* a = dycl_attr_ints(n, "pads", &np);
-    if (!a || np > 2 * DYCL_MAX_RANK) return false;
-    memcpy(pads, a, (size_t)np * sizeof *pads);
-  }
-  if (np != 2 * r || pads[0] || pads[1] || pads[r] || pads[r + 1]) return false;
-  for (int i = 0; i < 2 * r; i++)
-    if (pads[i] < 0) return false;
-  return true;
-}
-
 /* Pad node n of a channels-last source over its spatial dims, with a channels-last result: the
  * output filled with the constant, then each run of the source's last spatial dim (W x C floats)
  * copied into place. */
@@ -365,15 +345,9 @@ dycl_status_t cpu_fast_pad_cl(const dycl_program_t* p, const dycl_node_t* n, dyc
   if (!f32_tensor(x) || !q->held_cl(q->ctx, n->in[0])) return NULL;
   int r = x->rank;
   int64_t pads[2 * DYCL_MAX_RANK];
-  if (!cpu_fast_pad_spatial(n, n->n_in > 1 ? input(slots, n, 1) : NULL, r, pads)) return NULL;
-  float value = 0.0f;
-  if (n->n_in > 2 && n->in[2] >= 0) {
-    const dycl_value_t* v = input(slots, n, 2);
-    if (!f32_tensor(v) || v->numel != 1) return NULL;
-    value = ((const float*)v->data)[0];
-  } else if (n->n_in == 1) {
-    value = (float)dycl_attr_float(n, "value", 0.0);
-  }
+  double cv;
+  if (!dycl_pad_spatial(n, input(slots, n, 1), input(slots, n, 2), DYCL_DTYPE_FLOAT32, r, pads, &cv)) return NULL;
+  float value = (float)cv;
   int64_t dims[DYCL_MAX_RANK];
   for (int d = 0; d < r; d++) dims[d] = x->dims[d] + pads[d] + pads[r + d];
   dycl_value_t* y;

@@ -462,9 +462,8 @@ bool cpu_group_spatial_reduce(const dycl_program_t* p, const dycl_subnet_t* sn, 
   xb.rank = t->rank;
   const dycl_value_t* w = NULL;
   if (g->kind == CPU_KIND_REDUCE && g->axes_input && head->n_in > 1 && head->in[1] >= 0) {
-    const dycl_ir_value_t* a = p->ir->values[head->in[1]];
-    if (a->def != DYCL_DEF_CONST || !a->constant) return false;
-    w = a->constant;
+    w = dycl_ir_const_tensor(p->ir, head->in[1]);
+    if (!w) return false;
   }
   group_io_t io = {&xb, w, NULL, NULL, true, false};
   return spatial_axes(g, head, &io);
