@@ -70,6 +70,12 @@ static const char* BENCH_HELP =
     "  --warmup N     untimed runs first (default 3)\n"
     "  --threads N    threads the cpu backend may use (default: all cores; ref runs on one)\n"
     "  --backend NAME execution backend: cpu (default when built with oneDNN) or ref\n"
+    "  --profile [N]  after the timed runs, as many again with profiling on, and before the last\n"
+    "                 line a table of the N nodes (default 30) that took the most time: share of\n"
+    "                 the run, microseconds per run, steps per run, sub-network, op type, nodes fused\n"
+    "                 into its steps (+k), node name. A fused step counts at the node the backend\n"
+    "                 runs it at (the cpu backend: a Conv with the BatchNormalization, Add and\n"
+    "                 activation after it at the Conv; an elementwise chain at its last node)\n"
     "  --max-iterations N       limits as for `dycl run`; the memory limit and the deadline\n"
     "  --max-tensor-bytes SIZE  apply to each run, and a run that exceeds one ends the\n"
     "  --max-memory SIZE        benchmark with exit status 1\n"
@@ -152,6 +158,7 @@ typedef struct args {
   dycl_options_t opts;
   int64_t iters, warmup;
   bool stats;
+  int profile; /* bench --profile [N]: rows of the profile table (0: no profile) */
 } args_t;
 
 /* Parses the options shared by the commands; returns -1 when fine, else an exit code. */
@@ -205,6 +212,13 @@ static int parse_args(int argc, char** argv, const char* help, const char* cmd, 
       if (strcmp(s, "--iters") == 0) a->iters = v;
       else if (strcmp(s, "--warmup") == 0) a->warmup = v;
       else a->opts.threads = (int)v;
+    } else if (is_bench && strcmp(s, "--profile") == 0) {
+      a->profile = 30;
+      if (next && parse_i64(next, &v)) { /* an optional row count */
+        if (v < 1 || v > 1000000) return dycl_cli_usage(help, "%s takes a number of rows of at least 1", s);
+        a->profile = (int)v;
+        i++;
+      }
     } else if (s[0] == '-' && s[1]) {
       return dycl_cli_usage(help, "unknown option '%s'", s);
     } else if (!a->model) {
@@ -310,6 +324,48 @@ static int cmp_double(const void* x, const void* y) {
   return (a > b) - (a < b);
 }
 
+/* bench --profile: `iters` runs with profiling on, then the table of the `rows` costliest nodes. */
+static dycl_status_t bench_profile(dycl_session_t* sess, dycl_value_t** ins, int n_in, dycl_value_t** outs, int n_out,
+                                   int64_t iters, int rows) {
+  dycl_status_t s = dycl_session_set_profiling(sess, 1);
+  for (int64_t i = 0; i < iters && !s; i++) {
+    s = dycl_session_run(sess, ins, n_in, outs, n_out);
+    for (int j = 0; j < n_out; j++) {
+      dycl_value_release(outs[j]);
+      outs[j] = NULL;
+    }
+  }
+  if (s) return s;
+  dycl_profile_totals_t t;
+  int n = dycl_session_profile(sess, NULL, 0, &t);
+  dycl_profile_entry_t* e = calloc((size_t)n + 1, sizeof *e);
+  if (!e) return dycl_status_create(DYCL_CODE_NO_MEMORY, "out of memory");
+  dycl_session_profile(sess, e, n, NULL);
+  double runs = t.runs > 0 ? (double)t.runs : 1, run_us = t.run_seconds * 1e6 / runs;
+  printf("profile: %" PRId64 " more runs with profiling on, %.1f us per run: %.2f sub-network calls taking %.1f us, "
+         "the host module %.1f us\n",
+         t.runs, run_us, (double)t.subnet_calls / runs, t.subnet_seconds * 1e6 / runs,
+         (t.run_seconds - t.subnet_seconds) * 1e6 / runs);
+  printf("  %6s %9s %9s %6s  %-28s %s\n", "share", "us/run", "steps/run", "subnet", "op (+fused)", "node");
+  double rest = 0;
+  int rest_n = 0;
+  for (int i = 0; i < n; i++) {
+    double us = e[i].seconds * 1e6 / runs, share = run_us > 0 ? 100 * us / run_us : 0;
+    if (i >= rows) {
+      rest += share;
+      rest_n++;
+      continue;
+    }
+    char op[64];
+    if (e[i].fused) snprintf(op, sizeof op, "%s (+%d)", e[i].op, e[i].fused);
+    else snprintf(op, sizeof op, "%s", e[i].op);
+    printf("  %5.1f%% %9.1f %9.2f %6d  %-28s %s\n", share, us, (double)e[i].calls / runs, e[i].subnet, op, e[i].node);
+  }
+  if (rest_n) printf("  %5.1f%% in %d more nodes\n", rest, rest_n);
+  free(e);
+  return NULL;
+}
+
 static int cmd_run_or_bench(int argc, char** argv, bool bench) {
   args_t* a = calloc(1, sizeof *a);
   if (!a) return dycl_cli_fail(dycl_status_create(DYCL_CODE_NO_MEMORY, "out of memory"));
@@ -401,6 +457,10 @@ static int cmd_run_or_bench(int argc, char** argv, bool bench) {
     printf("memory: arena_bytes=%" PRIu64 " arena_lower_bound_bytes=%" PRIu64 " peak_tensor_bytes=%" PRIu64
            " peak_rss_kib=%ld allocations_per_run=%" PRIu64 "\n",
            st.arena_bytes, st.arena_lower_bound, peak_tensor, rss_kib, allocs);
+    if (a->profile) {
+      s = bench_profile(sess, ins, n_in, outs, n_out, a->iters, a->profile);
+      if (s) goto out;
+    }
     printf("median_us=%.1f p10_us=%.1f p90_us=%.1f\n", med, times[(n - 1) / 10], times[(n - 1) * 9 / 10]);
   }
 out:

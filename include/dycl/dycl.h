@@ -255,6 +255,36 @@ typedef dycl_status_t (*dycl_subnet_recorder_fn)(void* user, int subnet, const d
                                                  int num_inputs, const dycl_value_t* const* outputs, int num_outputs);
 void dycl_session_set_recorder(dycl_session_t* session, dycl_subnet_recorder_fn callback, void* user);
 
+/* Profiling: where a session's runs spend their time, node by node. Off by default; while on, every
+ * dycl_session_run adds to the session's counters (at a cost of two clock reads per step). */
+typedef struct dycl_profile_entry {
+  int subnet;       /* the sub-network (the DIR/subnet_<k>.onnx of dycl_model_split) */
+  int node_index;   /* the node's position in that sub-network */
+  const char* node; /* the ONNX node name, borrowed from the model */
+  const char* op;   /* its op type, borrowed from the model */
+  /* nodes of the sub-network whose work the backend ran within this node's steps (the cpu backend
+   * runs a Conv with the BatchNormalization, Add and activation after it as one step, at the Conv,
+   * and a chain of elementwise operations at its last node); they have no entry of their own */
+  int fused;
+  int64_t calls;  /* steps run at this node */
+  double seconds; /* their total time */
+} dycl_profile_entry_t;
+
+typedef struct dycl_profile_totals {
+  int64_t runs;          /* dycl_session_run calls since profiling was turned on */
+  double run_seconds;    /* their total time */
+  int64_t subnet_calls;  /* sub-network invocations */
+  double subnet_seconds; /* time inside them; the rest of run_seconds is the host module's */
+} dycl_profile_totals_t;
+
+/* on != 0 turns profiling on and zeroes the counters; 0 turns it off (the counters stay readable). */
+dycl_status_t dycl_session_set_profiling(dycl_session_t* session, int on);
+/* Writes the entries of the nodes that ran a step, the most time first, into entries[0 .. capacity)
+ * and returns how many there are (call with capacity 0 to size the array); fills *totals (may be
+ * NULL). */
+int dycl_session_profile(const dycl_session_t* session, dycl_profile_entry_t* entries, int capacity,
+                         dycl_profile_totals_t* totals);
+
 #ifdef __cplusplus
 }
 #endif

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* ------------------------------------------------------------------ status */
 
@@ -394,4 +395,10 @@ uint16_t dycl_f32_to_bf16(float f) {
   if ((x & 0x7fffffff) > 0x7f800000) return (uint16_t)((x >> 16) | 0x40);
   uint32_t rounding = 0x7fff + ((x >> 16) & 1);
   return (uint16_t)((x + rounding) >> 16);
+}
+
+int64_t dycl_mono_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }

@@ -81,6 +81,9 @@ static inline bool dycl_mul_size(size_t a, size_t b, size_t* r) { return !__buil
 
 uint64_t dycl_hash_str(const char* s);
 
+/* CLOCK_MONOTONIC time in nanoseconds. */
+int64_t dycl_mono_ns(void);
+
 /* A string → int map (open addressing). Keys are borrowed: they must outlive the map. */
 typedef struct dycl_strmap {
   const dycl_allocator_t* alloc;

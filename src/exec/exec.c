@@ -12,12 +12,6 @@
 
 /* ---------------------------------------------------------------- deadline */
 
-static int64_t mono_ns(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 static dycl_status_t deadline_error(const dycl_session_t* S, const dycl_node_t* n, const dycl_subnet_t* sn, int64_t it) {
   char where[512], iter[64] = "";
   if (it >= 0) snprintf(iter, sizeof iter, ", iteration %" PRId64, it);
@@ -32,11 +26,11 @@ static dycl_status_t deadline_error(const dycl_session_t* S, const dycl_node_t* 
  * (vDSO, tens of nanoseconds) when one is. */
 #define CHECK_DEADLINE(S, n, sn, it)                                                            \
   do {                                                                                         \
-    if ((S)->deadline_ns && mono_ns() > (S)->deadline_ns) return deadline_error(S, n, sn, it); \
+    if ((S)->deadline_ns && dycl_mono_ns() > (S)->deadline_ns) return deadline_error(S, n, sn, it); \
   } while (0)
 #define CHECK_DEADLINE_GOTO(S, n, it, s, label)                                                   \
   do {                                                                                           \
-    if ((S)->deadline_ns && mono_ns() > (S)->deadline_ns) {                                      \
+    if ((S)->deadline_ns && dycl_mono_ns() > (S)->deadline_ns) {                                      \
       (s) = deadline_error(S, n, NULL, it);                                                      \
       goto label;                                                                                \
     }                                                                                            \
@@ -392,7 +386,7 @@ static dycl_status_t exec_seqmap(dycl_session_t* S, const dycl_step_t* st) {
     s = dycl_sequence_new(S->kctx.alloc, t->known ? t->dtype : DYCL_DTYPE_UNDEFINED, len, &seqs[j]);
   }
   for (int it = 0; it < len && !s; it++) {
-    if (S->deadline_ns && mono_ns() > S->deadline_ns) {
+    if (S->deadline_ns && dycl_mono_ns() > S->deadline_ns) {
       s = deadline_error(S, n, NULL, it);
       break;
     }
@@ -452,7 +446,18 @@ static dycl_status_t run_block(dycl_session_t* S, const dycl_block_t* b) {
       case DYCL_STEP_CALL:
         for (int o = 0; o < st->subnet->n_out; o++) slot_set(S, st->subnet->out[o], NULL);
         S->stats.subnet_calls++;
-        s = m->backend->run(m->program, st->subnet, S->slots, &S->kctx);
+        if (S->profiling) {
+          int off = S->prof_off[st->subnet->id];
+          S->kctx.prof_ns = S->prof_ns + off;
+          S->kctx.prof_calls = S->prof_calls + off;
+          S->kctx.prof_into = S->prof_into + off;
+          int64_t t0 = dycl_mono_ns();
+          s = m->backend->run(m->program, st->subnet, S->slots, &S->kctx);
+          S->prof_totals.subnet_seconds += (double)(dycl_mono_ns() - t0) * 1e-9;
+          S->prof_totals.subnet_calls++;
+        } else {
+          s = m->backend->run(m->program, st->subnet, S->slots, &S->kctx);
+        }
         if (!s && S->recorder) s = record_call(S, st->subnet);
         break;
       case DYCL_STEP_IF: s = exec_if(S, st); break;
@@ -505,6 +510,10 @@ dycl_status_t dycl_session_create(const dycl_model_t* m, dycl_session_t** out) {
 
 void dycl_session_destroy(dycl_session_t* S) {
   if (!S) return;
+  dycl_free(S->model->alloc, S->prof_off);
+  dycl_free(S->model->alloc, S->prof_ns);
+  dycl_free(S->model->alloc, S->prof_calls);
+  dycl_free(S->model->alloc, S->prof_into);
   for (int64_t i = 0; i < S->model->ir->n_values; i++) dycl_value_release(S->slots[i]);
   dycl_free(S->model->alloc, S->slots);
   dycl_free(S->model->alloc, S->sym_vals);
@@ -521,8 +530,92 @@ void dycl_session_set_recorder(dycl_session_t* S, dycl_subnet_recorder_fn callba
   S->recorder_user = user;
 }
 
+/* ---------------------------------------------------------------- profiling */
+
+static dycl_status_t session_run(dycl_session_t* S, dycl_value_t* const* inputs, int num_inputs,
+                                 dycl_value_t** outputs, int num_outputs);
+
+dycl_status_t dycl_session_set_profiling(dycl_session_t* S, int on) {
+  const dycl_model_t* m = S->model;
+  const dycl_program_t* p = m->program;
+  S->profiling = false;
+  S->kctx.prof_ns = NULL;
+  S->kctx.prof_calls = NULL;
+  S->kctx.prof_into = NULL;
+  if (!on) return NULL;
+  if (!S->prof_off) {
+    S->prof_off = dycl_calloc(m->alloc, (size_t)p->n_subnets + 1, sizeof *S->prof_off);
+    if (!S->prof_off) return dycl_error_nomem();
+    int total = 0;
+    for (int i = 0; i < p->n_subnets; i++) {
+      S->prof_off[p->subnets[i]->id] = total;
+      total += p->subnets[i]->n_nodes;
+    }
+    S->prof_off[p->n_subnets] = total;
+    S->prof_ns = dycl_calloc(m->alloc, (size_t)total + 1, sizeof *S->prof_ns);
+    S->prof_calls = dycl_calloc(m->alloc, (size_t)total + 1, sizeof *S->prof_calls);
+    S->prof_into = dycl_calloc(m->alloc, (size_t)total + 1, sizeof *S->prof_into);
+    if (!S->prof_ns || !S->prof_calls || !S->prof_into) {
+      dycl_free(m->alloc, S->prof_ns);
+      dycl_free(m->alloc, S->prof_calls);
+      dycl_free(m->alloc, S->prof_into);
+      dycl_free(m->alloc, S->prof_off);
+      S->prof_off = NULL, S->prof_ns = NULL, S->prof_calls = NULL, S->prof_into = NULL;
+      return dycl_error_nomem();
+    }
+  }
+  int total = S->prof_off[p->n_subnets];
+  memset(S->prof_ns, 0, (size_t)total * sizeof *S->prof_ns);
+  memset(S->prof_calls, 0, (size_t)total * sizeof *S->prof_calls);
+  for (int i = 0; i < total; i++) S->prof_into[i] = -1;
+  memset(&S->prof_totals, 0, sizeof S->prof_totals);
+  S->profiling = true;
+  return NULL;
+}
+
+int dycl_session_profile(const dycl_session_t* S, dycl_profile_entry_t* entries, int capacity,
+                         dycl_profile_totals_t* totals) {
+  const dycl_program_t* p = S->model->program;
+  if (totals) {
+    if (S->prof_off) *totals = S->prof_totals;
+    else memset(totals, 0, sizeof *totals);
+  }
+  if (!S->prof_off) return 0;
+  int n = 0;
+  for (int i = 0; i < p->n_subnets; i++) {
+    const dycl_subnet_t* sn = p->subnets[i];
+    int off = S->prof_off[sn->id];
+    for (int k = 0; k < sn->n_nodes; k++) {
+      if (S->prof_calls[off + k] == 0) continue;
+      dycl_profile_entry_t e = {sn->id, k, sn->nodes[k]->name, sn->nodes[k]->op_type, 0, S->prof_calls[off + k],
+                                (double)S->prof_ns[off + k] * 1e-9};
+      for (int j = 0; j < sn->n_nodes; j++) e.fused += S->prof_into[off + j] == k;
+      /* insertion into the first `capacity` places, the most time first */
+      int at = n < capacity ? n : capacity;
+      while (at > 0 && entries[at - 1].seconds < e.seconds) {
+        if (at < capacity) entries[at] = entries[at - 1];
+        at--;
+      }
+      if (at < capacity) entries[at] = e;
+      n++;
+    }
+  }
+  return n;
+}
+
 dycl_status_t dycl_session_run(dycl_session_t* S, dycl_value_t* const* inputs, int num_inputs, dycl_value_t** outputs,
                                int num_outputs) {
+  int64_t t0 = S->profiling ? dycl_mono_ns() : 0;
+  dycl_status_t s = session_run(S, inputs, num_inputs, outputs, num_outputs);
+  if (S->profiling) {
+    S->prof_totals.runs++;
+    S->prof_totals.run_seconds += (double)(dycl_mono_ns() - t0) * 1e-9;
+  }
+  return s;
+}
+
+static dycl_status_t session_run(dycl_session_t* S, dycl_value_t* const* inputs, int num_inputs,
+                                 dycl_value_t** outputs, int num_outputs) {
   const dycl_model_t* m = S->model;
   const dycl_graph_t* g = m->ir->main;
   if (num_inputs != g->n_in)
@@ -542,7 +635,7 @@ dycl_status_t dycl_session_run(dycl_session_t* S, dycl_value_t* const* inputs, i
   double limit_s = m->options.deadline_seconds;
   S->deadline_ns = 0;
   if (limit_s > 0) {
-    int64_t now = mono_ns();
+    int64_t now = dycl_mono_ns();
     double budget = limit_s * 1e9;
     S->deadline_ns = budget >= (double)(INT64_MAX - now) ? INT64_MAX : now + (int64_t)budget + 1;
   }

@@ -41,6 +41,14 @@ struct dycl_session {
   void* recorder_user;
   dycl_placement_t place; /* the arena of the sub-networks' planned intermediates (kctx.place) */
   dycl_bufpool_t* pool;   /* kctx.alloc: everything else a run allocates (base/bufpool.h) */
+  /* profiling (dycl_session_set_profiling), NULL when never on: per node of every sub-network, at
+   * prof_off[subnet id] + node index, what kctx.prof_* point into during that sub-network's call */
+  bool profiling;
+  int* prof_off;
+  int64_t* prof_ns;
+  int64_t* prof_calls;
+  int* prof_into;
+  dycl_profile_totals_t prof_totals;
 };
 
 #endif

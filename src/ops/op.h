@@ -33,7 +33,26 @@ typedef struct dycl_kctx {
    * allocator for memory that must outlive the node's outputs (caches, packed weights). */
   struct dycl_placement* place;
   const dycl_allocator_t* heap;
+  /* profiling (dycl_session_set_profiling), NULL when off: per node of the sub-network being run,
+   * the nanoseconds its steps took and their number, and for a node whose work ran within another
+   * node's step (fused), that node's index (else -1). Backends add through dycl_prof_*. */
+  int64_t* prof_ns;
+  int64_t* prof_calls;
+  int* prof_into;
 } dycl_kctx_t;
+
+/* The start of a step, for dycl_prof_end (0 when profiling is off). */
+static inline int64_t dycl_prof_begin(const dycl_kctx_t* k) { return k->prof_ns ? dycl_mono_ns() : 0; }
+/* Adds the step begun at t0 (dycl_prof_begin) to node `node` of the running sub-network. */
+static inline void dycl_prof_end(const dycl_kctx_t* k, int node, int64_t t0) {
+  if (!k->prof_ns) return;
+  k->prof_ns[node] += dycl_mono_ns() - t0;
+  k->prof_calls[node]++;
+}
+/* Records that node `member`'s work runs within node `step`'s steps. */
+static inline void dycl_prof_fused(const dycl_kctx_t* k, int member, int step) {
+  if (k->prof_into) k->prof_into[member] = step;
+}
 
 typedef struct dycl_infer_ctx dycl_infer_ctx_t;
 

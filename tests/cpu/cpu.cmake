@@ -28,7 +28,7 @@ set_target_properties(test_cpu_threads PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMA
 add_test(NAME cpu.threads COMMAND test_cpu_threads WORKING_DIRECTORY ${CMAKE_SOURCE_DIR})
 set_tests_properties(cpu.threads PROPERTIES PROCESSORS 2)
 set(_gen ${CMAKE_BINARY_DIR}/cpu-tests/gen)
-foreach(_case conv_net:3:1 conv_residual_fallback:4:2 loop_growing_matmul:3:2)
+foreach(_case conv_net:3:1 conv_residual_fallback:4:2 loop_growing_matmul:3:2 own_conv_few_channels:5:1)
   string(REPLACE ":" ";" _parts ${_case})
   list(GET _parts 0 _name)
   list(GET _parts 1 _n_sets)
@@ -48,9 +48,10 @@ foreach(_case conv_net:3:1 conv_residual_fallback:4:2 loop_growing_matmul:3:2)
   set_tests_properties(cpu.threads_${_name} PROPERTIES PROCESSORS 2 DEPENDS cpu.conformance)
 endforeach()
 
-# The fast kernels (src/backend/cpu/cpu_fast*): their vector math against libm on every instruction
-# set the machine has, and the fast_* cases of cpu.conformance again with the AVX2 and the plain C
-# kernels (DYCL_CPU_ISA caps what the cpu backend picks; cpu.conformance runs the best one).
+# The fast kernels (src/backend/cpu/cpu_fast*) and the own ones (cpu_own.h): their vector math
+# against libm on every instruction set the machine has, and the fast_* and own_* cases of
+# cpu.conformance again with the AVX2 and the plain C kernels (DYCL_CPU_ISA caps what the cpu
+# backend picks; cpu.conformance runs the best one).
 add_executable(test_cpu_fast_math ${CMAKE_SOURCE_DIR}/tests/cpu/test_cpu_fast_math.c)
 target_link_libraries(test_cpu_fast_math PRIVATE dycl_core)
 set_target_properties(test_cpu_fast_math PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests)
@@ -59,7 +60,7 @@ foreach(_isa avx2 scalar)
   add_test(NAME cpu.fast_${_isa}
     COMMAND ${DYCL_TEST_PYTHON} ${CMAKE_SOURCE_DIR}/tests/cpu/run_cpu_checks.py
             --dycl ${CMAKE_BINARY_DIR}/dycl --work ${CMAKE_BINARY_DIR}/cpu-tests-${_isa}
-            --skip node,torch,pytorch,suite --filter ^fast_ -j 2
+            --skip node,torch,pytorch,suite --filter "^(fast|own)_" -j 2
     WORKING_DIRECTORY ${CMAKE_SOURCE_DIR})
   set_tests_properties(cpu.fast_${_isa} PROPERTIES ENVIRONMENT DYCL_CPU_ISA=${_isa} PROCESSORS 2 TIMEOUT 600)
 endforeach()

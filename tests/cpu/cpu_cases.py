@@ -640,6 +640,63 @@ def layout_cases():
     return out
 
 
+# ------------------------------------------------------------------------------- own kernels
+
+def own_cases():
+    """dycl's own kernels (cpu_own.h): convolutions with few output channels over a channels-last
+    source (kept so by a oneDNN conv before them), with every kind of fused post-op, padding that
+    clips the window on every side, windows wider than the image, rows whose inside part is not a
+    whole number of tiles, several images, results channels-last (read by a later conv) and plain
+    (the graph outputs); and matrix products of 1 to 4 rows by constant weights."""
+    out = []
+    b = Builder("own_conv_few_channels", 61)
+    x = b.input("x", ["N", 16, "H", "W"])
+    y0 = b.op("Relu", [b.op("Conv", [x, b.weights(40, 16, 3, 3), b.weights(40)], pads=[1, 1, 1, 1])])  # oneDNN
+    a = b.op("Relu", [b.op("Conv", [y0, b.weights(6, 40, 3, 3), b.weights(6)], pads=[1, 1, 1, 1])])
+    c5 = b.op("Conv", [y0, b.weights(5, 40, 3, 3)], pads=[0, 1, 2, 0])  # asymmetric: 5 channels
+    d5 = b.op("Conv", [y0, b.weights(5, 40, 3, 3), b.weights(5)], pads=[0, 1, 2, 0])
+    e = b.op("LeakyRelu", [b.op("Add", [c5, d5])], alpha=0.1)  # a residual addend, channels-last
+    f = b.op("Clip", [b.op("Conv", [y0, b.weights(8, 40, 5, 5), b.weights(8)], pads=[2, 2, 2, 2]),
+                      b.const(np.float32(-0.5)), b.const(np.float32(0.5))])
+    g = b.op("Conv", [y0, b.weights(3, 40, 1, 7)], pads=[0, 3, 0, 3])  # one kernel row of 7
+    h = b.op("Sigmoid", [b.op("Conv", [y0, b.weights(1, 40, 3, 3)], pads=[1, 1, 1, 1])])  # one channel
+    cat = b.op("Concat", [a, f], axis=1)  # 14 channels, still channels-last
+    z = b.op("Conv", [cat, b.weights(7, 14, 3, 3)], pads=[1, 1, 1, 1])  # C * 9 < 256: oneDNN
+    e2 = b.op("Conv", [e, b.weights(4, 5, 3, 3)], pads=[1, 1, 1, 1])  # keeps e (and so the addend) channels-last
+    for v in (e2, g, h, z):
+        b.output(v)
+    rng = np.random.default_rng(62)
+    out.append(("own_conv_few_channels", b.model(),
+                [[rnd(rng, 1, 16, 16, 16)], [rnd(rng, 2, 16, 9, 37)], [rnd(rng, 1, 16, 2, 3)],
+                 [rnd(rng, 1, 16, 32, 32)], [rnd(rng, 1, 16, 1, 19)]]))
+
+    def gemm_own(name, seed, M, K, N, trans_b, cshape, post=(), **attrs):
+        b = Builder(name, seed)
+        a = b.input("a", ["M", K])
+        w = b.weights(*((N, K) if trans_b else (K, N)))
+        ins = [a, w]
+        if cshape is not None:
+            ins.append(b.const(np.random.default_rng(seed).standard_normal(cshape).astype(np.float32), "c"))
+        y = b.op("Gemm", ins, transB=int(trans_b), **attrs)
+        for p in post:
+            y = p(b, y)
+        b.output(y)
+        rng = np.random.default_rng(seed + 1)
+        return name, b.model(), [[rnd(rng, m, K)] for m in M]
+
+    out.append(gemm_own("own_gemm_rows_trans_b", 63, [1, 2, 3, 4, 5], 300, 10, True, (10,), [relu]))
+    out.append(gemm_own("own_gemm_rows_plain_b", 64, [1, 3], 257, 37, False, (1, 37), beta=0.5))
+    out.append(gemm_own("own_gemm_matrix_c", 65, [3], 512, 9, True, (3, 9), [unary("Tanh")], beta=2.0))
+    out.append(gemm_own("own_gemm_wide", 66, [1, 2], 2048, 1000, True, None, [leaky(0.3)]))
+    b = Builder("own_matmul_residual", 67)
+    a = b.input("a", ["B", 1, 96])
+    y = b.op("MatMul", [a, b.weights(96, 96)])
+    b.output(b.op("Relu", [b.op("Add", [y, a])]))
+    rng = np.random.default_rng(68)
+    out.append(("own_matmul_residual", b.model(), [[rnd(rng, 1, 1, 96)], [rnd(rng, 4, 1, 96)], [rnd(rng, 6, 1, 96)]]))
+    return out
+
+
 def cases():
     import fast_cases  # the fast kernels' cases (fast_*), which build on this file's helpers
-    return conv_cases() + matmul_cases() + pool_cases() + reduce_cases() + [loop_case(), if_case()] + layout_cases() + fast_cases.cases()
+    return conv_cases() + own_cases() + matmul_cases() + pool_cases() + reduce_cases() + [loop_case(), if_case()] + layout_cases() + fast_cases.cases()

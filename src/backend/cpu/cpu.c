@@ -680,6 +680,7 @@ static dycl_status_t cpu_run(const dycl_program_t* p, const dycl_subnet_t* sn, d
   kctx->heap = alloc;
   for (int k = 0; k < sn->n_nodes && !s; k++) {
     int gi = st ? st->node_group[k] : -1;
+    int64_t t0 = dycl_prof_begin(kctx);
     if (gi >= 0) {
       cpu_group_t* g = &st->groups[gi];
       cpu_ran_t ran = CPU_RAN_NONE;
@@ -699,6 +700,8 @@ static dycl_status_t cpu_run(const dycl_program_t* p, const dycl_subnet_t* sn, d
       if (pl) dycl_placement_end(pl);
       if (!s && ran != CPU_RAN_ALL)
         for (int m = 0; m < g->n_members; m++) pending[g->members[m]] = 1;
+      else if (!s)
+        for (int m = 0; m < g->n_members; m++) dycl_prof_fused(kctx, g->members[m], k);
     } else if (gi == -1 && st && cpu_fast_deferred(st->fast, k)) {
       continue; /* in a fused elementwise group: runs, and its values are released, with the root */
     } else if (gi == -1 || pending[k]) {
@@ -717,6 +720,12 @@ static dycl_status_t cpu_run(const dycl_program_t* p, const dycl_subnet_t* sn, d
       if (!s && !ran) s = gi == -1 ? run_fast(p, sn, st, k, slots, kctx) : run_ref_node(ir, sn->nodes[k], slots, kctx);
       kctx->alloc = alloc;
       if (pl) dycl_placement_end(pl);
+    }
+    if (kctx->prof_ns) {
+      dycl_prof_end(kctx, k, t0);
+      const int* nodes; /* a fused elementwise chain runs at its last node */
+      int n = gi == -1 && st ? cpu_fast_group_nodes(st->fast, k, &nodes) : 0;
+      for (int i = 0; i < n - 1; i++) dycl_prof_fused(kctx, nodes[i], k);
     }
     if (!s) release_after(sn, st, k, slots);
   }

@@ -546,6 +546,32 @@ static void job_part(void* arg) {
   JOB_RELEASE(j);
 }
 
+typedef struct par_job {
+  void (*fn)(void* ctx, int64_t begin, int64_t end);
+  void* ctx;
+  int64_t n;
+} par_job_t;
+
+static void par_part(void* arg) {
+  par_job_t* j = arg;
+  JOB_ACQUIRE(j);
+  int64_t t = omp_get_thread_num(), nt = omp_get_num_threads();
+  int64_t b = j->n * t / nt, e = j->n * (t + 1) / nt;
+  if (b < e) j->fn(j->ctx, b, e);
+  JOB_RELEASE(j);
+}
+
+void cpu_parallel_for(int threads, int64_t n, void (*fn)(void* ctx, int64_t begin, int64_t end), void* ctx) {
+  if (threads <= 1 || n <= 1) {
+    if (n > 0) fn(ctx, 0, n);
+    return;
+  }
+  par_job_t job = {fn, ctx, n};
+  JOB_RELEASE(&job);
+  GOMP_parallel(par_part, &job, (unsigned)(n < threads ? n : threads), 0);
+  JOB_ACQUIRE(&job);
+}
+
 static void pool_destroy(fast_pool_t* pool) {
   if (!pool) return;
   pthread_mutex_destroy(&pool->busy);

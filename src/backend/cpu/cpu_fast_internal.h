@@ -10,11 +10,13 @@
 #ifndef DYCL_BACKEND_CPU_CPU_FAST_INTERNAL_H
 #define DYCL_BACKEND_CPU_CPU_FAST_INTERNAL_H
 
+#include <math.h>
 #include <stdbool.h>
 #include <stdint.h>
 
 #include "backend/backend.h"
 #include "backend/cpu/cpu_fast.h"
+#include "backend/cpu/cpu_own.h"
 
 #define FAST_BLOCK 512     /* elements per block (a multiple of every vector width) */
 #define FAST_MAX_NODES 24  /* nodes fused into one group */
@@ -76,6 +78,71 @@ typedef struct fast_block {
   int64_t n;
 } fast_block_t;
 
+/* ---- the problems of the own kernels (cpu_own.h) ---- */
+
+/* What follows an own kernel's dot product: y = act_n(...act_1(v + bias + sum_scale * sum)). */
+typedef struct own_post {
+  float sum_scale;
+  int n_act;
+  cpu_act_t act[CPU_MAX_ACTS];
+} own_post_t;
+
+/* A 2-D convolution with stride 1 of a channels-last x [N, H, W, C] into y [N, OH, OW, M] (y_cl) or
+ * [N, M, OH, OW], padded by pt rows above and pl columns left (the other pads follow from OH, OW).
+ * w is packed as [M][KH][lw]: row kh of output channel m holds w[m, c, kh, kw] at kw * C + c, the
+ * KW * C floats a channels-last input row holds in that order, zero-padded to lw. An addend (sum)
+ * lies as y does. */
+typedef struct own_conv {
+  int64_t N, C, H, W, M, KH, KW, OH, OW, pt, pl, lw;
+  bool y_cl;
+  const float* w;
+  own_post_t post;
+} own_conv_t;
+
+/* x [M, K] (row-major) times the weights into y [M, N]; w packed as [N][K]: row n is column n of
+ * the weight matrix. The bias is per column, the addend [M, N]. */
+typedef struct own_mm {
+  int64_t M, K, N;
+  const float* w;
+  own_post_t post;
+} own_mm_t;
+
+/* The activations of p over v[0, n), in place, as oneDNN's post-ops compute them (NaN passes). */
+static inline void own_acts(const own_post_t* p, float* v, int64_t n) {
+  for (int k = 0; k < p->n_act; k++) {
+    const cpu_act_t* a = &p->act[k];
+    float al = a->alpha, be = a->beta;
+    switch (a->kind) {
+      case CPU_ACT_RELU:
+        for (int64_t i = 0; i < n; i++) v[i] = v[i] > 0 ? v[i] : v[i] * al;
+        break;
+      case CPU_ACT_CLIP:
+        for (int64_t i = 0; i < n; i++) v[i] = v[i] < al ? al : v[i] > be ? be : v[i];
+        break;
+      case CPU_ACT_SIGMOID:
+        for (int64_t i = 0; i < n; i++) v[i] = 1.0f / (1.0f + expf(-v[i]));
+        break;
+      case CPU_ACT_TANH:
+        for (int64_t i = 0; i < n; i++) v[i] = tanhf(v[i]);
+        break;
+      case CPU_ACT_ELU:
+        for (int64_t i = 0; i < n; i++) v[i] = v[i] > 0 ? v[i] : al * expm1f(v[i]);
+        break;
+      case CPU_ACT_HARDSWISH:
+        for (int64_t i = 0; i < n; i++) {
+          float t = v[i] / 6.0f + 0.5f;
+          v[i] *= t < 0 ? 0 : t > 1 ? 1 : t;
+        }
+        break;
+    }
+  }
+}
+
+/* Runs fn(ctx, begin, end) over [0, n) split into contiguous parts between `threads` threads of the
+ * calling thread's OpenMP team, the caller taking the first (threads <= 1 or n <= 1: the caller
+ * alone). cpu_fast.c. */
+void cpu_parallel_for(int threads, int64_t n, void (*fn)(void* ctx, int64_t begin, int64_t end), void* ctx);
+
 /* The vector code of one instruction set. */
 typedef struct fast_kernels {
   const char* isa; /* "avx512", "avx2", "scalar" */
@@ -93,6 +160,12 @@ typedef struct fast_kernels {
   void (*sum_middle)(const float* x, float* y, int64_t outer, int64_t R, int64_t inner, bool mean);
   /* y[c * ldy + r] = x[r, c] for x [rows, cols] contiguous (cpu_transpose_fn, cpu_fast.h). */
   void (*transpose)(const float* x, float* y, int64_t rows, int64_t cols, int64_t ldy);
+  /* Output rows [r0, r1) (r = n * OH + oh) of an own convolution; bias [M] and sum may be NULL. */
+  void (*own_conv_rows)(const own_conv_t* c, const float* x, const float* bias, const float* sum, float* y, int64_t r0,
+                        int64_t r1);
+  /* Output columns [n0, n1) of an own matrix product; bias [N] and sum may be NULL. */
+  void (*own_mm_cols)(const own_mm_t* m, const float* x, const float* bias, const float* sum, float* y, int64_t n0,
+                      int64_t n1);
 } fast_kernels_t;
 
 /* The best kernels this CPU runs (AVX-512, else AVX2 with FMA, else scalar C); DYCL_CPU_ISA=

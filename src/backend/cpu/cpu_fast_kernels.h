@@ -10,7 +10,8 @@
  * comparison gives b, as the x86 instructions), VSQRT, VFLOOR, VCEIL, VRINT (to nearest even),
  * VCMPLT/LE/GT/GE/EQ (ordered), VISNAN, VSEL(m, x, y) = m ? x : y, bit operations VAND/VOR/VXOR on
  * floats, VCVTI (float holding an integer to int32), VI_* on int32 lanes, VI_AS_F / VF_AS_I (bit
- * casts), VI_TO_F (value conversion), VHSUM / VHMAX (horizontal sum / max).
+ * casts), VI_TO_F (value conversion), VHSUM / VHMAX (horizontal sum / max), VHSUMS(a, n, out)
+ * (out[i] = VHSUM(a[i]) for i < n, n <= 24).
  *
  * The math functions (exp, expm1, tanh, sigmoid, log, erf) are written here from their series and
  * range reductions; their error is a few float ulps (erf: 1.5e-7 absolute for |x| >= 0.5, the
@@ -423,9 +424,231 @@ FT static void SFX(transpose)(const float* x, float* y, int64_t rows, int64_t co
   }
 }
 
+/* ------------------------------------------------------------------ own kernels (cpu_own.h) */
+
+/* Register blocking: accumulators a tile keeps (of the vector registers: 32 with AVX-512, 16 with
+ * AVX2), the most output channels (OWN_MB) and pixels (OWN_MAXP) of a convolution's tile, and the
+ * most weight rows of a matrix product's (OWN_MAXNB). The tiles are written with loops over
+ * arrays whose bounds are constants where they are inlined (the switches below), which the
+ * compiler unrolls into registers. */
+#if VW >= 16
+#define OWN_ACC 24
+#define OWN_MM_ACC 16
+#elif VW >= 8
+#define OWN_ACC 10
+#define OWN_MM_ACC 8
+#else
+#define OWN_ACC 8
+#define OWN_MM_ACC 8
+#endif
+#define OWN_MB (OWN_ACC < 8 ? OWN_ACC : 8)
+#define OWN_MAXP 8
+#define OWN_MAXNB 8
+#define OWN_P(mb) (OWN_ACC / (mb) > OWN_MAXP ? OWN_MAXP : OWN_ACC / (mb) < 1 ? 1 : OWN_ACC / (mb))
+#define OWN_NB(mr) (OWN_MM_ACC / (mr) > OWN_MAXNB ? OWN_MAXNB : OWN_MM_ACC / (mr) < 1 ? 1 : OWN_MM_ACC / (mr))
+#define OWN_INLINE FT static inline __attribute__((always_inline))
+
+/* res[p * MB + m] = sum over t < nkh, j < L of x0[t * xs + p * C + j] * w0[t * ws + m * wm + j]: P
+ * pixels C floats apart by MB output channels, over nkh kernel rows of L floats. */
+OWN_INLINE void SFX(own_tile)(const float* x0, int64_t xs, int64_t C, const float* w0, int64_t ws, int64_t wm, int64_t nkh,
+                              int64_t L, int MB, int P, float* res) {
+  vf acc[OWN_MAXP * OWN_MB]; /* [p * MB + m] */
+#pragma GCC unroll 32
+  for (int i = 0; i < P * MB; i++) acc[i] = VSET(0.0f);
+  for (int64_t t = 0; t < nkh; t++) {
+    const float* xr = x0 + t * xs;
+    const float* wr = w0 + t * ws;
+    int64_t j = 0;
+    for (; j + VW <= L; j += VW) {
+      vf xv[OWN_MAXP];
+#pragma GCC unroll 16
+      for (int p = 0; p < P; p++) xv[p] = VLOAD(xr + p * C + j);
+#pragma GCC unroll 16
+      for (int m = 0; m < MB; m++) {
+        vf wv = VLOAD(wr + m * wm + j);
+#pragma GCC unroll 16
+        for (int p = 0; p < P; p++) acc[p * MB + m] = VFMA(xv[p], wv, acc[p * MB + m]);
+      }
+    }
+    if (j < L) { /* the row's tail: masked loads, the other lanes 0 */
+      int64_t n = L - j;
+      vf xv[OWN_MAXP];
+#pragma GCC unroll 16
+      for (int p = 0; p < P; p++) xv[p] = VLOADN(xr + p * C + j, n);
+#pragma GCC unroll 16
+      for (int m = 0; m < MB; m++) {
+        vf wv = VLOADN(wr + m * wm + j, n);
+#pragma GCC unroll 16
+        for (int p = 0; p < P; p++) acc[p * MB + m] = VFMA(xv[p], wv, acc[p * MB + m]);
+      }
+    }
+  }
+  vf fin[OWN_MAXP * OWN_MB]; /* a copy, so that acc's address does not escape and it stays in registers */
+#pragma GCC unroll 32
+  for (int i = 0; i < P * MB; i++) fin[i] = acc[i];
+  VHSUMS(fin, P * MB, res);
+}
+
+/* Writes the np pixels from (n, oh, ow) by MB output channels from m0 of a tile's results (res,
+ * overwritten) with their bias, addend and activations. */
+OWN_INLINE void SFX(own_conv_store)(const own_conv_t* c, float* res, int MB, int np, int64_t n, int64_t oh, int64_t ow,
+                                   int64_t m0, const float* bias, const float* sum, float* y) {
+  const int64_t M = c->M, OHW = c->OH * c->OW, pix = (n * c->OH + oh) * c->OW + ow;
+  /* output (p, m) lies at y[pix * M + p * M + m0 + m] (channels-last) or y[(n * M + m0 + m) * OHW + oh *
+   * OW + ow + p] */
+  const int64_t base = c->y_cl ? pix * M + m0 : (n * M + m0) * OHW + oh * c->OW + ow;
+  const int64_t sp = c->y_cl ? M : 1, sm = c->y_cl ? 1 : OHW;
+  if (bias)
+    for (int p = 0; p < np; p++)
+      for (int m = 0; m < MB; m++) res[p * MB + m] += bias[m0 + m];
+  if (sum)
+    for (int p = 0; p < np; p++)
+      for (int m = 0; m < MB; m++) res[p * MB + m] += c->post.sum_scale * sum[base + p * sp + m * sm];
+  own_acts(&c->post, res, (int64_t)np * MB);
+  for (int p = 0; p < np; p++)
+    for (int m = 0; m < MB; m++) y[base + p * sp + m * sm] = res[p * MB + m];
+}
+
+/* Output row (n, oh), channels [m0, m0 + MB): the columns whose kernel window lies inside the row
+ * ([lo, hi)) in tiles of P pixels, the others one by one with the window clipped. xrow: the input
+ * row of kernel row kh0, the first of the nkh inside the image. */
+OWN_INLINE void SFX(own_conv_seg)(const own_conv_t* c, const float* xrow, int64_t kh0, int64_t nkh, int64_t n, int64_t oh,
+                                  int64_t m0, int64_t lo, int64_t hi, const float* bias, const float* sum, float* y,
+                                  int MB, int P) {
+  const int64_t C = c->C, xs = c->W * C, ws = c->lw, wm = c->KH * c->lw;
+  const float* wb = c->w + (m0 * c->KH + kh0) * c->lw;
+  float res[OWN_MAXP * OWN_MB];
+  for (int64_t ow = 0; ow < c->OW; ow++) {
+    if (ow == lo) { /* the inside columns */
+      for (; ow + P <= hi; ow += P) {
+        SFX(own_tile)(xrow + (ow - c->pl) * C, xs, C, wb, ws, wm, nkh, c->KW * C, MB, P, res);
+        SFX(own_conv_store)(c, res, MB, P, n, oh, ow, m0, bias, sum, y);
+      }
+      for (; ow < hi; ow++) {
+        SFX(own_tile)(xrow + (ow - c->pl) * C, xs, C, wb, ws, wm, nkh, c->KW * C, MB, 1, res);
+        SFX(own_conv_store)(c, res, MB, 1, n, oh, ow, m0, bias, sum, y);
+      }
+      if (ow >= c->OW) break;
+    }
+    int64_t kw0 = c->pl - ow > 0 ? c->pl - ow : 0, kw1 = c->W + c->pl - ow < c->KW ? c->W + c->pl - ow : c->KW;
+    if (kw1 <= kw0 || nkh == 0) { /* the window misses the image: the bias and post-ops alone */
+      for (int m = 0; m < MB; m++) res[m] = 0.0f;
+      SFX(own_conv_store)(c, res, MB, 1, n, oh, ow, m0, bias, sum, y);
+      continue;
+    }
+    SFX(own_tile)(xrow + (ow + kw0 - c->pl) * C, xs, C, wb + kw0 * C, ws, wm, nkh, (kw1 - kw0) * C, MB, 1, res);
+    SFX(own_conv_store)(c, res, MB, 1, n, oh, ow, m0, bias, sum, y);
+  }
+}
+
+#define OWN_CONV_CASE(mb) \
+  case mb: SFX(own_conv_seg)(c, xrow, kh0, kh1 - kh0, n, oh, m0, lo, hi, bias, sum, y, mb, OWN_P(mb)); break;
+
+FT static void SFX(own_conv_rows)(const own_conv_t* c, const float* x, const float* bias, const float* sum, float* y,
+                                  int64_t r0, int64_t r1) {
+  /* the columns whose window lies inside the row: ow - pl >= 0 and ow - pl + KW <= W */
+  int64_t lo = c->pl < c->OW ? c->pl : c->OW, hi = c->W - c->KW + c->pl + 1;
+  if (hi > c->OW) hi = c->OW;
+  if (hi < lo) hi = lo;
+  for (int64_t r = r0; r < r1; r++) {
+    int64_t n = r / c->OH, oh = r % c->OH;
+    int64_t kh0 = c->pt - oh > 0 ? c->pt - oh : 0, kh1 = c->H + c->pt - oh < c->KH ? c->H + c->pt - oh : c->KH;
+    if (kh1 < kh0) kh1 = kh0;
+    /* the input row of kernel row kh0 (not read when no kernel row is inside) */
+    const float* xrow = x + (n * c->H + (kh1 > kh0 ? oh + kh0 - c->pt : 0)) * c->W * c->C;
+    /* the channels in blocks of at most OWN_MB, as equal as they come (12: 6 + 6, not 8 + 4); a
+     * block's weights stay in the L1 cache while its tiles run along the row */
+    int64_t nblk = (c->M + OWN_MB - 1) / OWN_MB, per = (c->M + nblk - 1) / nblk;
+    for (int64_t m0 = 0; m0 < c->M; m0 += per) {
+      int64_t mb = c->M - m0 < per ? c->M - m0 : per;
+      switch (mb) {
+        OWN_CONV_CASE(1)
+        OWN_CONV_CASE(2)
+        OWN_CONV_CASE(3)
+        OWN_CONV_CASE(4)
+        OWN_CONV_CASE(5)
+        OWN_CONV_CASE(6)
+        OWN_CONV_CASE(7)
+        OWN_CONV_CASE(8)
+        default: break;
+      }
+    }
+  }
+}
+#undef OWN_CONV_CASE
+
+/* Columns [n0, n1) of an own matrix product of MR rows, NB weight rows at a time (a last, partial
+ * tile reads its last row again in the missing ones' places, from the cache, and drops them). */
+OWN_INLINE void SFX(own_mm_seg)(const own_mm_t* mm, const float* x, const float* bias, const float* sum, float* y,
+                                int64_t n0, int64_t n1, int MR, int NB) {
+  const int64_t K = mm->K, N = mm->N;
+  for (int64_t n = n0; n < n1; n += NB) {
+    const float* wr[OWN_MAXNB];
+#pragma GCC unroll 16
+    for (int b = 0; b < NB; b++) wr[b] = mm->w + (n + b < n1 ? n + b : n1 - 1) * K;
+    vf acc[CPU_OWN_MM_MAX_M][OWN_MAXNB];
+#pragma GCC unroll 16
+    for (int i = 0; i < MR; i++)
+#pragma GCC unroll 16
+      for (int b = 0; b < NB; b++) acc[i][b] = VSET(0.0f);
+    int64_t k = 0;
+    for (; k + VW <= K; k += VW) {
+      vf xv[CPU_OWN_MM_MAX_M];
+#pragma GCC unroll 16
+      for (int i = 0; i < MR; i++) xv[i] = VLOAD(x + i * K + k);
+#pragma GCC unroll 16
+      for (int b = 0; b < NB; b++) {
+        vf wv = VLOAD(wr[b] + k);
+#pragma GCC unroll 16
+        for (int i = 0; i < MR; i++) acc[i][b] = VFMA(xv[i], wv, acc[i][b]);
+      }
+    }
+    if (k < K) {
+      vf xv[CPU_OWN_MM_MAX_M];
+#pragma GCC unroll 16
+      for (int i = 0; i < MR; i++) xv[i] = VLOADN(x + i * K + k, K - k);
+#pragma GCC unroll 16
+      for (int b = 0; b < NB; b++) {
+        vf wv = VLOADN(wr[b] + k, K - k);
+#pragma GCC unroll 16
+        for (int i = 0; i < MR; i++) acc[i][b] = VFMA(xv[i], wv, acc[i][b]);
+      }
+    }
+    int nb = n1 - n < NB ? (int)(n1 - n) : NB;
+    for (int i = 0; i < MR; i++) {
+      float v[OWN_MAXNB];
+      for (int b = 0; b < nb; b++) v[b] = VHSUM(acc[i][b]) + (bias ? bias[n + b] : 0.0f);
+      if (sum)
+        for (int b = 0; b < nb; b++) v[b] += mm->post.sum_scale * sum[i * N + n + b];
+      own_acts(&mm->post, v, nb);
+      for (int b = 0; b < nb; b++) y[i * N + n + b] = v[b];
+    }
+  }
+}
+
+FT static void SFX(own_mm_cols)(const own_mm_t* mm, const float* x, const float* bias, const float* sum, float* y,
+                                int64_t n0, int64_t n1) {
+  switch (mm->M) {
+    case 1: SFX(own_mm_seg)(mm, x, bias, sum, y, n0, n1, 1, OWN_NB(1)); break;
+    case 2: SFX(own_mm_seg)(mm, x, bias, sum, y, n0, n1, 2, OWN_NB(2)); break;
+    case 3: SFX(own_mm_seg)(mm, x, bias, sum, y, n0, n1, 3, OWN_NB(3)); break;
+    case 4: SFX(own_mm_seg)(mm, x, bias, sum, y, n0, n1, 4, OWN_NB(4)); break;
+    default: break;
+  }
+}
+
+#undef OWN_ACC
+#undef OWN_MM_ACC
+#undef OWN_MB
+#undef OWN_MAXP
+#undef OWN_MAXNB
+#undef OWN_P
+#undef OWN_NB
+#undef OWN_INLINE
+
 static const fast_kernels_t SFX(fast_kernels) = {
     ISA_NAME,        VW,         SFX(run_block), SFX(softmax_rows), SFX(layernorm_rows), SFX(sum_rows),
-    SFX(sum_middle), SFX(transpose),
+    SFX(sum_middle), SFX(transpose), SFX(own_conv_rows), SFX(own_mm_cols),
 };
 
 #undef FAST_UNARY
@@ -479,4 +702,5 @@ static const fast_kernels_t SFX(fast_kernels) = {
 #undef VF_AS_I
 #undef VI_TO_F
 #undef VHSUM
+#undef VHSUMS
 #undef VHMAX

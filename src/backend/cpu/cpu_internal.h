@@ -8,6 +8,7 @@
 
 #include "backend/backend.h"
 #include "backend/mem_plan.h"
+#include "backend/cpu/cpu_own.h"
 #include "backend/cpu/onednn.h"
 
 #define CPU_MAX_MEMBERS 4 /* nodes fused after the head */
@@ -22,13 +23,14 @@ typedef enum cpu_kind {
   CPU_KIND_REDUCE,
 } cpu_kind_t;
 
-/* One primitive for one shape key. prim NULL: oneDNN cannot run this shape (use the reference
- * kernels). */
+/* One primitive for one shape key: oneDNN's (prim) or dycl's own kernel (own, cpu_own.h); both
+ * NULL: neither runs this shape (use the reference kernels). */
 typedef struct cpu_entry {
   uint64_t hash; /* of the key */
   int nkey;
   int64_t key[CPU_KEY_MAX];
   cpu_prim_t* prim;
+  cpu_own_t* own;
   const void* packed; /* the weights packed for prim (constant weights), else NULL */
   int refs;           /* executions in flight */
 } cpu_entry_t;

@@ -517,6 +517,7 @@ static dycl_status_t spatial_reduce_cl(const dycl_program_t* p, const cpu_group_
 static void entry_destroy(const dycl_allocator_t* alloc, cpu_entry_t* e) {
   if (!e) return;
   cpu_prim_destroy(e->prim);
+  cpu_own_destroy(e->own);
   dycl_free(alloc, e);
 }
 
@@ -546,6 +547,8 @@ static dycl_status_t build_prim(cpu_state_t* st, cpu_group_t* g, const dycl_node
       d.threads = work < CPU_SERIAL_WORK ? 1 : 0;
       post.sum = e->plan.sum != SRC_NONE;
       post.sum_scale = 1.0f;
+      if (g->w_const && io->w->data && cpu_own_conv_suits(&d, &post))
+        return cpu_own_conv_create(&d, &post, io->w->data, cpu_dnn_threads(st->dnn), st->alloc, &e->e.own);
       return cpu_prim_conv(st->dnn, &d, &post, g->w_const, &e->e.prim);
     }
     case CPU_KIND_MATMUL:
@@ -560,6 +563,8 @@ static dycl_status_t build_prim(cpu_state_t* st, cpu_group_t* g, const dycl_node
       d.threads = work < CPU_SERIAL_WORK ? 1 : 0;
       post.sum = e->plan.sum != SRC_NONE;
       post.sum_scale = e->plan.sum == SRC_GEMM_C ? (float)dycl_attr_float(head, "beta", 1.0) : 1.0f;
+      if (g->w_const && io->w->data && cpu_own_mm_suits(&d, &post))
+        return cpu_own_mm_create(&d, &post, io->w->data, cpu_dnn_threads(st->dnn), st->alloc, &e->e.own);
       return cpu_prim_matmul(st->dnn, &d, &post, g->w_const, &e->e.prim);
     }
     case CPU_KIND_REDUCE: {
@@ -592,8 +597,8 @@ static dycl_status_t entry_build(cpu_state_t* st, cpu_group_t* g, const dycl_nod
   if (!e) return dycl_error_nomem();
   bool has_members = g->n_members > 0;
   dycl_status_t s = build_prim(st, g, head, io, true, e);
-  if (!s && e->e.prim) e->plan.fused = true;
-  if (!s && !e->e.prim && has_members) s = build_prim(st, g, head, io, false, e);
+  if (!s && (e->e.prim || e->e.own)) e->plan.fused = true;
+  if (!s && !e->e.prim && !e->e.own && has_members) s = build_prim(st, g, head, io, false, e);
   if (!s && e->e.prim && g->w_const)
     s = cpu_wcache_get(st->dnn, &g->wc, e->e.prim, io->w->data, &e->e.packed);
   if (s) {
@@ -831,7 +836,7 @@ dycl_status_t cpu_group_run(const dycl_program_t* p, const dycl_subnet_t* sn, cp
   cpu_entry_full_t* e;
   bool transient;
   DYCL_RETURN_IF_ERROR(entry_get(st, g, head, &io, key, nkey, &e, &transient));
-  if (!e->e.prim) {
+  if (!e->e.prim && !e->e.own) {
     entry_put(st, e, transient);
     return NULL;
   }
@@ -873,8 +878,12 @@ dycl_status_t cpu_group_run(const dycl_program_t* p, const dycl_subnet_t* sn, cp
   }
   const void* wei = e->e.packed ? e->e.packed : (io.w && g->kind != CPU_KIND_REDUCE ? io.w->data : NULL);
   cpu_args_t args = {io.x->data, wei, e->e.packed != NULL, bias, sum, Y->data};
-  DYCL_GOTO_IF_ERROR(s, ws_take(st, cpu_prim_workspace_bytes(e->e.prim), &ws), done);
-  s = cpu_prim_exec(st->dnn, e->e.prim, &args, ws->p);
+  if (e->e.own) {
+    cpu_own_run(e->e.own, &args);
+  } else {
+    DYCL_GOTO_IF_ERROR(s, ws_take(st, cpu_prim_workspace_bytes(e->e.prim), &ws), done);
+    s = cpu_prim_exec(st->dnn, e->e.prim, &args, ws->p);
+  }
   if (!s) s = dycl_check_output(p->ir, last, 0, Y);
 done:
   ws_give(st, ws);

@@ -374,6 +374,8 @@ dycl_status_t cpu_dnn_create(int threads, const dycl_allocator_t* alloc, cpu_dnn
   return NULL;
 }
 
+int cpu_dnn_threads(const cpu_dnn_t* dnn) { return dnn->threads > 0 ? dnn->threads : omp_get_max_threads(); }
+
 void cpu_dnn_destroy(cpu_dnn_t* dnn) {
   if (!dnn) return;
   dnnl_engine_destroy(dnn->engine);

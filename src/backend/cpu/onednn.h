@@ -118,6 +118,9 @@ typedef struct cpu_args {
  * objects) is out of its reach. */
 dycl_status_t cpu_dnn_create(int threads, const dycl_allocator_t* alloc, cpu_dnn_t** out);
 void cpu_dnn_destroy(cpu_dnn_t* dnn);
+/* The threads its primitives run on (when created with 0: OpenMP's default, as the calling thread
+ * sees it now). */
+int cpu_dnn_threads(const cpu_dnn_t* dnn);
 
 /* Create a primitive. When oneDNN has no implementation for the problem (or rejects it), return
  * NULL with *out NULL: the caller runs the reference kernels instead. `weights_any` lets oneDNN

@@ -46,7 +46,9 @@ static dycl_status_t ref_run(const dycl_program_t* p, const dycl_subnet_t* sn, d
       z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
       kctx->seed = z ^ (z >> 27);
     }
+    int64_t t0 = dycl_prof_begin(kctx);
     if (!s) s = dycl_op_table[n->op].run(kctx, n, in, n->n_in, out, n->n_out);
+    dycl_prof_end(kctx, k, t0);
     for (int j = 0; j < n->n_out; j++) {
       if (!s && n->out[j] >= 0) {
         if (!out[j]) s = dycl_node_error(n, DYCL_CODE_INTERNAL, "kernel did not produce output %d", j);

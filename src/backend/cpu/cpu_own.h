@@ -1,0 +1,49 @@
+/* The `cpu` backend's own kernels for problems oneDNN runs poorly, used by cpu_ops.c in place of a
+ * oneDNN primitive for a group (a head and its fused bias, Add and activations):
+ *
+ *   - 2-D convolutions with stride 1, no dilation and one group that make few output channels
+ *     (at most CPU_OWN_CONV_MAX_M) out of a channels-last source: a DenseNet's growth layers
+ *     (RANet: 6, 12 or 24 channels out of 32..136), where oneDNN computes one output channel
+ *     vector-wide and leaves most lanes empty (37% of its peak at 6 channels). Here an output is
+ *     a dot product over the input channels and the kernel's columns, which lie next to each other
+ *     in a channels-last row (kw * C consecutive floats), so the vectors run along them, full but
+ *     for the row's tail; a tile of P pixels by MB output channels keeps P * MB accumulators;
+ *   - matrix products of a few rows (at most CPU_OWN_MM_MAX_M) by a constant weight matrix
+ *     (Gemm or MatMul: a classifier's head on one image), where oneDNN's product kernel reads
+ *     the weights at a third of the bandwidth: the weights are packed as rows of K (one per
+ *     output column) and streamed once, split between the threads by rows.
+ *
+ * Weights are packed once, at creation, into the structure (which owns them). A run is split
+ * between the threads of the calling thread's OpenMP team (cpu_parallel_for) and computes
+ *   y = act_n(...act_1(x * w + bias + sum_scale * sum)),
+ * the same post-ops as a oneDNN group (cpu_post_t). Every instruction set of cpu_fast_kernels()
+ * has them. */
+#ifndef DYCL_BACKEND_CPU_CPU_OWN_H
+#define DYCL_BACKEND_CPU_CPU_OWN_H
+
+#include "backend/cpu/onednn.h"
+
+#define CPU_OWN_CONV_MAX_M 8 /* output channels (from 12 on, oneDNN is as fast) */
+#define CPU_OWN_MM_MAX_M 4    /* rows of the matrix product */
+
+typedef struct cpu_own cpu_own_t;
+
+/* Whether the own convolution takes d with these post-ops (a channels-last source and an addend,
+ * if any, in the destination's layout). */
+bool cpu_own_conv_suits(const cpu_conv_desc_t* d, const cpu_post_t* post);
+/* Packs w [M, C, kh, kw] for d. `threads`: those a run is split between. */
+dycl_status_t cpu_own_conv_create(const cpu_conv_desc_t* d, const cpu_post_t* post, const float* w, int threads,
+                                  const dycl_allocator_t* alloc, cpu_own_t** out);
+
+/* Whether the own matrix product takes d (rank 2, a row-major, at most CPU_OWN_MM_MAX_M rows). */
+bool cpu_own_mm_suits(const cpu_mm_desc_t* d, const cpu_post_t* post);
+/* Packs b (as d's b_dims and b_strides say) for d. */
+dycl_status_t cpu_own_mm_create(const cpu_mm_desc_t* d, const cpu_post_t* post, const float* b, int threads,
+                                const dycl_allocator_t* alloc, cpu_own_t** out);
+
+/* Runs it: a->src, a->bias (or NULL), a->sum (or NULL; read before a->dst is written, so that it
+ * may be a->dst itself), a->dst; a->weights is not read (the packed copy is). */
+void cpu_own_run(const cpu_own_t* o, const cpu_args_t* a);
+void cpu_own_destroy(cpu_own_t* o);
+
+#endif
