@@ -5,7 +5,8 @@
  * The vocabulary (the includer defines it): SFX(name) suffixes a name with the instruction set;
  * FT is the function attribute selecting it; VW floats per vector; types vf (floats), vi (int32),
  * vm (lane mask). VLOAD/VSTORE (unaligned), VLOADN/VSTOREN (the first n < VW lanes, the others read
- * as 0 / left alone), VLANES(n) (mask of the first n lanes), VSET, VADD, VSUB, VMUL, VDIV,
+ * as 0 / left alone), VRANGE(a, b) (the mask of lanes a <= i < b, for any a and b), VLOADM(p, m) (the
+ * lanes of mask m, the others 0 and not read), VLANES(n) (mask of the first n lanes), VSET, VADD, VSUB, VMUL, VDIV,
  * VFMA(a, b, c) = a * b + c, VMAX(a, b) = a > b ? a : b, VMIN(a, b) = a < b ? a : b (so an unordered
  * comparison gives b, as the x86 instructions), VSQRT, VFLOOR, VCEIL, VRINT (to nearest even),
  * VCMPLT/LE/GT/GE/EQ (ordered), VISNAN, VSEL(m, x, y) = m ? x : y, bit operations VAND/VOR/VXOR on
@@ -441,7 +442,7 @@ FT static void SFX(transpose)(const float* x, float* y, int64_t rows, int64_t co
 #define OWN_ACC 8
 #define OWN_MM_ACC 8
 #endif
-#define OWN_MB (OWN_ACC < 8 ? OWN_ACC : 8)
+#define OWN_MB (OWN_ACC < 6 ? OWN_ACC : 6)
 #define OWN_MAXP 8
 #define OWN_MAXNB 8
 #define OWN_P(mb) (OWN_ACC / (mb) > OWN_MAXP ? OWN_MAXP : OWN_ACC / (mb) < 1 ? 1 : OWN_ACC / (mb))
@@ -483,20 +484,37 @@ OWN_INLINE void SFX(own_tile)(const float* x0, int64_t xs, int64_t C, const floa
       }
     }
   }
-  vf fin[OWN_MAXP * OWN_MB]; /* a copy, so that acc's address does not escape and it stays in registers */
-#pragma GCC unroll 32
-  for (int i = 0; i < P * MB; i++) fin[i] = acc[i];
-  VHSUMS(fin, P * MB, res);
+  VHSUMS(acc, P * MB, res);
 }
 
 /* Writes the np pixels from (n, oh, ow) by MB output channels from m0 of a tile's results (res,
  * overwritten) with their bias, addend and activations. */
-OWN_INLINE void SFX(own_conv_store)(const own_conv_t* c, float* res, int MB, int np, int64_t n, int64_t oh, int64_t ow,
-                                   int64_t m0, const float* bias, const float* sum, float* y) {
+OWN_INLINE void SFX(own_conv_store)(const own_conv_t* c, float* res, const float* btile, int MB, int np, int64_t n,
+                                    int64_t oh, int64_t ow, int64_t m0, const float* bias, const float* sum, float* y) {
   const int64_t M = c->M, OHW = c->OH * c->OW, pix = (n * c->OH + oh) * c->OW + ow;
   /* output (p, m) lies at y[pix * M + p * M + m0 + m] (channels-last) or y[(n * M + m0 + m) * OHW + oh *
    * OW + ow + p] */
   const int64_t base = c->y_cl ? pix * M + m0 : (n * M + m0) * OHW + oh * c->OW + ow;
+  if (btile) { /* channels-last, at most a Relu or a Clip: vectors of a pixel's channels (of all the
+                 tile's pixels when the block holds every channel: one run) */
+    const bool run = MB == M;
+    const int64_t cnt = run ? (int64_t)np * MB : MB, reps = run ? 1 : np;
+    const int k = c->post.n_act;
+    const cpu_act_t* a = &c->post.act[0];
+    for (int64_t p = 0; p < reps; p++)
+      for (int64_t i = 0; i < cnt; i += VW) {
+        int64_t nl = cnt - i < VW ? cnt - i : VW, o = base + p * M + i;
+        vf v = VADD(VLOADN(res + p * MB + i, nl), VLOADN(btile + i, nl));
+        if (sum) v = VFMA(VSET(c->post.sum_scale), VLOADN(sum + o, nl), v);
+        if (k == 1 && a->kind == CPU_ACT_RELU) /* v > 0 ? v : v * alpha, NaN through (alpha * NaN) */
+          v = VSEL(VCMPGT(v, VSET(0.0f)), v, VMUL(v, VSET(a->alpha)));
+        else if (k == 1) /* Clip: NaN through (the comparisons are false for it) */
+          v = VSEL(VCMPLT(v, VSET(a->alpha)), VSET(a->alpha), VSEL(VCMPGT(v, VSET(a->beta)), VSET(a->beta), v));
+        if (nl == VW) VSTORE(y + o, v);
+        else VSTOREN(y + o, v, nl);
+      }
+    return;
+  }
   const int64_t sp = c->y_cl ? M : 1, sm = c->y_cl ? 1 : OHW;
   if (bias)
     for (int p = 0; p < np; p++)
@@ -509,40 +527,104 @@ OWN_INLINE void SFX(own_conv_store)(const own_conv_t* c, float* res, int MB, int
     for (int m = 0; m < MB; m++) y[base + p * sp + m * sm] = res[p * MB + m];
 }
 
-/* Output row (n, oh), channels [m0, m0 + MB): the columns whose kernel window lies inside the row
- * ([lo, hi)) in tiles of P pixels, the others one by one with the window clipped. xrow: the input
- * row of kernel row kh0, the first of the nkh inside the image. */
-OWN_INLINE void SFX(own_conv_seg)(const own_conv_t* c, const float* xrow, int64_t kh0, int64_t nkh, int64_t n, int64_t oh,
-                                  int64_t m0, int64_t lo, int64_t hi, const float* bias, const float* sum, float* y,
-                                  int MB, int P) {
-  const int64_t C = c->C, xs = c->W * C, ws = c->lw, wm = c->KH * c->lw;
-  const float* wb = c->w + (m0 * c->KH + kh0) * c->lw;
+/* own_tile for pixels whose windows may stick out of the row: pixel p reads the lanes mk[p][s] of
+ * vector s of its span only (the others count as 0); x0 + p * C + j is position j's address whether
+ * or not it lies in the image (masked loads do not touch the lanes they leave out). The weights'
+ * rows are zero beyond L (up to lw), so they are read whole. */
+OWN_INLINE void SFX(own_tile_masked)(const float* x0, int64_t xs, int64_t C, const float* w0, int64_t ws, int64_t wm,
+                                     int64_t nkh, int64_t L, const vm* const* mk, int MB, int P, float* res) {
+  vf acc[OWN_MAXP * OWN_MB];
+#pragma GCC unroll 32
+  for (int i = 0; i < P * MB; i++) acc[i] = VSET(0.0f);
+  for (int64_t t = 0; t < nkh; t++) {
+    const float* xr = x0 + t * xs;
+    const float* wr = w0 + t * ws;
+    for (int64_t j = 0, st = 0; j < L; j += VW, st++) {
+      vf xv[OWN_MAXP];
+#pragma GCC unroll 16
+      for (int p = 0; p < P; p++) xv[p] = VLOADM(xr + p * C + j, mk[p][st]);
+#pragma GCC unroll 16
+      for (int m = 0; m < MB; m++) {
+        vf wv = VLOAD(wr + m * wm + j);
+#pragma GCC unroll 16
+        for (int p = 0; p < P; p++) acc[p * MB + m] = VFMA(xv[p], wv, acc[p * MB + m]);
+      }
+    }
+  }
+  VHSUMS(acc, P * MB, res);
+}
+
+#define OWN_EDGE_COLS 8  /* output columns at the edges whose masks are made once per call */
+#define OWN_MAX_STEPS 40 /* ... when a span has at most this many vectors */
+
+/* Output rows [r0, r1), channels [m0, m0 + MB), in tiles of P pixels along each row (the last
+ * pixels, fewer than P, one by one): those whose windows lie inside the row (columns [lo, hi))
+ * with own_tile, the others with own_tile_masked, whose lane masks (a column's kernel window clipped
+ * to the row) are made here once for all rows. */
+OWN_INLINE void SFX(own_conv_seg)(const own_conv_t* c, const float* x, int64_t r0, int64_t r1, int64_t m0, int64_t lo,
+                                  int64_t hi, const float* bias, const float* sum, float* y, int MB, int P) {
+  const int64_t C = c->C, xs = c->W * C, ws = c->lw, wm = c->KH * c->lw, L = c->KW * C;
+  const int64_t steps = (L + VW - 1) / VW, n_edge = lo + (c->OW - hi);
   float res[OWN_MAXP * OWN_MB];
-  for (int64_t ow = 0; ow < c->OW; ow++) {
-    if (ow == lo) { /* the inside columns */
-      for (; ow + P <= hi; ow += P) {
-        SFX(own_tile)(xrow + (ow - c->pl) * C, xs, C, wb, ws, wm, nkh, c->KW * C, MB, P, res);
-        SFX(own_conv_store)(c, res, MB, P, n, oh, ow, m0, bias, sum, y);
-      }
-      for (; ow < hi; ow++) {
-        SFX(own_tile)(xrow + (ow - c->pl) * C, xs, C, wb, ws, wm, nkh, c->KW * C, MB, 1, res);
-        SFX(own_conv_store)(c, res, MB, 1, n, oh, ow, m0, bias, sum, y);
-      }
-      if (ow >= c->OW) break;
+  /* the bias of a tile's outputs in their order, when they are stored as vectors */
+  float btile_buf[OWN_MAXP * OWN_MB];
+  const float* btile = NULL;
+  if (c->y_cl &&
+      (c->post.n_act == 0 || (c->post.n_act == 1 && (c->post.act[0].kind == CPU_ACT_RELU || c->post.act[0].kind == CPU_ACT_CLIP)))) {
+    for (int i = 0; i < P * MB; i++) btile_buf[i] = bias ? bias[m0 + i % MB] : 0.0f;
+    btile = btile_buf;
+  }
+  vm inside[OWN_MAX_STEPS], edge[OWN_EDGE_COLS][OWN_MAX_STEPS];
+  const bool masks = steps <= OWN_MAX_STEPS && n_edge <= OWN_EDGE_COLS;
+  for (int64_t s = 0; masks && s < steps; s++) {
+    inside[s] = VRANGE(0, L - s * VW);
+    for (int64_t e = 0; e < n_edge; e++) { /* the edge columns: the lo left ones, then the right ones */
+      int64_t q = e < lo ? e : hi + (e - lo);
+      int64_t kw0 = c->pl - q > 0 ? c->pl - q : 0, kw1 = c->W + c->pl - q < c->KW ? c->W + c->pl - q : c->KW;
+      edge[e][s] = kw1 > kw0 ? VRANGE(kw0 * C - s * VW, kw1 * C - s * VW) : VRANGE(0, 0);
     }
-    int64_t kw0 = c->pl - ow > 0 ? c->pl - ow : 0, kw1 = c->W + c->pl - ow < c->KW ? c->W + c->pl - ow : c->KW;
-    if (kw1 <= kw0 || nkh == 0) { /* the window misses the image: the bias and post-ops alone */
-      for (int m = 0; m < MB; m++) res[m] = 0.0f;
-      SFX(own_conv_store)(c, res, MB, 1, n, oh, ow, m0, bias, sum, y);
-      continue;
+  }
+  for (int64_t r = r0; r < r1; r++) {
+    int64_t n = r / c->OH, oh = r % c->OH;
+    int64_t kh0 = c->pt - oh > 0 ? c->pt - oh : 0, kh1 = c->H + c->pt - oh < c->KH ? c->H + c->pt - oh : c->KH;
+    int64_t nkh = kh1 > kh0 ? kh1 - kh0 : 0;
+    /* the input row of kernel row kh0 (not read when no kernel row is inside) */
+    const float* xrow = x + (n * c->H + (nkh ? oh + kh0 - c->pt : 0)) * xs;
+    const float* wb = c->w + (m0 * c->KH + kh0) * c->lw;
+    for (int64_t ow = 0; ow < c->OW;) {
+      int np = c->OW - ow >= P ? P : c->OW - ow >= 2 && P > 2 ? 2 : 1;
+      const float* x0 = xrow + (ow - c->pl) * C; /* span position 0 of pixel ow (perhaps outside) */
+      if (nkh == 0) { /* no kernel row inside the image: the bias and post-ops alone */
+        for (int i = 0; i < np * MB; i++) res[i] = 0.0f;
+      } else if (ow >= lo && ow + np <= hi) {
+        if (np == P) SFX(own_tile)(x0, xs, C, wb, ws, wm, nkh, L, MB, P, res);
+        else if (np == 2) SFX(own_tile)(x0, xs, C, wb, ws, wm, nkh, L, MB, 2, res);
+        else SFX(own_tile)(x0, xs, C, wb, ws, wm, nkh, L, MB, 1, res);
+      } else if (masks) {
+        const vm* mk[OWN_MAXP];
+        for (int p = 0; p < np; p++) {
+          int64_t q = ow + p;
+          mk[p] = q < lo ? edge[q] : q >= hi ? edge[lo + q - hi] : inside;
+        }
+        if (np == P) SFX(own_tile_masked)(x0, xs, C, wb, ws, wm, nkh, L, mk, MB, P, res);
+        else if (np == 2) SFX(own_tile_masked)(x0, xs, C, wb, ws, wm, nkh, L, mk, MB, 2, res);
+        else SFX(own_tile_masked)(x0, xs, C, wb, ws, wm, nkh, L, mk, MB, 1, res);
+      } else { /* many edge columns or long spans: each pixel alone, its window clipped */
+        int64_t kw0 = c->pl - ow > 0 ? c->pl - ow : 0, kw1 = c->W + c->pl - ow < c->KW ? c->W + c->pl - ow : c->KW;
+        np = 1;
+        if (kw1 > kw0)
+          SFX(own_tile)(xrow + (ow + kw0 - c->pl) * C, xs, C, wb + kw0 * C, ws, wm, nkh, (kw1 - kw0) * C, MB, 1, res);
+        else
+          for (int i = 0; i < MB; i++) res[i] = 0.0f;
+      }
+      SFX(own_conv_store)(c, res, btile, MB, np, n, oh, ow, m0, bias, sum, y);
+      ow += np;
     }
-    SFX(own_tile)(xrow + (ow + kw0 - c->pl) * C, xs, C, wb + kw0 * C, ws, wm, nkh, (kw1 - kw0) * C, MB, 1, res);
-    SFX(own_conv_store)(c, res, MB, 1, n, oh, ow, m0, bias, sum, y);
   }
 }
 
 #define OWN_CONV_CASE(mb) \
-  case mb: SFX(own_conv_seg)(c, xrow, kh0, kh1 - kh0, n, oh, m0, lo, hi, bias, sum, y, mb, OWN_P(mb)); break;
+  case mb: SFX(own_conv_seg)(c, x, r0, r1, m0, lo, hi, bias, sum, y, mb, OWN_P(mb)); break;
 
 FT static void SFX(own_conv_rows)(const own_conv_t* c, const float* x, const float* bias, const float* sum, float* y,
                                   int64_t r0, int64_t r1) {
@@ -550,28 +632,21 @@ FT static void SFX(own_conv_rows)(const own_conv_t* c, const float* x, const flo
   int64_t lo = c->pl < c->OW ? c->pl : c->OW, hi = c->W - c->KW + c->pl + 1;
   if (hi > c->OW) hi = c->OW;
   if (hi < lo) hi = lo;
-  for (int64_t r = r0; r < r1; r++) {
-    int64_t n = r / c->OH, oh = r % c->OH;
-    int64_t kh0 = c->pt - oh > 0 ? c->pt - oh : 0, kh1 = c->H + c->pt - oh < c->KH ? c->H + c->pt - oh : c->KH;
-    if (kh1 < kh0) kh1 = kh0;
-    /* the input row of kernel row kh0 (not read when no kernel row is inside) */
-    const float* xrow = x + (n * c->H + (kh1 > kh0 ? oh + kh0 - c->pt : 0)) * c->W * c->C;
-    /* the channels in blocks of at most OWN_MB, as equal as they come (12: 6 + 6, not 8 + 4); a
-     * block's weights stay in the L1 cache while its tiles run along the row */
-    int64_t nblk = (c->M + OWN_MB - 1) / OWN_MB, per = (c->M + nblk - 1) / nblk;
-    for (int64_t m0 = 0; m0 < c->M; m0 += per) {
-      int64_t mb = c->M - m0 < per ? c->M - m0 : per;
-      switch (mb) {
-        OWN_CONV_CASE(1)
-        OWN_CONV_CASE(2)
-        OWN_CONV_CASE(3)
-        OWN_CONV_CASE(4)
-        OWN_CONV_CASE(5)
-        OWN_CONV_CASE(6)
-        OWN_CONV_CASE(7)
-        OWN_CONV_CASE(8)
-        default: break;
-      }
+  /* the channels in blocks of at most OWN_MB, as equal as they come (12: 6 + 6, not 8 + 4); a
+   * block's weights stay in the L1 cache while its tiles run along the rows */
+  int64_t nblk = (c->M + OWN_MB - 1) / OWN_MB, per = (c->M + nblk - 1) / nblk;
+  for (int64_t m0 = 0; m0 < c->M; m0 += per) {
+    int64_t mb = c->M - m0 < per ? c->M - m0 : per;
+    switch (mb) {
+      OWN_CONV_CASE(1)
+      OWN_CONV_CASE(2)
+      OWN_CONV_CASE(3)
+      OWN_CONV_CASE(4)
+      OWN_CONV_CASE(5)
+      OWN_CONV_CASE(6)
+      OWN_CONV_CASE(7)
+      OWN_CONV_CASE(8)
+      default: break;
     }
   }
 }
@@ -645,6 +720,8 @@ FT static void SFX(own_mm_cols)(const own_mm_t* mm, const float* x, const float*
 #undef OWN_P
 #undef OWN_NB
 #undef OWN_INLINE
+#undef OWN_EDGE_COLS
+#undef OWN_MAX_STEPS
 
 static const fast_kernels_t SFX(fast_kernels) = {
     ISA_NAME,        VW,         SFX(run_block), SFX(softmax_rows), SFX(layernorm_rows), SFX(sum_rows),
@@ -666,6 +743,8 @@ static const fast_kernels_t SFX(fast_kernels) = {
 #undef VLOAD
 #undef VSTORE
 #undef VLOADN
+#undef VRANGE
+#undef VLOADM
 #undef VSTOREN
 #undef VLANES
 #undef VSET

@@ -32,6 +32,8 @@ static inline float fast_i2f(int32_t i) {
 #define VLOAD(p) (*(p))
 #define VSTORE(p, v) (*(p) = (v))
 #define VLOADN(p, n) ((void)(n), *(p))
+#define VRANGE(a, b) ((a) <= 0 && (b) > 0)
+#define VLOADM(p, m) ((m) ? *(p) : 0.0f)
 #define VSTOREN(p, v, n) ((void)(n), *(p) = (v))
 #define VLANES(n) ((n) > 0)
 #define VSET(x) ((float)(x))
@@ -94,6 +96,13 @@ FT static inline float fast_hmax_avx2(__m256 v) {
 FT static inline __m256i fast_lanes_avx2(int64_t n) {
   return _mm256_cmpgt_epi32(_mm256_set1_epi32((int)n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
 }
+/* lanes a <= i < b (a and b clamped to [-1, 8]) */
+FT static inline __m256i fast_range_avx2(int64_t a, int64_t b) {
+  a = a < -1 ? -1 : a > 8 ? 8 : a;
+  b = b < -1 ? -1 : b > 8 ? 8 : b;
+  __m256i i = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  return _mm256_andnot_si256(_mm256_cmpgt_epi32(_mm256_set1_epi32((int)a), i), _mm256_cmpgt_epi32(_mm256_set1_epi32((int)b), i));
+}
 
 #define SFX(name) name##_avx2
 #define ISA_NAME "avx2"
@@ -104,6 +113,8 @@ FT static inline __m256i fast_lanes_avx2(int64_t n) {
 #define VLOAD(p) _mm256_loadu_ps(p)
 #define VSTORE(p, v) _mm256_storeu_ps((p), (v))
 #define VLOADN(p, n) _mm256_maskload_ps((p), fast_lanes_avx2(n))
+#define VRANGE(a, b) _mm256_castsi256_ps(fast_range_avx2((a), (b)))
+#define VLOADM(p, m) _mm256_maskload_ps((p), _mm256_castps_si256(m))
 #define VSTOREN(p, v, n) _mm256_maskstore_ps((p), fast_lanes_avx2(n), (v))
 #define VLANES(n) _mm256_castsi256_ps(fast_lanes_avx2(n))
 #define VSET(x) _mm256_set1_ps((float)(x))
@@ -152,6 +163,12 @@ FT static inline __m256i fast_lanes_avx2(int64_t n) {
 #define FT FAST_UNUSED __attribute__((target("avx512f")))
 
 FT static inline __mmask16 fast_lanes_avx512(int64_t n) { return (__mmask16)((1u << (unsigned)n) - 1u); }
+/* lanes a <= i < b */
+FT static inline __mmask16 fast_range_avx512(int64_t a, int64_t b) {
+  a = a < 0 ? 0 : a > 16 ? 16 : a;
+  b = b < 0 ? 0 : b > 16 ? 16 : b;
+  return (__mmask16)(((1u << (unsigned)b) - 1u) & ~((1u << (unsigned)a) - 1u));
+}
 FT static inline __m512 fast_and_avx512(__m512 a, __m512 b) {
   return _mm512_castsi512_ps(_mm512_and_si512(_mm512_castps_si512(a), _mm512_castps_si512(b)));
 }
@@ -197,24 +214,31 @@ FT static inline void fast_transpose_tile_avx512(const float* x, int64_t ldx, fl
 }
 #define TRANSPOSE_TILE fast_transpose_tile_avx512
 
-/* out[i] = the sum of the lanes of a[i] for i < n <= 16, in 45 instructions instead of 16 * 8: pairs
- * interleaved and added within 128-bit blocks (twice), then the blocks of four vectors combined
- * (twice), lane i of the last ending up with vector i's sum. */
-FT static inline __attribute__((always_inline)) void fast_hsum16_avx512(const __m512* a, int n, float* out) {
-  __m512 t[8], u[4];
-  for (int i = 0; i < 8; i++) {
-    __m512 x = 2 * i < n ? a[2 * i] : _mm512_setzero_ps(), y = 2 * i + 1 < n ? a[2 * i + 1] : _mm512_setzero_ps();
-    t[i] = _mm512_add_ps(_mm512_unpacklo_ps(x, y), _mm512_unpackhi_ps(x, y));
-  }
-  for (int i = 0; i < 4; i++) {
-    __m512d x = _mm512_castps_pd(t[2 * i]), y = _mm512_castps_pd(t[2 * i + 1]);
-    u[i] = _mm512_add_ps(_mm512_castpd_ps(_mm512_unpacklo_pd(x, y)), _mm512_castpd_ps(_mm512_unpackhi_pd(x, y)));
-  }
-  __m512 w0 = _mm512_add_ps(_mm512_shuffle_f32x4(u[0], u[1], 0x88), _mm512_shuffle_f32x4(u[0], u[1], 0xdd));
-  __m512 w1 = _mm512_add_ps(_mm512_shuffle_f32x4(u[2], u[3], 0x88), _mm512_shuffle_f32x4(u[2], u[3], 0xdd));
-  __m512 r = _mm512_add_ps(_mm512_shuffle_f32x4(w0, w1, 0x88), _mm512_shuffle_f32x4(w0, w1, 0xdd));
-  _mm512_mask_storeu_ps(out, fast_lanes_avx512(n), r);
-}
+/* out[i] = the sum of the lanes of a[i] for i < n (VHSUMS), 16 at a time in 45 instructions instead
+ * of 16 * 8: pairs interleaved and added within 128-bit blocks (twice), then the blocks of four
+ * vectors combined (twice), lane i of the last ending up with vector i's sum. A macro, so that `a`
+ * (a tile's accumulators) is read element by element and may stay in registers. */
+#define FAST_HSUMS_AVX512(a, n, out)                                                                       \
+  do {                                                                                                     \
+    _Pragma("GCC unroll 4") for (int g_ = 0; g_ < (n); g_ += 16) {                                         \
+      int k_ = (n) - g_ < 16 ? (n) - g_ : 16;                                                              \
+      __m512 t_[8], u_[4];                                                                                 \
+      _Pragma("GCC unroll 8") for (int i_ = 0; i_ < 8; i_++) {                                             \
+        __m512 x_ = 2 * i_ < k_ ? (a)[g_ + 2 * i_] : _mm512_setzero_ps();                                  \
+        __m512 y_ = 2 * i_ + 1 < k_ ? (a)[g_ + 2 * i_ + 1] : _mm512_setzero_ps();                          \
+        t_[i_] = _mm512_add_ps(_mm512_unpacklo_ps(x_, y_), _mm512_unpackhi_ps(x_, y_));                    \
+      }                                                                                                    \
+      _Pragma("GCC unroll 4") for (int i_ = 0; i_ < 4; i_++) {                                             \
+        __m512d x_ = _mm512_castps_pd(t_[2 * i_]), y_ = _mm512_castps_pd(t_[2 * i_ + 1]);                  \
+        u_[i_] = _mm512_add_ps(_mm512_castpd_ps(_mm512_unpacklo_pd(x_, y_)),                              \
+                               _mm512_castpd_ps(_mm512_unpackhi_pd(x_, y_)));                              \
+      }                                                                                                    \
+      __m512 w0_ = _mm512_add_ps(_mm512_shuffle_f32x4(u_[0], u_[1], 0x88), _mm512_shuffle_f32x4(u_[0], u_[1], 0xdd)); \
+      __m512 w1_ = _mm512_add_ps(_mm512_shuffle_f32x4(u_[2], u_[3], 0x88), _mm512_shuffle_f32x4(u_[2], u_[3], 0xdd)); \
+      __m512 r_ = _mm512_add_ps(_mm512_shuffle_f32x4(w0_, w1_, 0x88), _mm512_shuffle_f32x4(w0_, w1_, 0xdd));       \
+      _mm512_mask_storeu_ps((out) + g_, fast_lanes_avx512(k_), r_);                                        \
+    }                                                                                                      \
+  } while (0)
 
 #define SFX(name) name##_avx512
 #define ISA_NAME "avx512"
@@ -225,6 +249,8 @@ FT static inline __attribute__((always_inline)) void fast_hsum16_avx512(const __
 #define VLOAD(p) _mm512_loadu_ps(p)
 #define VSTORE(p, v) _mm512_storeu_ps((p), (v))
 #define VLOADN(p, n) _mm512_maskz_loadu_ps(fast_lanes_avx512(n), (p))
+#define VRANGE(a, b) fast_range_avx512((a), (b))
+#define VLOADM(p, m) _mm512_maskz_loadu_ps((m), (p))
 #define VSTOREN(p, v, n) _mm512_mask_storeu_ps((p), fast_lanes_avx512(n), (v))
 #define VLANES(n) fast_lanes_avx512(n)
 #define VSET(x) _mm512_set1_ps((float)(x))
@@ -261,10 +287,7 @@ FT static inline __attribute__((always_inline)) void fast_hsum16_avx512(const __
 #define VF_AS_I(a) _mm512_castps_si512(a)
 #define VI_TO_F(a) _mm512_cvtepi32_ps(a)
 #define VHSUM(v) _mm512_reduce_add_ps(v)
-#define VHSUMS(a, n, out)                                                                              \
-  do {                                                                                                 \
-    for (int i_ = 0; i_ < (n); i_ += 16) fast_hsum16_avx512((a) + i_, (n) - i_ < 16 ? (n) - i_ : 16, (out) + i_); \
-  } while (0)
+#define VHSUMS(a, n, out) FAST_HSUMS_AVX512(a, n, out)
 #define VHMAX(v) _mm512_reduce_max_ps(v)
 #include "backend/cpu/cpu_fast_kernels.h"
 
