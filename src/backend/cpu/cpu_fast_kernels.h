@@ -428,8 +428,8 @@ FT static void SFX(transpose)(const float* x, float* y, int64_t rows, int64_t co
 /* ------------------------------------------------------------------ own kernels (cpu_own.h) */
 
 /* Register blocking: accumulators a tile keeps (of the vector registers: 32 with AVX-512, 16 with
- * AVX2), the most output channels (OWN_MB) and pixels (OWN_MAXP) of a convolution's tile, and the
- * most weight rows of a matrix product's (OWN_MAXNB). The tiles are written with loops over
+ * AVX2), the most output channels (OWN_MB) and pixels (OWN_MAXP) of a convolution's tile (a matrix
+ * product's: weight rows and rows). The tiles are written with loops over
  * arrays whose bounds are constants where they are inlined (the switches below), which the
  * compiler unrolls into registers. */
 #if VW >= 16
@@ -444,21 +444,20 @@ FT static void SFX(transpose)(const float* x, float* y, int64_t rows, int64_t co
 #endif
 #define OWN_MB (OWN_ACC < 6 ? OWN_ACC : 6)
 #define OWN_MAXP 8
-#define OWN_MAXNB 8
 #define OWN_P(mb) (OWN_ACC / (mb) > OWN_MAXP ? OWN_MAXP : OWN_ACC / (mb) < 1 ? 1 : OWN_ACC / (mb))
-#define OWN_NB(mr) (OWN_MM_ACC / (mr) > OWN_MAXNB ? OWN_MAXNB : OWN_MM_ACC / (mr) < 1 ? 1 : OWN_MM_ACC / (mr))
+#define OWN_NB(mr) (OWN_MM_ACC / (mr) > OWN_MB ? OWN_MB : OWN_MM_ACC / (mr) < 1 ? 1 : OWN_MM_ACC / (mr))
 #define OWN_INLINE FT static inline __attribute__((always_inline))
 
-/* res[p * MB + m] = sum over t < nkh, j < L of x0[t * xs + p * C + j] * w0[t * ws + m * wm + j]: P
- * pixels C floats apart by MB output channels, over nkh kernel rows of L floats. */
-OWN_INLINE void SFX(own_tile)(const float* x0, int64_t xs, int64_t C, const float* w0, int64_t ws, int64_t wm, int64_t nkh,
+/* res[p * MB + m] = sum over t < nkh, j < L of x0[t * xs + p * C + j] * w[m][t * ws + j]: P rows of
+ * x C floats apart (a convolution's pixels, a matrix product's rows) by MB rows of weights, over
+ * nkh kernel rows of L floats. */
+OWN_INLINE void SFX(own_tile)(const float* x0, int64_t xs, int64_t C, const float* const* w, int64_t ws, int64_t nkh,
                               int64_t L, int MB, int P, float* res) {
   vf acc[OWN_MAXP * OWN_MB]; /* [p * MB + m] */
 #pragma GCC unroll 32
   for (int i = 0; i < P * MB; i++) acc[i] = VSET(0.0f);
   for (int64_t t = 0; t < nkh; t++) {
     const float* xr = x0 + t * xs;
-    const float* wr = w0 + t * ws;
     int64_t j = 0;
     for (; j + VW <= L; j += VW) {
       vf xv[OWN_MAXP];
@@ -466,7 +465,7 @@ OWN_INLINE void SFX(own_tile)(const float* x0, int64_t xs, int64_t C, const floa
       for (int p = 0; p < P; p++) xv[p] = VLOAD(xr + p * C + j);
 #pragma GCC unroll 16
       for (int m = 0; m < MB; m++) {
-        vf wv = VLOAD(wr + m * wm + j);
+        vf wv = VLOAD(w[m] + t * ws + j);
 #pragma GCC unroll 16
         for (int p = 0; p < P; p++) acc[p * MB + m] = VFMA(xv[p], wv, acc[p * MB + m]);
       }
@@ -478,7 +477,7 @@ OWN_INLINE void SFX(own_tile)(const float* x0, int64_t xs, int64_t C, const floa
       for (int p = 0; p < P; p++) xv[p] = VLOADN(xr + p * C + j, n);
 #pragma GCC unroll 16
       for (int m = 0; m < MB; m++) {
-        vf wv = VLOADN(wr + m * wm + j, n);
+        vf wv = VLOADN(w[m] + t * ws + j, n);
 #pragma GCC unroll 16
         for (int p = 0; p < P; p++) acc[p * MB + m] = VFMA(xv[p], wv, acc[p * MB + m]);
       }
@@ -591,15 +590,17 @@ OWN_INLINE void SFX(own_conv_seg)(const own_conv_t* c, const float* x, int64_t r
     /* the input row of kernel row kh0 (not read when no kernel row is inside) */
     const float* xrow = x + (n * c->H + (nkh ? oh + kh0 - c->pt : 0)) * xs;
     const float* wb = c->w + (m0 * c->KH + kh0) * c->lw;
+    const float* wrow[OWN_MB]; /* channel m's weights from kernel row kh0 */
+    for (int m = 0; m < MB; m++) wrow[m] = wb + m * wm;
     for (int64_t ow = 0; ow < c->OW;) {
       int np = c->OW - ow >= P ? P : c->OW - ow >= 2 && P > 2 ? 2 : 1;
       const float* x0 = xrow + (ow - c->pl) * C; /* span position 0 of pixel ow (perhaps outside) */
       if (nkh == 0) { /* no kernel row inside the image: the bias and post-ops alone */
         for (int i = 0; i < np * MB; i++) res[i] = 0.0f;
       } else if (ow >= lo && ow + np <= hi) {
-        if (np == P) SFX(own_tile)(x0, xs, C, wb, ws, wm, nkh, L, MB, P, res);
-        else if (np == 2) SFX(own_tile)(x0, xs, C, wb, ws, wm, nkh, L, MB, 2, res);
-        else SFX(own_tile)(x0, xs, C, wb, ws, wm, nkh, L, MB, 1, res);
+        if (np == P) SFX(own_tile)(x0, xs, C, wrow, ws, nkh, L, MB, P, res);
+        else if (np == 2) SFX(own_tile)(x0, xs, C, wrow, ws, nkh, L, MB, 2, res);
+        else SFX(own_tile)(x0, xs, C, wrow, ws, nkh, L, MB, 1, res);
       } else if (masks) {
         const vm* mk[OWN_MAXP];
         for (int p = 0; p < np; p++) {
@@ -612,8 +613,10 @@ OWN_INLINE void SFX(own_conv_seg)(const own_conv_t* c, const float* x, int64_t r
       } else { /* many edge columns or long spans: each pixel alone, its window clipped */
         int64_t kw0 = c->pl - ow > 0 ? c->pl - ow : 0, kw1 = c->W + c->pl - ow < c->KW ? c->W + c->pl - ow : c->KW;
         np = 1;
+        const float* wk[OWN_MB];
+        for (int m = 0; m < MB; m++) wk[m] = wrow[m] + kw0 * C;
         if (kw1 > kw0)
-          SFX(own_tile)(xrow + (ow + kw0 - c->pl) * C, xs, C, wb + kw0 * C, ws, wm, nkh, (kw1 - kw0) * C, MB, 1, res);
+          SFX(own_tile)(xrow + (ow + kw0 - c->pl) * C, xs, C, wk, ws, nkh, (kw1 - kw0) * C, MB, 1, res);
         else
           for (int i = 0; i < MB; i++) res[i] = 0.0f;
       }
@@ -644,9 +647,7 @@ FT static void SFX(own_conv_rows)(const own_conv_t* c, const float* x, const flo
       OWN_CONV_CASE(4)
       OWN_CONV_CASE(5)
       OWN_CONV_CASE(6)
-      OWN_CONV_CASE(7)
-      OWN_CONV_CASE(8)
-      default: break;
+      default: break; /* per <= OWN_MB <= 6 */
     }
   }
 }
@@ -657,42 +658,15 @@ FT static void SFX(own_conv_rows)(const own_conv_t* c, const float* x, const flo
 OWN_INLINE void SFX(own_mm_seg)(const own_mm_t* mm, const float* x, const float* bias, const float* sum, float* y,
                                 int64_t n0, int64_t n1, int MR, int NB) {
   const int64_t K = mm->K, N = mm->N;
+  float res[OWN_MAXP * OWN_MB];
   for (int64_t n = n0; n < n1; n += NB) {
-    const float* wr[OWN_MAXNB];
-#pragma GCC unroll 16
+    const float* wr[OWN_MB];
     for (int b = 0; b < NB; b++) wr[b] = mm->w + (n + b < n1 ? n + b : n1 - 1) * K;
-    vf acc[CPU_OWN_MM_MAX_M][OWN_MAXNB];
-#pragma GCC unroll 16
-    for (int i = 0; i < MR; i++)
-#pragma GCC unroll 16
-      for (int b = 0; b < NB; b++) acc[i][b] = VSET(0.0f);
-    int64_t k = 0;
-    for (; k + VW <= K; k += VW) {
-      vf xv[CPU_OWN_MM_MAX_M];
-#pragma GCC unroll 16
-      for (int i = 0; i < MR; i++) xv[i] = VLOAD(x + i * K + k);
-#pragma GCC unroll 16
-      for (int b = 0; b < NB; b++) {
-        vf wv = VLOAD(wr[b] + k);
-#pragma GCC unroll 16
-        for (int i = 0; i < MR; i++) acc[i][b] = VFMA(xv[i], wv, acc[i][b]);
-      }
-    }
-    if (k < K) {
-      vf xv[CPU_OWN_MM_MAX_M];
-#pragma GCC unroll 16
-      for (int i = 0; i < MR; i++) xv[i] = VLOADN(x + i * K + k, K - k);
-#pragma GCC unroll 16
-      for (int b = 0; b < NB; b++) {
-        vf wv = VLOADN(wr[b] + k, K - k);
-#pragma GCC unroll 16
-        for (int i = 0; i < MR; i++) acc[i][b] = VFMA(xv[i], wv, acc[i][b]);
-      }
-    }
+    SFX(own_tile)(x, 0, K, wr, 0, 1, K, NB, MR, res); /* res[i * NB + b] */
     int nb = n1 - n < NB ? (int)(n1 - n) : NB;
     for (int i = 0; i < MR; i++) {
-      float v[OWN_MAXNB];
-      for (int b = 0; b < nb; b++) v[b] = VHSUM(acc[i][b]) + (bias ? bias[n + b] : 0.0f);
+      float* v = res + i * NB;
+      for (int b = 0; b < nb; b++) v[b] += bias ? bias[n + b] : 0.0f;
       if (sum)
         for (int b = 0; b < nb; b++) v[b] += mm->post.sum_scale * sum[i * N + n + b];
       own_acts(&mm->post, v, nb);
@@ -716,7 +690,6 @@ FT static void SFX(own_mm_cols)(const own_mm_t* mm, const float* x, const float*
 #undef OWN_MM_ACC
 #undef OWN_MB
 #undef OWN_MAXP
-#undef OWN_MAXNB
 #undef OWN_P
 #undef OWN_NB
 #undef OWN_INLINE
