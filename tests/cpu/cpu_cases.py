@@ -687,13 +687,18 @@ def own_cases():
     out.append(gemm_own("own_gemm_rows_trans_b", 63, [1, 2, 3, 4, 5], 300, 10, True, (10,), [relu]))
     out.append(gemm_own("own_gemm_rows_plain_b", 64, [1, 3], 257, 37, False, (1, 37), beta=0.5))
     out.append(gemm_own("own_gemm_matrix_c", 65, [3], 512, 9, True, (3, 9), [unary("Tanh")], beta=2.0))
-    out.append(gemm_own("own_gemm_wide", 66, [1, 2], 2048, 1000, True, None, [leaky(0.3)]))
+    out.append(gemm_own("own_gemm_long", 66, [1, 2], 8192, 60, True, None, [leaky(0.3)]))
+    out.append(gemm_own("own_gemm_elu", 69, [1, 4], 700, 33, True, (33,), [unary("Elu", alpha=0.7)]))
+    out.append(gemm_own("own_gemm_wide_onednn", 70, [1], 512, 300, True, (300,), [unary("Sigmoid")]))  # N > 64
     b = Builder("own_matmul_residual", 67)
-    a = b.input("a", ["B", 1, 96])
-    y = b.op("MatMul", [a, b.weights(96, 96)])
-    b.output(b.op("Relu", [b.op("Add", [y, a])]))
+    a = b.input("a", ["B", 1, 128])
+    r = b.input("r", ["B", 1, 48])
+    y = b.op("MatMul", [a, b.weights(128, 48)])
+    b.output(b.op("HardSwish", [b.op("Add", [y, r])]))
     rng = np.random.default_rng(68)
-    out.append(("own_matmul_residual", b.model(), [[rnd(rng, 1, 1, 96)], [rnd(rng, 4, 1, 96)], [rnd(rng, 6, 1, 96)]]))
+    out.append(("own_matmul_residual", b.model(14), [[rnd(rng, 1, 1, 128), rnd(rng, 1, 1, 48)],
+                                                     [rnd(rng, 4, 1, 128), rnd(rng, 4, 1, 48)],
+                                                     [rnd(rng, 6, 1, 128), rnd(rng, 6, 1, 48)]]))
     return out
 
 

@@ -107,37 +107,6 @@ typedef struct own_mm {
   own_post_t post;
 } own_mm_t;
 
-/* The activations of p over v[0, n), in place, as oneDNN's post-ops compute them (NaN passes). */
-static inline void own_acts(const own_post_t* p, float* v, int64_t n) {
-  for (int k = 0; k < p->n_act; k++) {
-    const cpu_act_t* a = &p->act[k];
-    float al = a->alpha, be = a->beta;
-    switch (a->kind) {
-      case CPU_ACT_RELU:
-        for (int64_t i = 0; i < n; i++) v[i] = v[i] > 0 ? v[i] : v[i] * al;
-        break;
-      case CPU_ACT_CLIP:
-        for (int64_t i = 0; i < n; i++) v[i] = v[i] < al ? al : v[i] > be ? be : v[i];
-        break;
-      case CPU_ACT_SIGMOID:
-        for (int64_t i = 0; i < n; i++) v[i] = 1.0f / (1.0f + expf(-v[i]));
-        break;
-      case CPU_ACT_TANH:
-        for (int64_t i = 0; i < n; i++) v[i] = tanhf(v[i]);
-        break;
-      case CPU_ACT_ELU:
-        for (int64_t i = 0; i < n; i++) v[i] = v[i] > 0 ? v[i] : al * expm1f(v[i]);
-        break;
-      case CPU_ACT_HARDSWISH:
-        for (int64_t i = 0; i < n; i++) {
-          float t = v[i] / 6.0f + 0.5f;
-          v[i] *= t < 0 ? 0 : t > 1 ? 1 : t;
-        }
-        break;
-    }
-  }
-}
-
 /* Runs fn(ctx, begin, end) over [0, n) split into contiguous parts between `threads` threads of the
  * calling thread's OpenMP team, the caller taking the first (threads <= 1 or n <= 1: the caller
  * alone). cpu_fast.c. */

@@ -448,6 +448,29 @@ FT static void SFX(transpose)(const float* x, float* y, int64_t rows, int64_t co
 #define OWN_NB(mr) (OWN_MM_ACC / (mr) > OWN_MB ? OWN_MB : OWN_MM_ACC / (mr) < 1 ? 1 : OWN_MM_ACC / (mr))
 #define OWN_INLINE FT static inline __attribute__((always_inline))
 
+/* The activations of p over v[0, n), in place, in vectors (the vector math above; NaN passes as in
+ * oneDNN's post-ops and the fused groups). */
+FT static void SFX(own_acts)(const own_post_t* p, float* v, int64_t n) {
+  for (int k = 0; k < p->n_act; k++) {
+    const cpu_act_t* a = &p->act[k];
+    const vf al = VSET(a->alpha), be = VSET(a->beta), zero = VSET(0.0f), one = VSET(1.0f);
+    for (int64_t i = 0; i < n; i += VW) {
+      int64_t nl = n - i < VW ? n - i : VW;
+      vf x = VLOADN(v + i, nl);
+      switch (a->kind) {
+        case CPU_ACT_RELU: x = VSEL(VCMPGT(x, zero), x, VMUL(x, al)); break;
+        case CPU_ACT_CLIP: x = VSEL(VCMPLT(x, al), al, VSEL(VCMPGT(x, be), be, x)); break;
+        case CPU_ACT_SIGMOID: x = SFX(vsigmoid)(x); break;
+        case CPU_ACT_TANH: x = SFX(vtanh)(x); break;
+        case CPU_ACT_ELU: x = VSEL(VCMPLT(x, zero), VMUL(al, SFX(vexpm1)(x)), x); break;
+        case CPU_ACT_HARDSWISH: x = VMUL(x, VMAX(VMIN(VFMA(VSET(1.0f / 6.0f), x, VSET(0.5f)), one), zero)); break;
+      }
+      if (nl == VW) VSTORE(v + i, x);
+      else VSTOREN(v + i, x, nl);
+    }
+  }
+}
+
 /* res[p * MB + m] = sum over t < nkh, j < L of x0[t * xs + p * C + j] * w[m][t * ws + j]: P rows of
  * x C floats apart (a convolution's pixels, a matrix product's rows) by MB rows of weights, over
  * nkh kernel rows of L floats. */
@@ -521,7 +544,7 @@ OWN_INLINE void SFX(own_conv_store)(const own_conv_t* c, float* res, const float
   if (sum)
     for (int p = 0; p < np; p++)
       for (int m = 0; m < MB; m++) res[p * MB + m] += c->post.sum_scale * sum[base + p * sp + m * sm];
-  own_acts(&c->post, res, (int64_t)np * MB);
+  SFX(own_acts)(&c->post, res, (int64_t)np * MB);
   for (int p = 0; p < np; p++)
     for (int m = 0; m < MB; m++) y[base + p * sp + m * sm] = res[p * MB + m];
 }
@@ -665,14 +688,14 @@ OWN_INLINE void SFX(own_mm_seg)(const own_mm_t* mm, const float* x, const float*
     SFX(own_tile)(x, 0, K, wr, 0, 1, K, NB, MR, res); /* res[i * NB + b] */
     int nb = n1 - n < NB ? (int)(n1 - n) : NB;
     for (int i = 0; i < MR; i++) {
-      float* v = res + i * NB;
-      for (int b = 0; b < nb; b++) v[b] += bias ? bias[n + b] : 0.0f;
-      if (sum)
-        for (int b = 0; b < nb; b++) v[b] += mm->post.sum_scale * sum[i * N + n + b];
-      own_acts(&mm->post, v, nb);
-      for (int b = 0; b < nb; b++) y[i * N + n + b] = v[b];
+      const float* v = res + i * NB;
+      for (int b = 0; b < nb; b++) {
+        int64_t o = i * N + n + b; /* the addend may be y itself: read before written */
+        y[o] = v[b] + (bias ? bias[n + b] : 0.0f) + (sum ? mm->post.sum_scale * sum[o] : 0.0f);
+      }
     }
   }
+  for (int i = 0; i < MR; i++) SFX(own_acts)(&mm->post, y + i * N + n0, n1 - n0); /* each row's run at once */
 }
 
 FT static void SFX(own_mm_cols)(const own_mm_t* mm, const float* x, const float* bias, const float* sum, float* y,
