@@ -2,7 +2,6 @@
  * and calls the backend for each sub-network. */
 #include <inttypes.h>
 #include <string.h>
-#include <time.h>
 
 #include "backend/backend.h"
 #include "exec/host_ops.h"

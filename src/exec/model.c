@@ -1,7 +1,6 @@
 /* dycl_model_*: load → infer → partition → prepare, and the model's public accessors. */
 #include <math.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "exec/model.h"
@@ -12,11 +11,7 @@ void dycl_options_init(dycl_options_t* o) {
   o->backend = dycl_backend_find("cpu") ? "cpu" : "ref"; /* cpu when built with oneDNN */
 }
 
-static double now_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
+static double now_s(void) { return (double)dycl_mono_ns() * 1e-9; }
 
 /* The default of options.max_memory: half of the machine's physical memory (no limit when the
  * system cannot tell). */

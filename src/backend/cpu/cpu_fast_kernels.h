@@ -517,24 +517,20 @@ OWN_INLINE void SFX(own_conv_store)(const own_conv_t* c, float* res, const float
   /* output (p, m) lies at y[pix * M + p * M + m0 + m] (channels-last) or y[(n * M + m0 + m) * OHW + oh *
    * OW + ow + p] */
   const int64_t base = c->y_cl ? pix * M + m0 : (n * M + m0) * OHW + oh * c->OW + ow;
-  if (btile) { /* channels-last, at most a Relu or a Clip: vectors of a pixel's channels (of all the
-                 tile's pixels when the block holds every channel: one run) */
+  if (btile) { /* channels-last: vectors of a pixel's channels (of all the tile's pixels when the
+                 block holds every channel: one run), then the activations over what was stored */
     const bool run = MB == M;
     const int64_t cnt = run ? (int64_t)np * MB : MB, reps = run ? 1 : np;
-    const int k = c->post.n_act;
-    const cpu_act_t* a = &c->post.act[0];
-    for (int64_t p = 0; p < reps; p++)
+    for (int64_t p = 0; p < reps; p++) {
       for (int64_t i = 0; i < cnt; i += VW) {
         int64_t nl = cnt - i < VW ? cnt - i : VW, o = base + p * M + i;
         vf v = VADD(VLOADN(res + p * MB + i, nl), VLOADN(btile + i, nl));
         if (sum) v = VFMA(VSET(c->post.sum_scale), VLOADN(sum + o, nl), v);
-        if (k == 1 && a->kind == CPU_ACT_RELU) /* v > 0 ? v : v * alpha, NaN through (alpha * NaN) */
-          v = VSEL(VCMPGT(v, VSET(0.0f)), v, VMUL(v, VSET(a->alpha)));
-        else if (k == 1) /* Clip: NaN through (the comparisons are false for it) */
-          v = VSEL(VCMPLT(v, VSET(a->alpha)), VSET(a->alpha), VSEL(VCMPGT(v, VSET(a->beta)), VSET(a->beta), v));
         if (nl == VW) VSTORE(y + o, v);
         else VSTOREN(y + o, v, nl);
       }
+      SFX(own_acts)(&c->post, y + base + p * M, cnt);
+    }
     return;
   }
   const int64_t sp = c->y_cl ? M : 1, sm = c->y_cl ? 1 : OHW;
@@ -553,21 +549,20 @@ OWN_INLINE void SFX(own_conv_store)(const own_conv_t* c, float* res, const float
  * vector s of its span only (the others count as 0); x0 + p * C + j is position j's address whether
  * or not it lies in the image (masked loads do not touch the lanes they leave out). The weights'
  * rows are zero beyond L (up to lw), so they are read whole. */
-OWN_INLINE void SFX(own_tile_masked)(const float* x0, int64_t xs, int64_t C, const float* w0, int64_t ws, int64_t wm,
+OWN_INLINE void SFX(own_tile_masked)(const float* x0, int64_t xs, int64_t C, const float* const* w, int64_t ws,
                                      int64_t nkh, int64_t L, const vm* const* mk, int MB, int P, float* res) {
   vf acc[OWN_MAXP * OWN_MB];
 #pragma GCC unroll 32
   for (int i = 0; i < P * MB; i++) acc[i] = VSET(0.0f);
   for (int64_t t = 0; t < nkh; t++) {
     const float* xr = x0 + t * xs;
-    const float* wr = w0 + t * ws;
     for (int64_t j = 0, st = 0; j < L; j += VW, st++) {
       vf xv[OWN_MAXP];
 #pragma GCC unroll 16
       for (int p = 0; p < P; p++) xv[p] = VLOADM(xr + p * C + j, mk[p][st]);
 #pragma GCC unroll 16
       for (int m = 0; m < MB; m++) {
-        vf wv = VLOAD(wr + m * wm + j);
+        vf wv = VLOAD(w[m] + t * ws + j);
 #pragma GCC unroll 16
         for (int p = 0; p < P; p++) acc[p * MB + m] = VFMA(xv[p], wv, acc[p * MB + m]);
       }
@@ -591,8 +586,7 @@ OWN_INLINE void SFX(own_conv_seg)(const own_conv_t* c, const float* x, int64_t r
   /* the bias of a tile's outputs in their order, when they are stored as vectors */
   float btile_buf[OWN_MAXP * OWN_MB];
   const float* btile = NULL;
-  if (c->y_cl &&
-      (c->post.n_act == 0 || (c->post.n_act == 1 && (c->post.act[0].kind == CPU_ACT_RELU || c->post.act[0].kind == CPU_ACT_CLIP)))) {
+  if (c->y_cl) {
     for (int i = 0; i < P * MB; i++) btile_buf[i] = bias ? bias[m0 + i % MB] : 0.0f;
     btile = btile_buf;
   }
@@ -630,9 +624,9 @@ OWN_INLINE void SFX(own_conv_seg)(const own_conv_t* c, const float* x, int64_t r
           int64_t q = ow + p;
           mk[p] = q < lo ? edge[q] : q >= hi ? edge[lo + q - hi] : inside;
         }
-        if (np == P) SFX(own_tile_masked)(x0, xs, C, wb, ws, wm, nkh, L, mk, MB, P, res);
-        else if (np == 2) SFX(own_tile_masked)(x0, xs, C, wb, ws, wm, nkh, L, mk, MB, 2, res);
-        else SFX(own_tile_masked)(x0, xs, C, wb, ws, wm, nkh, L, mk, MB, 1, res);
+        if (np == P) SFX(own_tile_masked)(x0, xs, C, wrow, ws, nkh, L, mk, MB, P, res);
+        else if (np == 2) SFX(own_tile_masked)(x0, xs, C, wrow, ws, nkh, L, mk, MB, 2, res);
+        else SFX(own_tile_masked)(x0, xs, C, wrow, ws, nkh, L, mk, MB, 1, res);
       } else { /* many edge columns or long spans: each pixel alone, its window clipped */
         int64_t kw0 = c->pl - ow > 0 ? c->pl - ow : 0, kw1 = c->W + c->pl - ow < c->KW ? c->W + c->pl - ow : c->KW;
         np = 1;

@@ -548,7 +548,8 @@ static dycl_status_t build_prim(cpu_state_t* st, cpu_group_t* g, const dycl_node
       post.sum = e->plan.sum != SRC_NONE;
       post.sum_scale = 1.0f;
       if (g->w_const && io->w->data && cpu_own_conv_suits(&d, &post))
-        return cpu_own_conv_create(&d, &post, io->w->data, cpu_dnn_threads(st->dnn), st->alloc, &e->e.own);
+        return cpu_own_conv_create(&d, &post, io->w->data, d.threads ? d.threads : cpu_dnn_threads(st->dnn), st->alloc,
+                                   &e->e.own);
       return cpu_prim_conv(st->dnn, &d, &post, g->w_const, &e->e.prim);
     }
     case CPU_KIND_MATMUL:
@@ -563,8 +564,9 @@ static dycl_status_t build_prim(cpu_state_t* st, cpu_group_t* g, const dycl_node
       d.threads = work < CPU_SERIAL_WORK ? 1 : 0;
       post.sum = e->plan.sum != SRC_NONE;
       post.sum_scale = e->plan.sum == SRC_GEMM_C ? (float)dycl_attr_float(head, "beta", 1.0) : 1.0f;
-      if (g->w_const && io->w->data && cpu_own_mm_suits(&d, &post))
-        return cpu_own_mm_create(&d, &post, io->w->data, cpu_dnn_threads(st->dnn), st->alloc, &e->e.own);
+      if (g->w_const && io->w->data && cpu_own_mm_suits(&d))
+        return cpu_own_mm_create(&d, &post, io->w->data, d.threads ? d.threads : cpu_dnn_threads(st->dnn), st->alloc,
+                                 &e->e.own);
       return cpu_prim_matmul(st->dnn, &d, &post, g->w_const, &e->e.prim);
     }
     case CPU_KIND_REDUCE: {

@@ -6,21 +6,15 @@
 
 #include "backend/cpu/cpu_fast_internal.h"
 
-/* Multiply-adds from which a run is split between the threads (waking them costs a few us). */
-#define OWN_PARALLEL_MIN 131072.0
-
 struct cpu_own {
   const dycl_allocator_t* alloc;
   const fast_kernels_t* kern;
   bool is_conv;
   own_conv_t conv;
   own_mm_t mm;
-  double work; /* multiply-adds of a run */
-  int threads;
+  int threads; /* a run is split between them */
   void* raw; /* the packed weights' allocation (64-byte aligned inside) */
 };
-
-static bool post_suits(const cpu_post_t* post) { return post->n_act >= 0 && post->n_act <= CPU_MAX_ACTS; }
 
 static void own_post(const cpu_post_t* post, own_post_t* op) {
   memset(op, 0, sizeof *op);
@@ -59,10 +53,10 @@ bool cpu_own_conv_suits(const cpu_conv_desc_t* d, const cpu_post_t* post) {
   if (d->transpose || d->nsp != 2 || d->G != 1 || d->M > CPU_OWN_CONV_MAX_M || !d->src_cl) return false;
   if (post->sum && d->sum_cl != d->dst_cl) return false;
   for (int i = 0; i < 2; i++)
-    if (d->s[i] != 1 || d->d[i] != 1 || d->pl[i] < 0 || d->pr[i] < 0) return false;
+    if (d->s[i] != 1 || d->d[i] != 1) return false;
   /* dot products of at least 16 vectors: on shorter ones the horizontal sums cost as much as the
    * products */
-  return post_suits(post) && d->k[0] * d->k[1] * d->C >= 256;
+  return d->k[0] * d->k[1] * d->C >= 256;
 }
 
 dycl_status_t cpu_own_conv_create(const cpu_conv_desc_t* d, const cpu_post_t* post, const float* w, int threads,
@@ -87,7 +81,6 @@ dycl_status_t cpu_own_conv_create(const cpu_conv_desc_t* d, const cpu_post_t* po
   c.w = wp;
   o->is_conv = true;
   o->conv = c;
-  o->work = (double)c.N * (double)c.OH * (double)c.OW * (double)c.M * (double)c.C * (double)(c.KH * c.KW);
   o->threads = threads;
   *out = o;
   return NULL;
@@ -95,8 +88,8 @@ dycl_status_t cpu_own_conv_create(const cpu_conv_desc_t* d, const cpu_post_t* po
 
 /* ------------------------------------------------------------------ matrix product */
 
-bool cpu_own_mm_suits(const cpu_mm_desc_t* d, const cpu_post_t* post) {
-  if (d->rank != 2 || !post_suits(post)) return false;
+bool cpu_own_mm_suits(const cpu_mm_desc_t* d) {
+  if (d->rank != 2) return false;
   int64_t M = d->a_dims[0], K = d->a_dims[1];
   return M >= 1 && M <= CPU_OWN_MM_MAX_M && d->b_dims[1] <= CPU_OWN_MM_MAX_N && d->a_strides[1] == 1 &&
          d->a_strides[0] == K && K >= 16;
@@ -117,7 +110,6 @@ dycl_status_t cpu_own_mm_create(const cpu_mm_desc_t* d, const cpu_post_t* post, 
     for (int64_t k = 0; k < m.K; k++) wp[n * m.K + k] = b[k * sk + n * sn];
   m.w = wp;
   o->mm = m;
-  o->work = (double)m.M * (double)m.N * (double)m.K;
   o->threads = threads;
   *out = o;
   return NULL;
@@ -142,9 +134,8 @@ static void mm_part(void* ctx, int64_t b, int64_t e) {
 
 void cpu_own_run(const cpu_own_t* o, const cpu_args_t* a) {
   own_job_t j = {o, a};
-  int threads = o->work >= OWN_PARALLEL_MIN ? o->threads : 1;
-  if (o->is_conv) cpu_parallel_for(threads, o->conv.N * o->conv.OH, conv_part, &j);
-  else cpu_parallel_for(threads, o->mm.N, mm_part, &j);
+  if (o->is_conv) cpu_parallel_for(o->threads, o->conv.N * o->conv.OH, conv_part, &j);
+  else cpu_parallel_for(o->threads, o->mm.N, mm_part, &j);
 }
 
 #else

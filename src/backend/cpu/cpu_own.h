@@ -33,12 +33,14 @@ typedef struct cpu_own cpu_own_t;
 /* Whether the own convolution takes d with these post-ops (a channels-last source and an addend,
  * if any, in the destination's layout). */
 bool cpu_own_conv_suits(const cpu_conv_desc_t* d, const cpu_post_t* post);
-/* Packs w [M, C, kh, kw] for d. `threads`: those a run is split between. */
+/* Packs w [M, C, kh, kw] for d. `threads`: those a run is split between (1: the caller alone; the
+ * group decides, as for a oneDNN primitive, from the problem's size). */
 dycl_status_t cpu_own_conv_create(const cpu_conv_desc_t* d, const cpu_post_t* post, const float* w, int threads,
                                   const dycl_allocator_t* alloc, cpu_own_t** out);
 
-/* Whether the own matrix product takes d (rank 2, a row-major, at most CPU_OWN_MM_MAX_M rows). */
-bool cpu_own_mm_suits(const cpu_mm_desc_t* d, const cpu_post_t* post);
+/* Whether the own matrix product takes d (rank 2, a row-major, at most CPU_OWN_MM_MAX_M rows and
+ * CPU_OWN_MM_MAX_N columns); it takes every post-op. */
+bool cpu_own_mm_suits(const cpu_mm_desc_t* d);
 /* Packs b (as d's b_dims and b_strides say) for d. */
 dycl_status_t cpu_own_mm_create(const cpu_mm_desc_t* d, const cpu_post_t* post, const float* b, int threads,
                                 const dycl_allocator_t* alloc, cpu_own_t** out);
