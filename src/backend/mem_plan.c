@@ -42,6 +42,7 @@ typedef struct pv {
   int start, end;  /* lifetime, positions inclusive */
   size_t size, offset;
   int id;          /* index in the candidates' first order */
+  int leader;      /* -1, or the id of the candidate whose slot this one takes (share) */
 } pv_t;
 
 static int by_size_desc(const void* a, const void* b) {
@@ -99,8 +100,40 @@ static size_t place_in_order(pv_t* pv, int npv, pv_t** placed) {
   return arena;
 }
 
+/* Candidate ids in the first order: the one for value v, -1 when v is not one. */
+static int candidate_of(const dycl_subnet_t* sn, const pv_t* pv, int npv, int v) {
+  for (int i = 0; i < npv; i++)
+    if (sn->nodes[pv[i].node]->out[pv[i].out] == v) return i;
+  return -1;
+}
+
+/* Makes each output that may share a value's slot (share[k]) a follower of that value's candidate
+ * (or of the candidate that one follows), whose lifetime grows to cover the follower's. pv is in
+ * the first order (ids = indices). Returns the number of followers. */
+static int link_shared(const dycl_subnet_t* sn, const int* share, pv_t* pv, int npv) {
+  int n = 0;
+  for (int i = 0; i < npv; i++) {
+    int k = pv[i].node;
+    if (!share || share[k] < 0 || sn->nodes[k]->n_out != 1) continue;
+    int a = candidate_of(sn, pv, npv, share[k]);
+    if (a < 0 || a == i || pv[a].size != pv[i].size || pv[a].start > pv[i].start) continue;
+    while (pv[a].leader >= 0) a = pv[a].leader;
+    pv[i].leader = a;
+    if (pv[i].end > pv[a].end) pv[a].end = pv[i].end;
+    if (pv[i].start < pv[a].start) pv[a].start = pv[i].start;
+    n++;
+  }
+  return n;
+}
+
+static int leaders_first(const void* a, const void* b) {
+  const pv_t *x = a, *y = b;
+  if ((x->leader >= 0) != (y->leader >= 0)) return x->leader >= 0 ? 1 : -1;
+  return x->id - y->id;
+}
+
 dycl_status_t dycl_mem_plan_build(const dycl_ir_t* ir, const dycl_subnet_t* sn, const int* exec_pos,
-                                  const dycl_allocator_t* alloc, dycl_mem_plan_t** out) {
+                                  const int* share, const dycl_allocator_t* alloc, dycl_mem_plan_t** out) {
   *out = NULL;
   int N = sn->n_nodes;
   if (N == 0) return NULL;
@@ -142,34 +175,39 @@ dycl_status_t dycl_mem_plan_build(const dycl_ir_t* ir, const dycl_subnet_t* sn, 
         all = false;
         break;
       }
-      pv[npv] = (pv_t){k, j, pos, last[v], align_up(b), 0, npv};
+      pv[npv] = (pv_t){k, j, pos, last[v], align_up(b), 0, npv, -1};
       npv++;
     }
     if (!all) npv = first;
   }
   if (npv == 0) goto done;
+  /* outputs made over a value they read take its slot; only the others (leaders) are placed */
+  int n_shared = link_shared(sn, share, pv, npv);
+  qsort(pv, (size_t)npv, sizeof *pv, leaders_first);
+  int nlead = npv - n_shared;
   /* greedy placement (lowest free offset) in four orders — largest first, earliest first, longest-
    * lived first, largest size × lifetime first — keeping the smallest arena: no one order is best
    * for every sub-network (largest-first alone left 1.24× the bound on ACT's cell) */
   int (*const orders[])(const void*, const void*) = {by_size_desc, by_start, by_lifetime_desc, by_area_desc};
   size_t arena = SIZE_MAX;
   for (size_t o = 0; o < sizeof orders / sizeof orders[0]; o++) {
-    qsort(pv, (size_t)npv, sizeof *pv, orders[o]);
-    size_t a = place_in_order(pv, npv, placed);
+    qsort(pv, (size_t)nlead, sizeof *pv, orders[o]);
+    size_t a = place_in_order(pv, nlead, placed);
     if (a < arena) {
       arena = a;
-      for (int i = 0; i < npv; i++) best_off[pv[i].id] = pv[i].offset;
+      for (int i = 0; i < nlead; i++) best_off[pv[i].id] = pv[i].offset;
     }
   }
-  for (int i = 0; i < npv; i++) pv[i].offset = best_off[pv[i].id];
-  /* lower bound: the largest sum live at one position */
+  for (int i = 0; i < nlead; i++) pv[i].offset = best_off[pv[i].id];
+  for (int i = nlead; i < npv; i++) pv[i].offset = best_off[pv[i].leader];
+  /* lower bound: the largest sum live at one position (of the leaders: a shared slot counts once) */
   size_t lb = 0;
   int maxpos = 0;
-  for (int i = 0; i < npv; i++)
+  for (int i = 0; i < nlead; i++)
     if (pv[i].end > maxpos) maxpos = pv[i].end;
   for (int p = 0; p <= maxpos; p++) {
     size_t sum = 0;
-    for (int i = 0; i < npv; i++)
+    for (int i = 0; i < nlead; i++)
       if (pv[i].start <= p && p <= pv[i].end) sum += pv[i].size;
     if (sum > lb) lb = sum;
   }
@@ -189,6 +227,7 @@ dycl_status_t dycl_mem_plan_build(const dycl_ir_t* ir, const dycl_subnet_t* sn, 
   }
   plan->slot_start[N] = m;
   plan->n_planned = npv;
+  plan->n_shared = n_shared;
   plan->arena_bytes = arena;
   plan->lower_bound = lb;
   *out = plan;

@@ -6,8 +6,11 @@
  * offset in one arena. Two values share bytes only when their lifetimes (from the position the
  * node producing it runs at to the node after which it is released) do not overlap; offsets are
  * assigned greedily, largest value first, at the lowest 64-byte-aligned offset free of every
- * placed value it overlaps in time. The plan records the arena size and the lower bound any plan
- * could reach: the largest sum of the sizes of values live at one position.
+ * placed value it overlaps in time. The exception is a result made in place over a value it
+ * reads, when the backend says so (`share` below: a residual added into a convolution's result):
+ * the two get one slot, live from the first's making to the second's release, and the result
+ * costs neither bytes nor a copy of the value into it. The plan records the arena size and the
+ * lower bound any plan could reach: the largest sum of the sizes of slots live at one position.
  *
  * Placement (each run): a session owns one arena (dycl_placement_t) as large as the largest plan
  * of the sub-networks it ran; sub-networks run one at a time and their intermediates die inside
@@ -31,8 +34,9 @@ typedef struct dycl_mem_slot {
 
 typedef struct dycl_mem_plan {
   size_t arena_bytes; /* the planned arena */
-  size_t lower_bound; /* the largest sum of planned values live at once */
+  size_t lower_bound; /* the largest sum of planned slots live at once (a shared slot counts once) */
   int n_planned;
+  int n_shared; /* outputs that took the slot of the value they were made from (share) */
   /* node k's outputs: slots[slot_start[k] .. slot_start[k+1]); a node is placed only when every
    * output it has is planned (then there is one slot per present output, in output order) */
   int* slot_start;
@@ -41,10 +45,15 @@ typedef struct dycl_mem_plan {
 
 /* Plans sn. exec_pos[k] (may be NULL: k) is the position at which node k's outputs are made
  * (a fused group makes its members' outputs at its head's position), -1 when they are not made
- * in memory the plan should hold (the intermediates of a fused group). *out is NULL when nothing
- * could be planned. */
+ * in memory the plan should hold (the intermediates of a fused group). share[k] (may be NULL: -1
+ * for every node) is a value whose bytes node k's only output may take: the backend's promise
+ * that whatever makes that output reads the value element by element, each element before it
+ * writes the same element of the result, and that nothing reads the value after that (a residual
+ * added into a convolution's result in place). The two then get one slot, when both are planned
+ * and of the same size; a chain of such nodes shares one. *out is NULL when nothing could be
+ * planned. */
 dycl_status_t dycl_mem_plan_build(const dycl_ir_t* ir, const dycl_subnet_t* sn, const int* exec_pos,
-                                  const dycl_allocator_t* alloc, dycl_mem_plan_t** out);
+                                  const int* share, const dycl_allocator_t* alloc, dycl_mem_plan_t** out);
 void dycl_mem_plan_free(dycl_mem_plan_t* plan, const dycl_allocator_t* alloc);
 
 #define DYCL_PLACE_MAX_PENDING 8

@@ -702,6 +702,49 @@ def own_cases():
     return out
 
 
+def inplace_cases():
+    """Residuals added into a convolution's result in place: with fixed shapes, the memory plan
+    gives a conv group's result the bytes of its Add's operand when nothing reads that operand
+    afterwards (a chain of such blocks shares one slot), an operand in another layout than the
+    result (plain against channels-last) is copied aside before oneDNN relays it, an operand that is
+    the conv's own input is left alone, and dycl's own convolution (8 output channels) adds its
+    operand in place too. The `_reread` twin reads every operand once more right after its block
+    (a ReduceSum), so nothing is made in place there and the operand lives one step longer: its
+    arena must be larger by one activation (run_cpu_checks.py checks it), as the in-place results
+    cost no bytes of their own where the blocks are the widest point."""
+    out = []
+    for reread in (False, True):
+        name = "inplace_residual" + ("_reread" if reread else "")
+        b = Builder(name, 71)
+        x = b.input("x", [1, 32, 12, 12])
+        sums = []
+
+        def conv(v, m, c, k=3, bias=True):
+            ins = [v, b.weights(m, c, k, k)] + ([b.weights(m)] if bias else [])
+            return b.op("Conv", ins, pads=[k // 2] * 4)
+
+        def block(y, operand):
+            if reread:
+                sums.append(b.op("ReduceSum", [operand], keepdims=0))
+            return y
+
+        p = b.op("Transpose", [b.op("Transpose", [x], perm=[0, 2, 3, 1])], perm=[0, 3, 1, 2])  # a plain operand
+        c0 = b.op("Relu", [conv(x, 32, 32)])
+        r1 = block(b.op("Relu", [b.op("Add", [conv(b.op("Relu", [conv(c0, 32, 32)]), 32, 32), c0])]), c0)  # over c0
+        r2 = block(b.op("Relu", [b.op("Add", [r1, conv(b.op("Relu", [conv(r1, 32, 32)]), 32, 32)])]), r1)  # chain
+        r3 = b.op("Add", [conv(r2, 32, 32, bias=False), r2])  # the operand is the conv's input: not in place
+        r4 = block(b.op("Relu", [b.op("Add", [conv(r3, 32, 32), p])]), p)  # channels-last result, plain operand
+        w = b.op("Relu", [conv(r4, 32, 32)])
+        e8 = b.op("Relu", [conv(w, 8, 32)])  # dycl's own convolution (8 channels, 9 * 32 >= 256)
+        f8 = block(b.op("Clip", [b.op("Add", [conv(w, 8, 32), e8]), b.const(np.float32(-1)), b.const(np.float32(2))]), e8)
+        b.output(b.op("Conv", [f8, b.weights(4, 8, 1, 1)]))
+        for v in sums:
+            b.output(v)
+        rng = np.random.default_rng(72)
+        out.append((name, b.model(), [[rnd(rng, 1, 32, 12, 12)] for _ in range(3)]))
+    return out
+
+
 def cases():
     import fast_cases  # the fast kernels' cases (fast_*), which build on this file's helpers
-    return conv_cases() + own_cases() + matmul_cases() + pool_cases() + reduce_cases() + [loop_case(), if_case()] + layout_cases() + fast_cases.cases()
+    return conv_cases() + own_cases() + matmul_cases() + pool_cases() + reduce_cases() + [loop_case(), if_case()] + layout_cases() + inplace_cases() + fast_cases.cases()

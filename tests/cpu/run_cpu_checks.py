@@ -258,7 +258,43 @@ def gen_checks(args, rc, dycl, libs):
         onnx.save(model, path)
         jobs.append((name, path, sets))
     with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as ex:
-        return list(ex.map(lambda j: model_check("gen", j[0], j[1], j[2], None, args, rc, dycl, libs, work), jobs))
+        res = list(ex.map(lambda j: model_check("gen", j[0], j[1], j[2], None, args, rc, dycl, libs, work), jobs))
+    names = {j[0] for j in jobs}
+    if {"inplace_residual", "inplace_residual_reread"} <= names:
+        res.append(inplace_arena_check(args, dycl, work))
+    return res
+
+
+def arena_bytes(dycl, model, inp, timeout):
+    """The arena of `dycl bench` on the cpu backend (its memory: line), or an error message."""
+    try:
+        p = subprocess.run([dycl, "bench", model, inp, "--backend", "cpu", "--iters", "1", "--warmup", "0"],
+                           stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return None, f"dycl bench: timeout after {timeout:g} s"
+    m = re.search(r"^memory: arena_bytes=(\d+)", p.stdout, re.M)
+    if p.returncode != 0 or not m:
+        return None, f"dycl bench: exit {p.returncode}: {(p.stderr.strip().splitlines() or [''])[0][:200]}"
+    return int(m.group(1)), None
+
+
+def inplace_arena_check(args, dycl, work):
+    """Residuals added in place cost no bytes of their own: inplace_residual's arena is at least one
+    activation ([1, 32, 12, 12] floats) below its twin's, which rereads every operand after its block
+    (cpu_cases.inplace_cases)."""
+    got = {}
+    for name in ("inplace_residual", "inplace_residual_reread"):
+        d = os.path.join(work, name)
+        got[name], why = arena_bytes(dycl, os.path.join(d, "model.onnx"), os.path.join(d, "set_0", "input_0.pb"),
+                                     args.timeout)
+        if why:
+            return Outcome("gen", "inplace_arena", False, f"{name}: {why}")
+    unit = 32 * 12 * 12 * 4
+    a, b = got["inplace_residual"], got["inplace_residual_reread"]
+    if a + unit > b:
+        return Outcome("gen", "inplace_arena", False,
+                       f"arena {a} bytes, not one activation ({unit}) below the rereading twin's {b}: no result made in place")
+    return Outcome("gen", "inplace_arena", True)
 
 
 def torch_checks(args, rc, dycl, libs):

@@ -1,7 +1,8 @@
 /* Unit tests of the static memory planner and the placement allocator (src/backend/mem_plan.c):
  * random straight-line sub-networks (random sizes, random lifetimes, nodes whose outputs cannot be
  * planned) must get plans in which no two values live at the same time share a byte, whose arena
- * is at least the lower bound, and in which unplannable values are left out; the demo model's
+ * is at least the lower bound, and in which unplannable values are left out; results made over a
+ * value they read must take its slot exactly when both are planned with one size; the demo model's
  * sub-networks too. The placement allocator must hand out the pending bytes once and pass
  * everything else to the session allocator. */
 #include "backend/mem_plan.h"
@@ -77,9 +78,19 @@ static void make_fake(fake_t* F, int n) {
   F->sn.release_ids = F->release_ids;
 }
 
-/* Checks a plan of a chain where value k is made by node k at exec_pos[k] (or k). */
-static void check_plan(const dycl_ir_t* ir, const dycl_subnet_t* sn, const int* exec_pos, const dycl_mem_plan_t* plan,
-                       const int* last) {
+/* Whether value w was made over value v, directly or along a chain of such (share). */
+static bool made_over(const int* share, int w, int v) {
+  for (int i = 0; share && w >= 0 && i < MAXN; i++) {
+    if (w == v) return true;
+    w = share[w];
+  }
+  return false;
+}
+
+/* Checks a plan of a chain where value k is made by node k at exec_pos[k] (or k), possibly over
+ * value share[k]. */
+static void check_plan(const dycl_ir_t* ir, const dycl_subnet_t* sn, const int* exec_pos, const int* share,
+                       const dycl_mem_plan_t* plan, const int* last) {
   if (!plan) return;
   CHECK(plan->arena_bytes >= plan->lower_bound);
   int n = sn->n_nodes;
@@ -102,11 +113,51 @@ static void check_plan(const dycl_ir_t* ir, const dycl_subnet_t* sn, const int* 
           int s1 = exec_pos ? exec_pos[b] : b, e1 = last[w];
           bool time = s0 <= e1 && s1 <= e0;
           bool space = x->offset < y->offset + y->size && y->offset < x->offset + x->size;
-          CHECK(!(time && space));
+          bool same_slot = x->offset == y->offset && x->size == y->size && made_over(share, w, v);
+          CHECK(!(time && space) || same_slot);
         }
     }
   }
   CHECK(plan->arena_bytes <= sum);
+}
+
+/* Results made over a value they read (share): they take its slot when both are planned and of
+ * one size, and only then; the lower bound counts a shared slot once. */
+static void test_shared_slots(void) {
+  int n_shared = 0;
+  for (int round = 0; round < 200; round++) {
+    fake_t F;
+    int n = 3 + (int)(rnd() % (MAXN - 3));
+    make_fake(&F, n);
+    int share[MAXN];
+    for (int k = 0; k < n; k++) {
+      share[k] = -1;
+      if (k == 0 || rnd() % 2) continue;
+      int v = F.io[k][0]; /* node k's first input, when it dies here */
+      if (F.last[v] != k) continue;
+      share[k] = v;
+      if (rnd() % 4) F.ir->values[k]->type.dims[0].v = F.ir->values[v]->type.dims[0].v; /* mostly one size */
+    }
+    dycl_mem_plan_t* plan = NULL;
+    CHECK_OK(dycl_mem_plan_build(F.ir, &F.sn, NULL, share, NULL, &plan));
+    check_plan(F.ir, &F.sn, NULL, share, plan, F.last);
+    int shared_here = 0;
+    for (int k = 0; plan && k < n; k++) {
+      int v = share[k];
+      bool kp = plan->slot_start[k] < plan->slot_start[k + 1];
+      bool vp = v >= 0 && plan->slot_start[v] < plan->slot_start[v + 1];
+      size_t ks = (size_t)F.ir->values[k]->type.dims[0].v, vs = v >= 0 ? (size_t)F.ir->values[v]->type.dims[0].v : 0;
+      bool want = kp && vp && (ks + 15) / 16 == (vs + 15) / 16; /* one size after 64-byte rounding */
+      if (!want) continue;
+      CHECK(plan->slots[plan->slot_start[k]].offset == plan->slots[plan->slot_start[v]].offset);
+      shared_here++;
+    }
+    if (plan) CHECK(plan->n_shared == shared_here);
+    n_shared += shared_here;
+    dycl_mem_plan_free(plan, NULL);
+    dycl_ir_destroy(F.ir);
+  }
+  CHECK(n_shared > 50); /* the rounds did exercise sharing */
 }
 
 static void test_random_plans(void) {
@@ -115,8 +166,8 @@ static void test_random_plans(void) {
     int n = 2 + (int)(rnd() % (MAXN - 2));
     make_fake(&F, n);
     dycl_mem_plan_t* plan = NULL;
-    CHECK_OK(dycl_mem_plan_build(F.ir, &F.sn, NULL, NULL, &plan));
-    check_plan(F.ir, &F.sn, NULL, plan, F.last);
+    CHECK_OK(dycl_mem_plan_build(F.ir, &F.sn, NULL, NULL, NULL, &plan));
+    check_plan(F.ir, &F.sn, NULL, NULL, plan, F.last);
     if (plan) /* nothing unplannable got a slot */
       for (int k = 0; k < n; k++)
         if (k % 7 == 3 || k == n - 1) CHECK(plan->slot_start[k] == plan->slot_start[k + 1]);
@@ -125,8 +176,8 @@ static void test_random_plans(void) {
     int pos[MAXN];
     for (int k = 0; k < n; k++) pos[k] = k > 0 && rnd() % 4 == 0 ? (rnd() % 2 ? -1 : k - 1) : k;
     plan = NULL;
-    CHECK_OK(dycl_mem_plan_build(F.ir, &F.sn, pos, NULL, &plan));
-    check_plan(F.ir, &F.sn, pos, plan, F.last);
+    CHECK_OK(dycl_mem_plan_build(F.ir, &F.sn, pos, NULL, NULL, &plan));
+    check_plan(F.ir, &F.sn, pos, NULL, plan, F.last);
     if (plan)
       for (int k = 0; k < n; k++)
         if (pos[k] < 0) CHECK(plan->slot_start[k] == plan->slot_start[k + 1]);
@@ -139,7 +190,7 @@ static void test_placement(void) {
   fake_t F;
   make_fake(&F, 30);
   dycl_mem_plan_t* plan = NULL;
-  CHECK_OK(dycl_mem_plan_build(F.ir, &F.sn, NULL, NULL, &plan));
+  CHECK_OK(dycl_mem_plan_build(F.ir, &F.sn, NULL, NULL, NULL, &plan));
   CHECK(plan != NULL);
   dycl_placement_t pl;
   dycl_placement_init(&pl, NULL);
@@ -197,6 +248,7 @@ static void test_demo_stats(void) {
 
 int main(void) {
   test_random_plans();
+  test_shared_slots();
   test_placement();
   test_demo_stats();
   return test_finish("test_mem_plan");

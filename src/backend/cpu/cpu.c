@@ -354,11 +354,52 @@ static dycl_status_t plan_layouts(const dycl_program_t* p, const dycl_subnet_t* 
   return NULL;
 }
 
+/* Whether values a and b have the same fully known shape. */
+static bool same_static_shape(const dycl_ir_t* ir, int a, int b) {
+  const dycl_type_t *x = &ir->values[a]->type, *y = &ir->values[b]->type;
+  if (!x->known || !y->known || x->rank != y->rank || x->rank < 0) return false;
+  for (int d = 0; d < x->rank; d++)
+    if (x->dims[d].v <= 0 || x->dims[d].v != y->dims[d].v) return false;
+  return true;
+}
+
+/* The residual a convolution group adds into its result, when the result may be made in place
+ * over it (mem_plan.h's share): an addend of the result's shape (oneDNN's sum post-op then reads
+ * it in the destination, element by element, and dycl's own convolution reads each element before
+ * it writes it) that nothing reads at or after the group's position but the group's Add; else -1.
+ * A reader's position: its own index, or its fused elementwise group's root, where that runs. */
+static int inplace_addend(const dycl_program_t* p, const dycl_subnet_t* sn, const cpu_state_t* st,
+                          const cpu_group_t* g) {
+  int v = g->add_operand;
+  if (g->kind != CPU_KIND_CONV || g->transpose || v < 0 || g->n_members == 0) return -1;
+  const dycl_node_t* last = sn->nodes[g->last];
+  if (last->n_out != 1 || last->out[0] < 0 || !same_static_shape(p->ir, v, last->out[0])) return -1;
+  int add = -1;
+  for (int m = 0; m < g->n_members; m++)
+    if (sn->nodes[g->members[m]]->op == DYCL_OP_Add) add = g->members[m];
+  for (int k = 0; k < sn->n_nodes; k++) {
+    const dycl_node_t* n = sn->nodes[k];
+    if (dycl_ids_contain(n->implicit, n->n_implicit, v)) return -1;
+    if (k == add || !dycl_ids_contain(n->in, n->n_in, v)) continue;
+    int root = st->node_group[k] == -1 ? cpu_fast_group_root(st->fast, k) : -1;
+    if ((root > k ? root : k) >= g->head) return -1;
+  }
+  return add >= 0 ? v : -1;
+}
+
 /* Plans the sub-network's intermediates into the session arena. A fused group makes its result at
- * its head's position; the values between its nodes are not made at all when it runs whole. */
+ * its head's position; the values between its nodes are not made at all when it runs whole. A
+ * convolution's residual may lend its bytes to the result (inplace_addend). */
 static dycl_status_t plan_memory(const dycl_program_t* p, const dycl_subnet_t* sn, cpu_state_t* st) {
-  int* pos = dycl_calloc(st->alloc, (size_t)sn->n_nodes + 1, sizeof *pos);
+  int* pos = dycl_calloc(st->alloc, 2 * (size_t)sn->n_nodes + 1, sizeof *pos);
   if (!pos) return dycl_error_nomem();
+  int* share = pos + sn->n_nodes;
+  for (int k = 0; k < sn->n_nodes; k++) share[k] = -1;
+  for (int i = 0; i < st->n_groups; i++) {
+    cpu_group_t* g = &st->groups[i];
+    share[g->last] = inplace_addend(p, sn, st, g);
+    g->inplace = share[g->last] >= 0;
+  }
   for (int k = 0; k < sn->n_nodes; k++) {
     int gi = st->node_group[k];
     const cpu_group_t* g = gi >= 0 ? &st->groups[gi] : gi <= -2 ? &st->groups[-2 - gi] : NULL;
@@ -367,7 +408,7 @@ static dycl_status_t plan_memory(const dycl_program_t* p, const dycl_subnet_t* s
     if (cpu_fast_deferred(st->fast, k)) pos[k] = -1;
     else if (cpu_fast_group_nodes(st->fast, k, &fast_nodes) > 0) pos[k] = fast_nodes[0];
   }
-  dycl_status_t s = dycl_mem_plan_build(p->ir, sn, pos, st->alloc, &st->plan);
+  dycl_status_t s = dycl_mem_plan_build(p->ir, sn, pos, share, st->alloc, &st->plan);
   dycl_free(st->alloc, pos);
   return s;
 }

@@ -43,6 +43,7 @@ typedef struct cpu_group {
   int members[CPU_MAX_MEMBERS]; /* node indices */
   int last;                     /* node index producing the group's result */
   int add_operand;              /* value id of the fused Add's other operand, or -1 */
+  bool inplace;                 /* the memory plan may give the result add_operand's bytes */
   int n_act;
   cpu_act_t act[CPU_MAX_ACTS];
   /* attributes, read at prepare time */

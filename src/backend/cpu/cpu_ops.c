@@ -847,7 +847,16 @@ dycl_status_t cpu_group_run(const dycl_program_t* p, const dycl_subnet_t* sn, cp
   dycl_value_t* Y = NULL;
   float* tmp_bias = NULL;
   cpu_buf_t* ws = NULL;
+  /* a result planned over the addend (g->inplace): the head alone must not write there, the Add
+   * still reads the addend after it; run whole, the result takes the addend's bytes, which then
+   * stop counting as live (the memory meter would count them twice) */
+  const dycl_allocator_t* place = kctx->alloc;
+  if (g->inplace && !ep->fused && kctx->heap) kctx->alloc = kctx->heap;
+  if (g->inplace && ep->fused && ep->sum == SRC_ADD && kctx->place && kctx->alloc == &kctx->place->self &&
+      kctx->place->n_pending == 1 && kctx->place->pending_p[0] == io.s->data)
+    dycl_value_unmeter(slots[g->add_operand]);
   dycl_status_t s = dycl_kernel_tensor(kctx, last, DYCL_DTYPE_FLOAT32, ep->out_rank, ep->out_dims, &Y);
+  kctx->alloc = place;
   if (s) goto done;
   int64_t N = ep->out_rank > 0 ? ep->out_dims[ep->out_rank - 1] : 1;
   /* the addend, written into the output before the run */

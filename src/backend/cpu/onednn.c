@@ -785,12 +785,18 @@ dycl_status_t cpu_prim_exec(cpu_dnn_t* dnn, const cpu_prim_t* p, const cpu_args_
   }
   if (p->dst_reorder || p->dst_tr.n) dst = dst_tmp;
   if (p->sum) { /* the addend into the destination, in the primitive's layout */
+    const void* sum = a->sum;
+    if (sum == dst && (p->sum_reorder || p->sum_tr.n)) {
+      /* the result planned over its addend (mem_plan.h) in another layout: relayout a copy */
+      memcpy(dst_tmp, sum, p->dst_bytes);
+      sum = dst_tmp;
+    }
     if (p->sum_reorder) {
-      DYCL_GOTO_IF_ERROR(s, act_reorder(p, c->stream, p->sum_reorder, c->sum_user, a->sum, c->dst, dst), done);
+      DYCL_GOTO_IF_ERROR(s, act_reorder(p, c->stream, p->sum_reorder, c->sum_user, sum, c->dst, dst), done);
     } else if (p->sum_tr.n) {
-      transpose_run(dnn, &p->sum_tr, a->sum, dst);
-    } else if (a->sum != dst)
-      memcpy(dst, a->sum, p->dst_bytes);
+      transpose_run(dnn, &p->sum_tr, sum, dst);
+    } else if (sum != dst)
+      memcpy(dst, sum, p->dst_bytes);
   }
   dnnl_exec_arg_t args[5];
   int n = 0;
