@@ -309,3 +309,7 @@ bool dycl_placement_begin(dycl_placement_t* pl, const dycl_mem_plan_t* plan, int
 }
 
 void dycl_placement_end(dycl_placement_t* pl) { pl->n_pending = 0; }
+
+bool dycl_placement_gives(const dycl_placement_t* pl, const void* p) {
+  return pl->n_pending == 1 && pl->pending_p[0] == p;
+}

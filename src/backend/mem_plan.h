@@ -78,5 +78,7 @@ dycl_status_t dycl_placement_reserve(dycl_placement_t* pl, const dycl_mem_plan_t
  * with &pl->self as its allocator and calls dycl_placement_end. */
 bool dycl_placement_begin(dycl_placement_t* pl, const dycl_mem_plan_t* plan, int k);
 void dycl_placement_end(dycl_placement_t* pl);
+/* Whether, between begin and end, the one pending allocation gets the bytes at p. */
+bool dycl_placement_gives(const dycl_placement_t* pl, const void* p);
 
 #endif

@@ -371,12 +371,10 @@ static bool same_static_shape(const dycl_ir_t* ir, int a, int b) {
 static int inplace_addend(const dycl_program_t* p, const dycl_subnet_t* sn, const cpu_state_t* st,
                           const cpu_group_t* g) {
   int v = g->add_operand;
-  if (g->kind != CPU_KIND_CONV || g->transpose || v < 0 || g->n_members == 0) return -1;
+  if (g->kind != CPU_KIND_CONV || g->transpose || v < 0) return -1;
   const dycl_node_t* last = sn->nodes[g->last];
   if (last->n_out != 1 || last->out[0] < 0 || !same_static_shape(p->ir, v, last->out[0])) return -1;
-  int add = -1;
-  for (int m = 0; m < g->n_members; m++)
-    if (sn->nodes[g->members[m]]->op == DYCL_OP_Add) add = g->members[m];
+  int add = g->members[0]; /* plan_members fuses the Add first, or not at all */
   for (int k = 0; k < sn->n_nodes; k++) {
     const dycl_node_t* n = sn->nodes[k];
     if (dycl_ids_contain(n->implicit, n->n_implicit, v)) return -1;
@@ -384,7 +382,7 @@ static int inplace_addend(const dycl_program_t* p, const dycl_subnet_t* sn, cons
     int root = st->node_group[k] == -1 ? cpu_fast_group_root(st->fast, k) : -1;
     if ((root > k ? root : k) >= g->head) return -1;
   }
-  return add >= 0 ? v : -1;
+  return v;
 }
 
 /* Plans the sub-network's intermediates into the session arena. A fused group makes its result at

@@ -853,7 +853,7 @@ dycl_status_t cpu_group_run(const dycl_program_t* p, const dycl_subnet_t* sn, cp
   const dycl_allocator_t* place = kctx->alloc;
   if (g->inplace && !ep->fused && kctx->heap) kctx->alloc = kctx->heap;
   if (g->inplace && ep->fused && ep->sum == SRC_ADD && kctx->place && kctx->alloc == &kctx->place->self &&
-      kctx->place->n_pending == 1 && kctx->place->pending_p[0] == io.s->data)
+      dycl_placement_gives(kctx->place, io.s->data))
     dycl_value_unmeter(slots[g->add_operand]);
   dycl_status_t s = dycl_kernel_tensor(kctx, last, DYCL_DTYPE_FLOAT32, ep->out_rank, ep->out_dims, &Y);
   kctx->alloc = place;
