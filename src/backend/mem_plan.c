@@ -133,7 +133,8 @@ static int leaders_first(const void* a, const void* b) {
 }
 
 dycl_status_t dycl_mem_plan_build(const dycl_ir_t* ir, const dycl_subnet_t* sn, const int* exec_pos,
-                                  const int* share, const dycl_allocator_t* alloc, dycl_mem_plan_t** out) {
+                                  const int* release_pos, const int* share, const dycl_allocator_t* alloc,
+                                  dycl_mem_plan_t** out) {
   *out = NULL;
   int N = sn->n_nodes;
   if (N == 0) return NULL;
@@ -152,8 +153,11 @@ dycl_status_t dycl_mem_plan_build(const dycl_ir_t* ir, const dycl_subnet_t* sn, 
     goto done;
   }
   for (int64_t i = 0; i < ir->n_values; i++) last[i] = -1;
-  for (int k = 0; k < N; k++)
-    for (int r = sn->release_start[k]; r < sn->release_start[k + 1]; r++) last[sn->release_ids[r]] = k;
+  for (int k = 0; k < N; k++) {
+    int at = release_pos && release_pos[k] > k ? release_pos[k] : k;
+    for (int r = sn->release_start[k]; r < sn->release_start[k + 1]; r++)
+      if (at > last[sn->release_ids[r]]) last[sn->release_ids[r]] = at;
+  }
   for (int k = 0; k < N; k++) {
     const dycl_node_t* n = sn->nodes[k];
     if (!may_keep_input(ir, n)) continue;

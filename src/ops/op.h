@@ -157,6 +157,19 @@ dycl_status_t dycl_kernel_read_ints(const dycl_node_t* node, const dycl_value_t*
  * its attribute into *value. False for any other Pad (other modes, an axes input, r < 3). */
 bool dycl_pad_spatial(const dycl_node_t* node, const dycl_value_t* pads_in, const dycl_value_t* value_in,
                       dycl_dtype_t dtype, int r, int64_t* pads, double* value);
+/* The arguments of a Slice node, its axes normalized and distinct, its steps filled in. */
+typedef struct dycl_slice_args {
+  int n; /* number of sliced axes */
+  int64_t starts[DYCL_MAX_RANK], ends[DYCL_MAX_RANK], axes[DYCL_MAX_RANK], steps[DYCL_MAX_RANK];
+  bool has_axes, has_steps;
+} dycl_slice_args_t;
+/* Reads the arguments of Slice node `node` for an input of rank `rank`: its attributes before
+ * opset 10, else in[1..4] (in[0] is not read; in[3], in[4] may be absent); the kernel's errors. */
+dycl_status_t dycl_slice_read(const dycl_node_t* node, dycl_value_t* const* in, int nin, int rank,
+                              dycl_slice_args_t* sa);
+/* What sa takes of a contiguous tensor of dims `dims`: the slice's dims into vdims, the strides (in
+ * elements, 0 along an axis of length 1) into vstrides; returns the offset of its first element. */
+int64_t dycl_slice_view(const dycl_slice_args_t* sa, int rank, const int64_t* dims, int64_t* vdims, int64_t* vstrides);
 /* Numpy-style broadcast of n shapes; fails (naming the node) when incompatible. */
 dycl_status_t dycl_kernel_broadcast(const dycl_node_t* node, int n, const dycl_value_t* const* ts,
                                     int* rank, int64_t* dims);

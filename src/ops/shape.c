@@ -838,11 +838,7 @@ static void slice_axis(int64_t dim, int64_t s, int64_t e, int64_t step, int64_t*
   }
 }
 
-typedef struct slice_args {
-  int n;                            /* number of sliced axes */
-  int64_t starts[DYCL_MAX_RANK], ends[DYCL_MAX_RANK], axes[DYCL_MAX_RANK], steps[DYCL_MAX_RANK];
-  bool has_axes, has_steps;
-} slice_args_t;
+typedef dycl_slice_args_t slice_args_t;
 
 /* Checks counts and turns axes into normalized, distinct axis numbers. */
 static dycl_status_t slice_check(const dycl_node_t* node, slice_args_t* sa, int ne, int na, int nst, int rank,
@@ -941,47 +937,58 @@ dycl_status_t dycl_infer_Slice(dycl_infer_ctx_t* ctx, const dycl_node_t* node) {
   return set_out(ctx, node, &o);
 }
 
+dycl_status_t dycl_slice_read(const dycl_node_t* node, dycl_value_t* const* in, int nin, int rank,
+                              dycl_slice_args_t* sa) {
+  memset(sa, 0, sizeof *sa);
+  int ne = 0, na = 0, nst = 0;
+  if (node->opset < 10) {
+    DYCL_RETURN_IF_ERROR(slice_attrs(node, sa, &ne, &na));
+  } else {
+    DYCL_RETURN_IF_ERROR(dycl_kernel_need_tensor(node, in, nin, 1));
+    DYCL_RETURN_IF_ERROR(dycl_kernel_need_tensor(node, in, nin, 2));
+    DYCL_RETURN_IF_ERROR(dycl_kernel_read_ints(node, in[1], sa->starts, DYCL_MAX_RANK, &sa->n));
+    DYCL_RETURN_IF_ERROR(dycl_kernel_read_ints(node, in[2], sa->ends, DYCL_MAX_RANK, &ne));
+    const dycl_value_t *at, *pt;
+    DYCL_RETURN_IF_ERROR(dycl_shape_opt_tensor(node, in, nin, 3, &at));
+    DYCL_RETURN_IF_ERROR(dycl_shape_opt_tensor(node, in, nin, 4, &pt));
+    if (at) DYCL_RETURN_IF_ERROR(dycl_kernel_read_ints(node, at, sa->axes, DYCL_MAX_RANK, &na));
+    if (pt) DYCL_RETURN_IF_ERROR(dycl_kernel_read_ints(node, pt, sa->steps, DYCL_MAX_RANK, &nst));
+    sa->has_axes = at != NULL;
+    sa->has_steps = pt != NULL;
+  }
+  return slice_check(node, sa, ne, na, nst, rank, DYCL_CODE_RUNTIME);
+}
+
+int64_t dycl_slice_view(const dycl_slice_args_t* sa, int rank, const int64_t* dims, int64_t* vdims, int64_t* vstrides) {
+  int64_t st[DYCL_MAX_RANK], off = 0;
+  dycl_strides(rank, dims, st);
+  for (int i = 0; i < rank; i++) {
+    vdims[i] = dims[i];
+    vstrides[i] = st[i];
+  }
+  for (int k = 0; k < sa->n; k++) {
+    int ax = (int)sa->axes[k];
+    int64_t start, len;
+    slice_axis(dims[ax], sa->starts[k], sa->ends[k], sa->steps[k], &start, &len);
+    vdims[ax] = len;
+    if (len > 0) {
+      off += start * st[ax];
+      vstrides[ax] = sa->steps[k] * st[ax]; /* |step| * stride stays within the tensor when len > 1 */
+      if (len == 1) vstrides[ax] = 0;
+    }
+  }
+  return off;
+}
+
 dycl_status_t dycl_run_Slice(dycl_kctx_t* ctx, const dycl_node_t* node, dycl_value_t* const* in, int nin,
                              dycl_value_t** out, int nout) {
   (void)nout;
   DYCL_RETURN_IF_ERROR(dycl_kernel_need_tensor(node, in, nin, 0));
   const dycl_value_t* x = in[0];
   slice_args_t sa;
-  memset(&sa, 0, sizeof sa);
-  int ne = 0, na = 0, nst = 0;
-  if (node->opset < 10) {
-    DYCL_RETURN_IF_ERROR(slice_attrs(node, &sa, &ne, &na));
-  } else {
-    DYCL_RETURN_IF_ERROR(dycl_kernel_need_tensor(node, in, nin, 1));
-    DYCL_RETURN_IF_ERROR(dycl_kernel_need_tensor(node, in, nin, 2));
-    DYCL_RETURN_IF_ERROR(dycl_kernel_read_ints(node, in[1], sa.starts, DYCL_MAX_RANK, &sa.n));
-    DYCL_RETURN_IF_ERROR(dycl_kernel_read_ints(node, in[2], sa.ends, DYCL_MAX_RANK, &ne));
-    const dycl_value_t *at, *pt;
-    DYCL_RETURN_IF_ERROR(dycl_shape_opt_tensor(node, in, nin, 3, &at));
-    DYCL_RETURN_IF_ERROR(dycl_shape_opt_tensor(node, in, nin, 4, &pt));
-    if (at) DYCL_RETURN_IF_ERROR(dycl_kernel_read_ints(node, at, sa.axes, DYCL_MAX_RANK, &na));
-    if (pt) DYCL_RETURN_IF_ERROR(dycl_kernel_read_ints(node, pt, sa.steps, DYCL_MAX_RANK, &nst));
-    sa.has_axes = at != NULL;
-    sa.has_steps = pt != NULL;
-  }
-  DYCL_RETURN_IF_ERROR(slice_check(node, &sa, ne, na, nst, x->rank, DYCL_CODE_RUNTIME));
-  int64_t st[DYCL_MAX_RANK], dims[DYCL_MAX_RANK], strides[DYCL_MAX_RANK], off = 0;
-  dycl_strides(x->rank, x->dims, st);
-  for (int i = 0; i < x->rank; i++) {
-    dims[i] = x->dims[i];
-    strides[i] = st[i];
-  }
-  for (int k = 0; k < sa.n; k++) {
-    int ax = (int)sa.axes[k];
-    int64_t start, len;
-    slice_axis(x->dims[ax], sa.starts[k], sa.ends[k], sa.steps[k], &start, &len);
-    dims[ax] = len;
-    if (len > 0) {
-      off += start * st[ax];
-      strides[ax] = sa.steps[k] * st[ax]; /* |step| * stride stays within the tensor when len > 1 */
-      if (len == 1) strides[ax] = 0;
-    }
-  }
+  DYCL_RETURN_IF_ERROR(dycl_slice_read(node, in, nin, x->rank, &sa));
+  int64_t dims[DYCL_MAX_RANK], strides[DYCL_MAX_RANK];
+  int64_t off = dycl_slice_view(&sa, x->rank, x->dims, dims, strides);
   DYCL_RETURN_IF_ERROR(dycl_kernel_tensor(ctx, node, x->dtype, x->rank, dims, &out[0]));
   dycl_shape_strided_copy(out[0], 0, x, off, x->rank, dims, strides);
   return dycl_shape_finish(node, out[0]);

@@ -285,6 +285,58 @@ def schedule_cases():
     return out
 
 
+def view_cases():
+    """Slices a group reads in place (views): constant starts/ends/axes with steps of 1. An LSTM cell
+    written out (the four gates sliced from one [B, 4H] product, two groups each reading two of the
+    slices, the product released by a slice of the later group) with a symbolic batch (rows strided
+    in the source) and with static shapes (planned into the arena, which must keep the product until
+    the later group's root); views of a middle axis, of the innermost axis down to one element
+    (strided along the blocks: the group runs node by node), broadcast against the full tensor, two
+    views of one source in one group, negative and clamped bounds; and slices left to the reference
+    kernel: a step of 2, starts known only at run time, opset 9 attributes (a view too)."""
+    rng = np.random.default_rng(380)
+    out = []
+    for static in (False, True):
+        name = "fast_view_lstm_cell" + ("_static" if static else "")
+        b = Builder(name, 381)
+        B = 1 if static else "B"
+        x, h, c = b.input("x", [B, 7]), b.input("h", [B, 5]), b.input("c", [B, 5])
+        gates = b.op("Add", [b.op("MatMul", [x, b.weights(7, 20)]), b.op("MatMul", [h, b.weights(5, 20)])])
+        sl = [b.op("Slice", [gates, b.const(np.array([5 * i], np.int64)), b.const(np.array([5 * i + 5], np.int64)),
+                             b.const(np.array([1], np.int64))]) for i in range(4)]
+        i_, f_, g_, o_ = b.op("Sigmoid", [sl[0]]), b.op("Sigmoid", [sl[1]]), b.op("Tanh", [sl[2]]), sl[3]
+        c2 = b.op("Add", [b.op("Mul", [f_, c]), b.op("Mul", [i_, g_])])
+        h2 = b.op("Mul", [b.op("Sigmoid", [o_]), b.op("Tanh", [c2])])
+        b.output(b.op("Relu", [c2]))
+        b.output(b.op("MatMul", [h2, b.weights(5, 3)]))
+        batches = [1] if static else [1, 3, 0]
+        out.append((name, b.model(13), [[specials(rnd(rng, n, 7), rng), rnd(rng, n, 5), rnd(rng, n, 5)] for n in batches]))
+    b = Builder("fast_view_shapes", 382)
+    x = b.input("x", ["A", 6, 4])
+    s_ = b.input("s", [1], I64)
+
+    def sl(v, starts, ends, axes, steps=None):
+        ins = [v, b.const(np.array(starts, np.int64)), b.const(np.array(ends, np.int64)), b.const(np.array(axes, np.int64))]
+        return b.op("Slice", ins + ([b.const(np.array(steps, np.int64))] if steps else []))
+    b.output(b.op("Mul", [b.op("Relu", [sl(x, [1], [3], [1])]), b.const(np.float32(2.0))]))  # a middle axis
+    b.output(b.op("Add", [b.op("Sigmoid", [sl(x, [-1], [100], [2])]), b.const(np.float32(1.0))]))  # innermost to 1
+    b.output(b.op("Mul", [b.op("Tanh", [sl(x, [0, -1], [1, 100], [0, 2])]), x]))  # broadcast over the full x
+    b.output(b.op("Sub", [b.op("Sigmoid", [sl(x, [0], [2], [1])]), b.op("Tanh", [sl(x, [4, 0], [6, 100], [1, -1])])]))
+    b.output(b.op("Neg", [b.op("Exp", [sl(x, [0], [6], [1], steps=[2])])]))  # a step of 2: the reference kernel
+    b.output(b.op("Abs", [b.op("Neg", [b.op("Slice", [x, s_, b.const(np.array([5], np.int64)),
+                                                      b.const(np.array([1], np.int64))])])]))  # run-time starts
+    out.append(("fast_view_shapes", b.model(13),
+                [[specials(rnd(rng, 2, 6, 4), rng), np.array([2], np.int64)], [rnd(rng, 1, 6, 4), np.array([-2], np.int64)],
+                 [rnd(rng, 0, 6, 4), np.array([0], np.int64)]]))
+    b = Builder("fast_view_opset9", 383)
+    x = b.input("x", ["A", 8])
+    a = b.op("Slice", [x], starts=[0], ends=[4], axes=[1])
+    c = b.op("Slice", [x], starts=[0, 4], ends=[1000, 1000])
+    b.output(b.op("Mul", [b.op("Sigmoid", [a]), b.op("Tanh", [c])]))
+    out.append(("fast_view_opset9", b.model(9), [[rnd(rng, 3, 8)], [rnd(rng, 1, 8)]]))
+    return out
+
+
 def cases():
     return (unary_chain_cases() + broadcast_cases() + batchnorm_cases() + softmax_cases() + layernorm_cases()
-            + reduce_cases() + shape_cases() + schedule_cases())
+            + reduce_cases() + shape_cases() + schedule_cases() + view_cases())

@@ -389,9 +389,10 @@ static int inplace_addend(const dycl_program_t* p, const dycl_subnet_t* sn, cons
  * its head's position; the values between its nodes are not made at all when it runs whole. A
  * convolution's residual may lend its bytes to the result (inplace_addend). */
 static dycl_status_t plan_memory(const dycl_program_t* p, const dycl_subnet_t* sn, cpu_state_t* st) {
-  int* pos = dycl_calloc(st->alloc, 2 * (size_t)sn->n_nodes + 1, sizeof *pos);
+  int* pos = dycl_calloc(st->alloc, 3 * (size_t)sn->n_nodes + 1, sizeof *pos);
   if (!pos) return dycl_error_nomem();
   int* share = pos + sn->n_nodes;
+  int* rel = share + sn->n_nodes; /* a member of a fused elementwise group releases with its root */
   for (int k = 0; k < sn->n_nodes; k++) share[k] = -1;
   for (int i = 0; i < st->n_groups; i++) {
     cpu_group_t* g = &st->groups[i];
@@ -403,10 +404,13 @@ static dycl_status_t plan_memory(const dycl_program_t* p, const dycl_subnet_t* s
     const cpu_group_t* g = gi >= 0 ? &st->groups[gi] : gi <= -2 ? &st->groups[-2 - gi] : NULL;
     pos[k] = !g ? k : g->last == k ? g->head : -1;
     const int* fast_nodes; /* a fused elementwise group (cpu_fast.h): made from its first node on */
-    if (cpu_fast_deferred(st->fast, k)) pos[k] = -1;
-    else if (cpu_fast_group_nodes(st->fast, k, &fast_nodes) > 0) pos[k] = fast_nodes[0];
+    rel[k] = k;
+    if (cpu_fast_deferred(st->fast, k)) {
+      pos[k] = -1;
+      rel[k] = cpu_fast_group_root(st->fast, k);
+    } else if (cpu_fast_group_nodes(st->fast, k, &fast_nodes) > 0) pos[k] = fast_nodes[0];
   }
-  dycl_status_t s = dycl_mem_plan_build(p->ir, sn, pos, share, st->alloc, &st->plan);
+  dycl_status_t s = dycl_mem_plan_build(p->ir, sn, pos, rel, share, st->alloc, &st->plan);
   dycl_free(st->alloc, pos);
   return s;
 }

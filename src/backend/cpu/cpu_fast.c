@@ -3,6 +3,7 @@
  * its inputs, in blocks, on the calling thread or split between the threads of its OpenMP team. */
 #include "backend/cpu/cpu_fast.h"
 
+#include <limits.h>
 #include <math.h>
 #include <omp.h>
 #include <pthread.h>
@@ -36,6 +37,7 @@ typedef struct fast_ext {
   float* cbuf;        /* the plan's constant: one value per channel (BatchNormalization) */
   int64_t cn;         /* its length */
   int chan_node;      /* group node whose shape holds the channel axis (dim 1) of cbuf */
+  int view;           /* a Slice member (node index) whose part of `value` this is, or -1: all of it */
   bool dies;          /* the value is released with the group: its buffer may take the output */
 } fast_ext_t;
 
@@ -56,6 +58,12 @@ typedef struct fast_group {
 
 typedef struct fast_pool fast_pool_t;
 
+/* A Slice with constant arguments and steps of 1, read against its input's rank. */
+typedef struct fast_view {
+  dycl_slice_args_t a;
+  int rank;
+} fast_view_t;
+
 struct cpu_fast {
   const dycl_allocator_t* alloc; /* the plan, its constants and its pool */
   const fast_kernels_t* kern;
@@ -63,6 +71,8 @@ struct cpu_fast {
   int n_nodes;
   int* group_of;  /* per node: the group it belongs to, or -1 */
   bool* deferred; /* per node: a non-root member */
+  int* rel;       /* per node, while planning: where its releases happen (a member's: its root's) */
+  struct fast_view** views; /* per node: a Slice a group may read as a view of its input, else NULL */
   int n_groups;
   fast_group_t* groups;
   pthread_mutex_t pool_lock; /* guards the creation of `pool` */
@@ -220,14 +230,16 @@ static bool node_form(const dycl_ir_t* ir, const dycl_node_t* n, fast_node_form_
 /* Operands while emitting: externals as themselves, virtual registers from FAST_MAX_EXT on. */
 #define VREG(r) (FAST_MAX_EXT + (r))
 
-static int ext_of_value(fast_group_t* g, int v) {
+/* The external operand for value v (view -1) or for Slice node `view`'s part of it. */
+static int ext_of_value(fast_group_t* g, int v, int view) {
   for (int e = 0; e < g->n_ext; e++)
-    if (g->ext[e].value == v) return e;
+    if (g->ext[e].value == v && g->ext[e].view == view) return e;
   if (g->n_ext >= FAST_MAX_EXT) return -1;
   fast_ext_t* x = &g->ext[g->n_ext];
   memset(x, 0, sizeof *x);
   x->value = v;
   x->chan_node = -1;
+  x->view = view;
   return g->n_ext++;
 }
 
@@ -256,6 +268,7 @@ static int ext_bn_const(fast_group_t* g, const dycl_ir_t* ir, const dycl_node_t*
   fast_ext_t* x = &g->ext[g->n_ext];
   memset(x, 0, sizeof *x);
   x->value = -1;
+  x->view = -1;
   x->cbuf = buf;
   x->cn = C;
   x->chan_node = gi;
@@ -264,15 +277,29 @@ static int ext_bn_const(fast_group_t* g, const dycl_ir_t* ir, const dycl_node_t*
 
 /* Compiles group g (its nodes set): externals, shape sources, instructions, temporaries.
  * Returns false when it does not fit the limits (g is then left with no constants). */
-static bool group_compile(fast_group_t* g, const dycl_program_t* p, const dycl_subnet_t* sn,
+static bool group_compile(const cpu_fast_t* fp, fast_group_t* g, const dycl_program_t* p, const dycl_subnet_t* sn,
                           const dycl_allocator_t* alloc, bool* nomem) {
   const dycl_ir_t* ir = p->ir;
   g->n_ext = g->n_ins = g->n_tmp = 0;
   int vreg_of[FAST_MAX_NODES]; /* the virtual register holding each node's result */
+  int alias[FAST_MAX_NODES];   /* a Slice member: the external of its view, else -1 */
   int n_vreg = 0;
   int def_ins[FAST_MAX_INS + 8];
   for (int gi = 0; gi < g->n_nodes; gi++) {
     const dycl_node_t* n = sn->nodes[g->nodes[gi]];
+    alias[gi] = -1;
+    g->bn[gi] = false;
+    if (fp->views[g->nodes[gi]]) { /* read in place: no instruction */
+      if (gi == g->n_nodes - 1) goto fail;
+      for (int j = 0; j < gi; j++)
+        if (sn->nodes[g->nodes[j]]->out[0] == n->in[0]) goto fail;
+      int e = ext_of_value(g, n->in[0], g->nodes[gi]);
+      if (e < 0) goto fail;
+      alias[gi] = e;
+      g->n_src[gi] = 1;
+      g->src[gi][0] = (fast_src_t){0, (int8_t)e};
+      continue;
+    }
     fast_node_form_t f;
     if (!node_form(ir, n, &f)) goto fail;
     int opnd[2] = {-1, -1};
@@ -283,11 +310,14 @@ static bool group_compile(fast_group_t* g, const dycl_program_t* p, const dycl_s
       int v = n->in[i], src = -1;
       for (int j = 0; j < gi; j++)
         if (sn->nodes[g->nodes[j]]->out[0] == v) src = j;
-      if (src >= 0) {
+      if (src >= 0 && alias[src] >= 0) {
+        opnd[i] = alias[src];
+        g->src[gi][g->n_src[gi]++] = (fast_src_t){0, (int8_t)alias[src]};
+      } else if (src >= 0) {
         opnd[i] = VREG(vreg_of[src]);
         g->src[gi][g->n_src[gi]++] = (fast_src_t){1, (int8_t)src};
       } else {
-        int e = ext_of_value(g, v);
+        int e = ext_of_value(g, v, -1);
         if (e < 0) goto fail;
         opnd[i] = e;
         g->src[gi][g->n_src[gi]++] = (fast_src_t){0, (int8_t)e};
@@ -361,29 +391,24 @@ static bool group_compile(fast_group_t* g, const dycl_program_t* p, const dycl_s
   }
   if (g->n_ext + g->n_tmp > FAST_MAX_EXT + FAST_MAX_INS) goto fail;
   /* The group runs at its root. An input that a node between its first node and the root
-   * releases would be gone by then; one that a member before the root releases stays until the
-   * root (cpu.c releases it there), and so that no value made in between takes its place in the
-   * session's arena, such a group holds no other node (its result is planned from its first
-   * node's position on, see cpu.c's plan_memory). */
-  bool early = false, foreign = false;
-  for (int m = 0; m + 1 < g->n_nodes && !early; m++)
-    for (int e = 0; e < g->n_ext && !early; e++)
-      early = g->ext[e].value >= 0 && cpu_fast_dies_at(sn, g->nodes[m], g->ext[e].value);
-  for (int j = g->nodes[0] + 1, m = 1; j < g->nodes[g->n_nodes - 1]; j++) {
+   * releases would be gone by then, unless that node is a member of a group whose root comes
+   * later (fp->rel: its releases happen there). One that a member before the root releases stays
+   * until the root: cpu.c releases it there, and its plan_memory tells the memory plan so. */
+  int root = g->nodes[g->n_nodes - 1];
+  for (int j = g->nodes[0] + 1, m = 1; j < root; j++) {
     if (m < g->n_nodes && g->nodes[m] == j) {
       m++;
       continue;
     }
-    foreign = true;
+    if (fp->rel[j] > root) continue;
     for (int r = sn->release_start[j]; r < sn->release_start[j + 1]; r++)
       for (int e = 0; e < g->n_ext; e++)
         if (g->ext[e].value == sn->release_ids[r]) goto fail;
   }
-  if (early && foreign) goto fail;
   /* externals released with the group may take its output */
   for (int e = 0; e < g->n_ext; e++) {
     fast_ext_t* x = &g->ext[e];
-    if (x->value < 0) continue;
+    if (x->value < 0 || x->view >= 0) continue;
     for (int gi = 0; gi < g->n_nodes && !x->dies; gi++) x->dies = cpu_fast_dies_at(sn, g->nodes[gi], x->value);
   }
   return true;
@@ -394,6 +419,68 @@ fail:
 }
 
 /* ------------------------------------------------------------------ planning */
+
+/* Whether group g (node k's, k not yet among its nodes) with the nodes of groups hs[0..nh) and k
+ * compiles; if so g takes their nodes (in node order). */
+static bool merge_trial(const cpu_fast_t* f, fast_group_t* g, const int* hs, int nh, int k, const dycl_program_t* p,
+                        const dycl_subnet_t* sn, const dycl_allocator_t* alloc, bool* nomem) {
+  fast_group_t trial = *g;
+  for (int m = 0; m < nh; m++) {
+    const fast_group_t* h = &f->groups[hs[m]];
+    if (trial.n_nodes + h->n_nodes + 1 > FAST_MAX_NODES) return false;
+    int all[FAST_MAX_NODES], na = 0, a = 0, b = 0; /* members in node order */
+    while (a < trial.n_nodes || b < h->n_nodes) {
+      if (b >= h->n_nodes || (a < trial.n_nodes && trial.nodes[a] < h->nodes[b]))
+        all[na++] = trial.nodes[a++];
+      else
+        all[na++] = h->nodes[b++];
+    }
+    memcpy(trial.nodes, all, sizeof all);
+    trial.n_nodes = na;
+  }
+  int na = trial.n_nodes;
+  trial.nodes[trial.n_nodes++] = k;
+  bool fits = group_compile(f, &trial, p, sn, alloc, nomem);
+  group_free_consts(&trial, alloc);
+  if (!fits) return false;
+  memcpy(g->nodes, trial.nodes, sizeof g->nodes);
+  g->n_nodes = na;
+  return true;
+}
+
+/* Slice node n as a view a group may read of its input (fast_view_t), or NULL: not such a Slice
+ * (*nomem on a failed allocation). */
+static fast_view_t* view_of(const dycl_ir_t* ir, const dycl_node_t* n, const dycl_allocator_t* alloc, bool* nomem) {
+  if (n->op != DYCL_OP_Slice || n->n_out != 1 || n->out[0] < 0 || n->n_in < 1 || n->n_in > 5 ||
+      !f32_value(ir, n->out[0]) || !f32_value(ir, n->in[0]))
+    return NULL;
+  int rank = ir->values[n->in[0]]->type.rank;
+  if (rank < 1) return NULL;
+  dycl_value_t* in[5] = {NULL, NULL, NULL, NULL, NULL};
+  for (int i = 1; i < n->n_in; i++) {
+    if (n->in[i] < 0) continue;
+    in[i] = (dycl_value_t*)dycl_ir_const_tensor(ir, n->in[i]);
+    if (!in[i]) return NULL; /* known only at run time */
+  }
+  fast_view_t v;
+  dycl_status_t s = dycl_slice_read(n, in, n->n_in, rank, &v.a);
+  if (s) { /* the kernel reports it */
+    dycl_status_free(s);
+    return NULL;
+  }
+  for (int k = 0; k < v.a.n; k++)
+    if (v.a.steps[k] != 1) return NULL;
+  v.rank = rank;
+  fast_view_t* out = dycl_malloc(alloc, sizeof *out);
+  if (!out) *nomem = true;
+  else *out = v;
+  return out;
+}
+
+/* Node k's group as a member: it runs, and releases its values, with the group's root. */
+static void set_rel(cpu_fast_t* f, const fast_group_t* g) {
+  for (int m = 0; m < g->n_nodes; m++) f->rel[g->nodes[m]] = g->root;
+}
 
 dycl_status_t cpu_fast_plan(const dycl_program_t* p, const dycl_subnet_t* sn, const int* node_group, int threads,
                             const dycl_allocator_t* alloc, cpu_fast_t** out) {
@@ -410,52 +497,59 @@ dycl_status_t cpu_fast_plan(const dycl_program_t* p, const dycl_subnet_t* sn, co
   f->group_of = dycl_calloc(alloc, (size_t)sn->n_nodes + 1, sizeof *f->group_of);
   f->deferred = dycl_calloc(alloc, (size_t)sn->n_nodes + 1, sizeof *f->deferred);
   f->groups = dycl_calloc(alloc, (size_t)sn->n_nodes + 1, sizeof *f->groups);
-  if (!f->group_of || !f->deferred || !f->groups || pthread_mutex_init(&f->pool_lock, NULL) != 0) {
+  f->rel = dycl_calloc(alloc, (size_t)sn->n_nodes + 1, sizeof *f->rel);
+  f->views = dycl_calloc(alloc, (size_t)sn->n_nodes + 1, sizeof *f->views);
+  if (!f->group_of || !f->deferred || !f->groups || !f->rel || !f->views ||
+      pthread_mutex_init(&f->pool_lock, NULL) != 0) {
     dycl_free(alloc, f->group_of);
     dycl_free(alloc, f->deferred);
     dycl_free(alloc, f->groups);
+    dycl_free(alloc, f->rel);
+    dycl_free(alloc, f->views);
     dycl_free(alloc, f);
     return dycl_error_nomem();
   }
   dycl_status_t s = NULL;
   bool nomem = false;
   int ng = 0;
-  for (int k = 0; k < sn->n_nodes; k++) f->group_of[k] = -1;
+  for (int k = 0; k < sn->n_nodes; k++) {
+    f->group_of[k] = -1;
+    f->rel[k] = k;
+  }
   for (int k = 0; k < sn->n_nodes && !nomem; k++) {
     fast_node_form_t form;
     const dycl_node_t* n = sn->nodes[k];
-    if ((node_group && node_group[k] != -1) || !node_form(ir, n, &form)) continue;
+    if (node_group && node_group[k] != -1) continue;
     fast_group_t* g = &f->groups[ng];
     memset(g, 0, sizeof *g);
-    /* the groups whose root's result only this node reads join it, when the whole still fits */
-    int merged[2] = {-1, -1}, n_merged = 0;
+    /* a Slice a group may read in place: a group of its own, which the group of the node reading
+     * it may take in (else dissolved below); meanwhile its releases count as happening later */
+    if ((f->views[k] = view_of(ir, n, alloc, &nomem)) != NULL) {
+      g->nodes[g->n_nodes++] = k;
+      g->root = k;
+      f->group_of[k] = ng++;
+      f->rel[k] = INT_MAX;
+      continue;
+    }
+    if (!node_form(ir, n, &form)) continue;
+    /* the groups whose root's result only this node reads join it, when the whole still fits:
+     * all of them at once first (one alone may leave a node of the other between its members,
+     * which group_compile refuses when the other's node releases an external), else one by one */
+    int cand[2], n_cand = 0, merged[2], n_merged = 0;
     int nin = form.op == FOP_COUNT_ ? 1 : form.arity;
     for (int i = 0; i < nin; i++) {
       int v = n->in[i];
       int j = producer_index(sn, ir, v);
       if (j < 0 || f->group_of[j] < 0 || f->groups[f->group_of[j]].root != j || !only_used_by(sn, v, k)) continue;
-      int gj = f->group_of[j];
-      if (n_merged == 1 && merged[0] == gj) continue;
-      fast_group_t trial = *g;
-      const fast_group_t* h = &f->groups[gj];
-      if (trial.n_nodes + h->n_nodes + 1 > FAST_MAX_NODES) continue;
-      /* members in node order */
-      int all[FAST_MAX_NODES], na = 0, a = 0, b = 0;
-      while (a < trial.n_nodes || b < h->n_nodes) {
-        if (b >= h->n_nodes || (a < trial.n_nodes && trial.nodes[a] < h->nodes[b]))
-          all[na++] = trial.nodes[a++];
-        else
-          all[na++] = h->nodes[b++];
-      }
-      memcpy(trial.nodes, all, sizeof all);
-      trial.n_nodes = na;
-      trial.nodes[trial.n_nodes++] = k;
-      bool fits = group_compile(&trial, p, sn, alloc, &nomem);
-      group_free_consts(&trial, alloc);
-      if (!fits) continue;
-      memcpy(g->nodes, all, sizeof all);
-      g->n_nodes = na;
-      merged[n_merged++] = gj;
+      if (n_cand == 1 && cand[0] == f->group_of[j]) continue;
+      cand[n_cand++] = f->group_of[j];
+    }
+    if (n_cand == 2 && merge_trial(f, g, cand, 2, k, p, sn, alloc, &nomem)) {
+      merged[n_merged++] = cand[0];
+      merged[n_merged++] = cand[1];
+    } else {
+      for (int c = 0; c < n_cand && !nomem; c++)
+        if (merge_trial(f, g, &cand[c], 1, k, p, sn, alloc, &nomem)) merged[n_merged++] = cand[c];
     }
     g->nodes[g->n_nodes++] = k;
     g->root = k;
@@ -466,7 +560,43 @@ dycl_status_t cpu_fast_plan(const dycl_program_t* p, const dycl_subnet_t* sn, co
       h->n_nodes = 0;
     }
     for (int i = 0; i < g->n_nodes; i++) f->group_of[g->nodes[i]] = ng;
+    set_rel(f, g);
     ng++;
+  }
+  /* a view no group took is an ordinary Slice; then, with every member's releases where they
+   * happen, each group is checked again, a group that no longer compiles is dissolved (its nodes
+   * run one by one), until none is */
+  for (int i = 0; i < ng; i++) {
+    fast_group_t* g = &f->groups[i];
+    if (g->root < 0 || !f->views[g->root]) continue;
+    f->group_of[g->root] = -1;
+    f->rel[g->root] = g->root;
+    dycl_free(alloc, f->views[g->root]);
+    f->views[g->root] = NULL;
+    g->root = -1;
+    g->n_nodes = 0;
+  }
+  for (bool again = true; again && !nomem;) {
+    again = false;
+    for (int i = 0; i < ng && !nomem; i++) {
+      fast_group_t* g = &f->groups[i];
+      if (g->root < 0) continue;
+      bool fits = group_compile(f, g, p, sn, alloc, &nomem);
+      group_free_consts(g, alloc);
+      if (fits || nomem) continue;
+      for (int m = 0; m < g->n_nodes; m++) {
+        int k = g->nodes[m];
+        f->group_of[k] = -1;
+        f->rel[k] = k;
+        if (f->views[k]) { /* an ordinary Slice again */
+          dycl_free(alloc, f->views[k]);
+          f->views[k] = NULL;
+        }
+      }
+      g->root = -1;
+      g->n_nodes = 0;
+      again = true;
+    }
   }
   /* compile the surviving groups, packed */
   int live = 0;
@@ -475,9 +605,9 @@ dycl_status_t cpu_fast_plan(const dycl_program_t* p, const dycl_subnet_t* sn, co
     if (g->root < 0) continue;
     if (live != i) f->groups[live] = *g;
     g = &f->groups[live];
-    if (!group_compile(g, p, sn, alloc, &nomem)) {
+    if (!group_compile(f, g, p, sn, alloc, &nomem)) {
       if (nomem) break;
-      /* cannot happen: every group was compiled when it was formed; run its nodes with ref */
+      /* cannot happen: every group was compiled just above; run its nodes with ref */
       for (int m = 0; m < g->n_nodes; m++) f->group_of[g->nodes[m]] = -1;
       continue;
     }
@@ -488,6 +618,8 @@ dycl_status_t cpu_fast_plan(const dycl_program_t* p, const dycl_subnet_t* sn, co
     live++;
   }
   f->n_groups = live;
+  dycl_free(alloc, f->rel); /* planning only */
+  f->rel = NULL;
   if (nomem) {
     s = dycl_error_nomem();
     f->n_groups = ng; /* free every constant made so far */
@@ -629,6 +761,9 @@ void cpu_fast_destroy(cpu_fast_t* f) {
   for (int i = 0; i < f->n_groups; i++) group_free_consts(&f->groups[i], f->alloc);
   pool_destroy(f->pool);
   pthread_mutex_destroy(&f->pool_lock);
+  for (int k = 0; f->views && k < f->n_nodes; k++) dycl_free(f->alloc, f->views[k]);
+  dycl_free(f->alloc, f->views);
+  dycl_free(f->alloc, f->rel);
   dycl_free(f->alloc, f->groups);
   dycl_free(f->alloc, f->group_of);
   dycl_free(f->alloc, f->deferred);
@@ -770,9 +905,13 @@ static dycl_status_t group_run(cpu_fast_t* f, const dycl_program_t* p, const dyc
   if (!f || k >= f->n_nodes || f->group_of[k] < 0) return NULL;
   const fast_group_t* g = &f->groups[f->group_of[k]];
   if (g->root != k) return NULL;
-  /* the externals: float tensors */
+  /* the externals: float tensors, or views of them (a Slice member's part: its dims, strides and
+   * first element) */
   const dycl_value_t* ev[FAST_MAX_EXT];
   bool ecl[FAST_MAX_EXT]; /* held channels-last */
+  int erank[FAST_MAX_EXT];
+  const int64_t* edims[FAST_MAX_EXT];
+  int64_t vdims[FAST_MAX_EXT][DYCL_MAX_RANK], vst[FAST_MAX_EXT][DYCL_MAX_RANK], voff[FAST_MAX_EXT];
   int n_cl = 0;
   for (int e = 0; e < g->n_ext; e++) {
     ev[e] = NULL;
@@ -781,6 +920,15 @@ static dycl_status_t group_run(cpu_fast_t* f, const dycl_program_t* p, const dyc
     const dycl_value_t* v = slots[g->ext[e].value];
     if (!v || v->kind != DYCL_VALUE_TENSOR || v->dtype != DYCL_DTYPE_FLOAT32) return NULL;
     ev[e] = v;
+    erank[e] = v->rank;
+    edims[e] = v->dims;
+    if (g->ext[e].view >= 0) { /* views are read plain, of the rank the Slice was read for */
+      const fast_view_t* w = f->views[g->ext[e].view];
+      if (q || v->rank != w->rank) return NULL;
+      voff[e] = dycl_slice_view(&w->a, v->rank, v->dims, vdims[e], vst[e]);
+      edims[e] = vdims[e];
+      continue;
+    }
     if (q && q->held_cl(q->ctx, g->ext[e].value)) {
       ecl[e] = true;
       n_cl++;
@@ -795,7 +943,7 @@ static dycl_status_t group_run(cpu_fast_t* f, const dycl_program_t* p, const dyc
       fast_src_t src = g->src[gi][s];
       bool ok;
       if (src.kind == 0) {
-        ok = broadcast_into(&sh[gi], ev[src.idx]->rank, ev[src.idx]->dims);
+        ok = broadcast_into(&sh[gi], erank[src.idx], edims[src.idx]);
       } else if (src.kind == 1) {
         ok = broadcast_into(&sh[gi], sh[src.idx].rank, sh[src.idx].dims);
       } else {
@@ -826,12 +974,21 @@ static dycl_status_t group_run(cpu_fast_t* f, const dycl_program_t* p, const dyc
         if (v->dims[d] != 1) return NULL;
     }
   }
+  /* the blocks run contiguously along the output's innermost dim longer than 1: a view strided
+   * there (a Slice of an inner dim to one element) leaves the group to its nodes one by one */
+  int inner = os->rank - 1;
+  while (inner > 0 && os->dims[inner] == 1) inner--;
+  for (int e = 0; e < g->n_ext && os->rank > 0; e++) {
+    int ed = inner - (os->rank - erank[e]);
+    if (ev[e] && g->ext[e].view >= 0 && ed >= 0 && vdims[e][ed] != 1 && vst[e][ed] != 1) return NULL;
+  }
   /* the output: the buffer of an input of the same shape (and layout) that dies here, or a new
    * tensor */
   dycl_value_t* Y = NULL;
   for (int e = 0; e < g->n_ext && !Y; e++) {
     const dycl_value_t* v = ev[e];
-    if (!v || !g->ext[e].dies || v->rank != os->rank || numel == 0 || ecl[e] != (q != NULL)) continue;
+    if (!v || !g->ext[e].dies || g->ext[e].view >= 0 || v->rank != os->rank || numel == 0 || ecl[e] != (q != NULL))
+      continue;
     if (memcmp(v->dims, os->dims, (size_t)os->rank * sizeof *os->dims)) continue;
     if (atomic_load_explicit(&((dycl_value_t*)v)->refs, memory_order_acquire) != 1 || !cpu_fast_may_keep(kctx, v))
       continue;
@@ -849,6 +1006,15 @@ static dycl_status_t group_run(cpu_fast_t* f, const dycl_program_t* p, const dyc
     for (int e = 0; e < g->n_ext; e++) {
       int er;
       int64_t edims[DYCL_MAX_RANK];
+      if (ev[e] && g->ext[e].view >= 0) { /* a view: its own strides over the output's dims */
+        er = erank[e];
+        for (int d = rank - 1; d >= 0; d--) {
+          int ed = d - (rank - er);
+          st[e][d] = ed < 0 || vdims[e][ed] == 1 ? 0 : vst[e][ed];
+        }
+        R.base[e] = (const float*)ev[e]->data + voff[e];
+        continue;
+      }
       if (ev[e]) {
         er = ev[e]->rank;
         memcpy(edims, ev[e]->dims, (size_t)er * sizeof *edims);
@@ -954,7 +1120,12 @@ dycl_status_t cpu_fast_run_cl(const cpu_fast_t* f, const dycl_program_t* p, cons
 
 bool cpu_fast_cl_capable(const cpu_fast_t* f, const dycl_program_t* p, const dycl_subnet_t* sn, int k) {
   if (!f || k >= f->n_nodes) return false;
-  if (f->group_of[k] >= 0) return f->groups[f->group_of[k]].root == k;
+  if (f->group_of[k] >= 0) {
+    const fast_group_t* g = &f->groups[f->group_of[k]];
+    for (int e = 0; e < g->n_ext; e++)
+      if (g->ext[e].view >= 0) return false; /* views are read plain */
+    return g->root == k;
+  }
   const dycl_node_t* n = sn->nodes[k];
   if ((n->op != DYCL_OP_Concat && n->op != DYCL_OP_Pad) || n->n_out != 1 || n->out[0] < 0) return false;
   const dycl_type_t* t = &p->ir->values[n->out[0]]->type;
