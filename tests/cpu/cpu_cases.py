@@ -647,7 +647,8 @@ def own_cases():
     source (kept so by a oneDNN conv before them), with every kind of fused post-op, padding that
     clips the window on every side, windows wider than the image, rows whose inside part is not a
     whole number of tiles, several images, results channels-last (read by a later conv) and plain
-    (the graph outputs); and matrix products of 1 to 4 rows by constant weights."""
+    (the graph outputs); and matrix products of 1 to 4 rows by constant weights, down to products
+    too small for oneDNN."""
     out = []
     b = Builder("own_conv_few_channels", 61)
     x = b.input("x", ["N", 16, "H", "W"])
@@ -690,6 +691,18 @@ def own_cases():
     out.append(gemm_own("own_gemm_long", 66, [1, 2], 8192, 60, True, None, [leaky(0.3)]))
     out.append(gemm_own("own_gemm_elu", 69, [1, 4], 700, 33, True, (33,), [unary("Elu", alpha=0.7)]))
     out.append(gemm_own("own_gemm_wide_onednn", 70, [1], 512, 300, True, (300,), [unary("Sigmoid")]))  # N > 64
+    # products too small for oneDNN (K x M x N < 4096) and of fewer than 16 terms: an RNN cell's
+    # gates (K 10, N 40, added to another product as a residual), a gate's single logit (N 1), a
+    # product of 3 terms (one masked vector), and 5 rows (the reference kernel again)
+    out.append(gemm_own("own_gemm_tiny_logit", 73, [1, 2, 4, 5], 10, 1, True, (1,), [unary("Sigmoid")]))
+    out.append(gemm_own("own_gemm_tiny_k3", 74, [1, 3, 5], 3, 17, False, (17,), [relu]))
+    b = Builder("own_matmul_tiny_cell", 75)
+    h = b.input("h", ["M", 10])
+    x = b.input("x", ["M", 12])
+    g = b.op("Add", [b.op("Gemm", [x, b.weights(40, 12), b.weights(40)], transB=1), b.op("MatMul", [h, b.weights(10, 40)])])
+    b.output(b.op("Tanh", [g]))
+    rng = np.random.default_rng(76)
+    out.append(("own_matmul_tiny_cell", b.model(), [[rnd(rng, m, 10), rnd(rng, m, 12)] for m in (1, 4, 6, 0)]))
     b = Builder("own_matmul_residual", 67)
     a = b.input("a", ["B", 1, 128])
     r = b.input("r", ["B", 1, 48])

@@ -469,8 +469,8 @@ bool cpu_group_spatial_reduce(const dycl_program_t* p, const dycl_subnet_t* sn, 
   return spatial_axes(g, head, &io);
 }
 
-static dycl_status_t spatial_reduce_cl(const dycl_program_t* p, const cpu_group_t* g, const dycl_node_t* head,
-                                       const group_io_t* io, dycl_value_t** slots, dycl_kctx_t* kctx, cpu_ran_t* ran) {
+static dycl_status_t spatial_reduce_cl(const dycl_program_t* p, const cpu_state_t* st, const cpu_group_t* g,
+                                       const dycl_node_t* head, const group_io_t* io, dycl_value_t** slots, dycl_kctx_t* kctx, cpu_ran_t* ran) {
   const dycl_value_t* X = io->x;
   if (!spatial_axes(g, head, io) || X->numel < 1) return NULL; /* the caller makes X plain */
   bool max = g->kind == CPU_KIND_POOL ? g->pool_kind == CPU_POOL_MAX : g->reduce_kind == CPU_REDUCE_MAX;
@@ -485,7 +485,7 @@ static dycl_status_t spatial_reduce_cl(const dycl_program_t* p, const cpu_group_
   DYCL_RETURN_IF_ERROR(dycl_kernel_tensor(kctx, head, DYCL_DTYPE_FLOAT32, rank, dims, &Y));
   float* y = Y->data;
   if (!max && !min) { /* [N, S, C] summed over S, vectorized along C */
-    cpu_fast_kernels()->sum_middle(X->data, y, N, S, C, mean);
+    st->kern->sum_middle(X->data, y, N, S, C, mean);
   } else { /* NaN as the reference kernels take it: ReduceMax/Min keep it, GlobalMaxPool skips it */
     bool keep_nan = g->kind == CPU_KIND_REDUCE;
     for (int64_t n = 0; n < N; n++) {
@@ -560,11 +560,14 @@ static dycl_status_t build_prim(cpu_state_t* st, cpu_group_t* g, const dycl_node
       if (!ok) return NULL;
       double work = (double)d.a_dims[d.rank - 1];
       for (int i = 0; i < d.rank; i++) work *= (double)d.c_dims[i];
-      if (work < CPU_MIN_WORK) return NULL;
+      /* dycl's own product costs a call and the arithmetic: it takes the products too small for
+       * oneDNN too (an RNN cell's gates, a gate's logit), which the reference kernel would run */
+      bool own = g->w_const && io->w->data && cpu_own_mm_suits(&d);
+      if (work < CPU_MIN_WORK && !own) return NULL;
       d.threads = work < CPU_SERIAL_WORK ? 1 : 0;
       post.sum = e->plan.sum != SRC_NONE;
       post.sum_scale = e->plan.sum == SRC_GEMM_C ? (float)dycl_attr_float(head, "beta", 1.0) : 1.0f;
-      if (g->w_const && io->w->data && cpu_own_mm_suits(&d))
+      if (own)
         return cpu_own_mm_create(&d, &post, io->w->data, d.threads ? d.threads : cpu_dnn_threads(st->dnn), st->alloc,
                                  &e->e.own);
       return cpu_prim_matmul(st->dnn, &d, &post, g->w_const, &e->e.prim);
@@ -829,7 +832,7 @@ dycl_status_t cpu_group_run(const dycl_program_t* p, const dycl_subnet_t* sn, cp
     if (!f32_tensor(io.s)) return NULL;
   }
   if (io.x_cl && (g->kind == CPU_KIND_REDUCE || g->kind == CPU_KIND_POOL) && (g->kind != CPU_KIND_POOL || g->global))
-    return spatial_reduce_cl(p, g, head, &io, slots, kctx, ran);
+    return spatial_reduce_cl(p, st, g, head, &io, slots, kctx, ran);
   /* oneDNN's max and min reductions drop a NaN that ONNX (and the reference kernel) keep */
   if (g->kind == CPU_KIND_REDUCE && (g->reduce_kind == CPU_REDUCE_MAX || g->reduce_kind == CPU_REDUCE_MIN)) return NULL;
   int64_t key[CPU_KEY_MAX];

@@ -92,7 +92,7 @@ bool cpu_own_mm_suits(const cpu_mm_desc_t* d) {
   if (d->rank != 2) return false;
   int64_t M = d->a_dims[0], K = d->a_dims[1];
   return M >= 1 && M <= CPU_OWN_MM_MAX_M && d->b_dims[1] <= CPU_OWN_MM_MAX_N && d->a_strides[1] == 1 &&
-         d->a_strides[0] == K && K >= 16;
+         d->a_strides[0] == K && K >= 1;
 }
 
 dycl_status_t cpu_own_mm_create(const cpu_mm_desc_t* d, const cpu_post_t* post, const float* b, int threads,

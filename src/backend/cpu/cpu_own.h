@@ -13,6 +13,7 @@
  *     product kernel reads the weights at a third of the bandwidth: the weights are packed as rows
  *     of K (one per output column) and streamed once, split between the threads by rows. With
  *     more columns (NMT's 1000x1000 decoder products) oneDNN streams them as fast or faster.
+ *     It also takes products too small to hand to oneDNN (an RNN cell's gates), of any length K.
  *
  * Weights are packed once, at creation, into the structure (which owns them). A run is split
  * between the threads of the calling thread's OpenMP team (cpu_parallel_for) and computes
