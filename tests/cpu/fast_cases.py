@@ -292,8 +292,10 @@ def view_cases():
     in the source) and with static shapes (planned into the arena, which must keep the product until
     the later group's root); views of a middle axis, of the innermost axis down to one element
     (strided along the blocks: the group runs node by node), broadcast against the full tensor, two
-    views of one source in one group, negative and clamped bounds; and slices left to the reference
-    kernel: a step of 2, starts known only at run time, opset 9 attributes (a view too)."""
+    views of one source in one group, a value read whole and through a view by one group (it dies
+    there, but the output must not take its bytes), negative and clamped bounds; and slices left to
+    the reference kernel: a step of 2, starts known only at run time, opset 9 attributes (a view
+    too)."""
     rng = np.random.default_rng(380)
     out = []
     for static in (False, True):
@@ -325,6 +327,8 @@ def view_cases():
     b.output(b.op("Neg", [b.op("Exp", [sl(x, [0], [6], [1], steps=[2])])]))  # a step of 2: the reference kernel
     b.output(b.op("Abs", [b.op("Neg", [b.op("Slice", [x, s_, b.const(np.array([5], np.int64)),
                                                       b.const(np.array([1], np.int64))])])]))  # run-time starts
+    v = b.op("Exp", [x])  # read whole and through a view by one group: its buffer must not take the output
+    b.output(b.op("Add", [v, b.op("Sigmoid", [sl(v, [0], [1], [1])])]))
     out.append(("fast_view_shapes", b.model(13),
                 [[specials(rnd(rng, 2, 6, 4), rng), np.array([2], np.int64)], [rnd(rng, 1, 6, 4), np.array([-2], np.int64)],
                  [rnd(rng, 0, 6, 4), np.array([0], np.int64)]]))

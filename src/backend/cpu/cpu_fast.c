@@ -405,10 +405,14 @@ static bool group_compile(const cpu_fast_t* fp, fast_group_t* g, const dycl_prog
       for (int e = 0; e < g->n_ext; e++)
         if (g->ext[e].value == sn->release_ids[r]) goto fail;
   }
-  /* externals released with the group may take its output */
+  /* externals released with the group may take its output; not a view, nor a value a view reads
+   * (the output's blocks would overwrite parts of it the view reads later) */
   for (int e = 0; e < g->n_ext; e++) {
     fast_ext_t* x = &g->ext[e];
     if (x->value < 0 || x->view >= 0) continue;
+    bool viewed = false;
+    for (int o = 0; o < g->n_ext; o++) viewed = viewed || (g->ext[o].view >= 0 && g->ext[o].value == x->value);
+    if (viewed) continue;
     for (int gi = 0; gi < g->n_nodes && !x->dies; gi++) x->dies = cpu_fast_dies_at(sn, g->nodes[gi], x->value);
   }
   return true;
