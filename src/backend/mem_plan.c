@@ -155,8 +155,7 @@ dycl_status_t dycl_mem_plan_build(const dycl_ir_t* ir, const dycl_subnet_t* sn, 
   for (int64_t i = 0; i < ir->n_values; i++) last[i] = -1;
   for (int k = 0; k < N; k++) {
     int at = release_pos && release_pos[k] > k ? release_pos[k] : k;
-    for (int r = sn->release_start[k]; r < sn->release_start[k + 1]; r++)
-      if (at > last[sn->release_ids[r]]) last[sn->release_ids[r]] = at;
+    for (int r = sn->release_start[k]; r < sn->release_start[k + 1]; r++) last[sn->release_ids[r]] = at;
   }
   for (int k = 0; k < N; k++) {
     const dycl_node_t* n = sn->nodes[k];

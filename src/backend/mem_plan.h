@@ -47,16 +47,16 @@ typedef struct dycl_mem_plan {
  * (a fused group makes its members' outputs at its head's position), -1 when they are not made
  * in memory the plan should hold (the intermediates of a fused group). release_pos[k] (may be
  * NULL: k) is the position at which the values sn releases after node k are actually released,
- * when that is later (a member of a fused group that runs, and releases, with a later node). share[k] (may be NULL: -1
- * for every node) is a value whose bytes node k's only output may take: the backend's promise
- * that whatever makes that output reads the value element by element, each element before it
- * writes the same element of the result, and that nothing reads the value after that (a residual
- * added into a convolution's result in place). The two then get one slot, when both are planned
- * and of the same size; a chain of such nodes shares one. *out is NULL when nothing could be
- * planned. */
+ * when that is later (a member of a fused group that runs, and releases, with a later node).
+ * share[k] (may be NULL: -1 for every node) is a value whose bytes node k's only output may take:
+ * the backend's promise that whatever makes that output reads the value element by element, each
+ * element before it writes the same element of the result, and that nothing reads the value after
+ * that (a residual added into a convolution's result in place). The two then get one slot, when
+ * both are planned and of the same size; a chain of such nodes shares one. *out is NULL when
+ * nothing could be planned. */
 dycl_status_t dycl_mem_plan_build(const dycl_ir_t* ir, const dycl_subnet_t* sn, const int* exec_pos,
-                                  const int* release_pos,
-                                  const int* share, const dycl_allocator_t* alloc, dycl_mem_plan_t** out);
+                                  const int* release_pos, const int* share, const dycl_allocator_t* alloc,
+                                  dycl_mem_plan_t** out);
 void dycl_mem_plan_free(dycl_mem_plan_t* plan, const dycl_allocator_t* alloc);
 
 #define DYCL_PLACE_MAX_PENDING 8

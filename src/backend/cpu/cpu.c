@@ -523,7 +523,6 @@ static dycl_status_t cpu_prepare_threads(const dycl_program_t* p, dycl_subnet_t*
     return dycl_error(DYCL_CODE_INTERNAL, "cannot create a mutex");
   }
   dycl_status_t s = NULL;
-  st->kern = cpu_fast_kernels();
   if (ng > 0) s = cpu_dnn_create(threads, alloc, &st->dnn); /* none: the plain reference loop */
   if (!s) s = cpu_fast_plan(p, sn, node_group, threads, alloc, &st->fast); /* the other nodes (cpu_fast.h) */
   if (!s) s = plan_layouts(p, sn, st, NULL);
@@ -605,10 +604,12 @@ static dycl_status_t run_ref_node(const dycl_ir_t* ir, const dycl_node_t* n, dyc
   return s;
 }
 
-/* Replaces the channels-last tensor in *slot by a plain copy (for a reference kernel). */
-static dycl_status_t to_plain(const cpu_state_t* st, dycl_kctx_t* kctx, dycl_value_t** slot) {
+/* Replaces the channels-last tensor in *slot by a plain copy (for a reference kernel), transposed
+ * by the kernels of plan `fast` (may be NULL). */
+static dycl_status_t to_plain(const cpu_fast_t* fast, dycl_kctx_t* kctx, dycl_value_t** slot) {
   dycl_value_t* u;
-  DYCL_RETURN_IF_ERROR(dycl_tensor_from_channels_last(kctx->alloc, kctx->limits, *slot, st->kern->transpose, &u));
+  DYCL_RETURN_IF_ERROR(
+      dycl_tensor_from_channels_last(kctx->alloc, kctx->limits, *slot, cpu_fast_kern(fast)->transpose, &u));
   dycl_value_release(*slot);
   *slot = u;
   return NULL;
@@ -625,7 +626,7 @@ static dycl_status_t inputs_to_plain(const cpu_state_t* st, const dycl_subnet_t*
     for (int i = 0; i < n->n_in; i++) {
       int c = cl_index(st, n->in[i]);
       if (c >= 0 && cl[c]) {
-        DYCL_RETURN_IF_ERROR(to_plain(st, kctx, &slots[n->in[i]]));
+        DYCL_RETURN_IF_ERROR(to_plain(st->fast, kctx, &slots[n->in[i]]));
         cl[c] = 0;
       }
     }
@@ -716,7 +717,7 @@ static dycl_status_t cpu_run(const dycl_program_t* p, const dycl_subnet_t* sn, d
     if (!x || x->kind != DYCL_VALUE_TENSOR || !x->layout) continue;
     int c = st ? cl_index(st, v) : -1;
     if (c >= 0) cl[c] = 1;
-    else s = to_plain(st, kctx, &slots[v]);
+    else s = to_plain(st ? st->fast : NULL, kctx, &slots[v]);
   }
   /* the arena: planned intermediates are made in it (see backend/mem_plan.h) */
   dycl_placement_t* pl = st && st->plan ? kctx->place : NULL;

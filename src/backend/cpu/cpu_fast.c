@@ -481,6 +481,19 @@ static fast_view_t* view_of(const dycl_ir_t* ir, const dycl_node_t* n, const dyc
   return out;
 }
 
+/* Undoes group g while planning: its nodes run one by one, a view is an ordinary Slice again. */
+static void group_dissolve(cpu_fast_t* f, fast_group_t* g) {
+  for (int m = 0; m < g->n_nodes; m++) {
+    int k = g->nodes[m];
+    f->group_of[k] = -1;
+    f->rel[k] = k;
+    dycl_free(f->alloc, f->views[k]);
+    f->views[k] = NULL;
+  }
+  g->root = -1;
+  g->n_nodes = 0;
+}
+
 /* Node k's group as a member: it runs, and releases its values, with the group's root. */
 static void set_rel(cpu_fast_t* f, const fast_group_t* g) {
   for (int m = 0; m < g->n_nodes; m++) f->rel[g->nodes[m]] = g->root;
@@ -567,54 +580,29 @@ dycl_status_t cpu_fast_plan(const dycl_program_t* p, const dycl_subnet_t* sn, co
     set_rel(f, g);
     ng++;
   }
-  /* a view no group took is an ordinary Slice; then, with every member's releases where they
-   * happen, each group is checked again, a group that no longer compiles is dissolved (its nodes
-   * run one by one), until none is */
-  for (int i = 0; i < ng; i++) {
-    fast_group_t* g = &f->groups[i];
-    if (g->root < 0 || !f->views[g->root]) continue;
-    f->group_of[g->root] = -1;
-    f->rel[g->root] = g->root;
-    dycl_free(alloc, f->views[g->root]);
-    f->views[g->root] = NULL;
-    g->root = -1;
-    g->n_nodes = 0;
-  }
+  /* a view no group took is an ordinary Slice */
+  for (int i = 0; i < ng; i++)
+    if (f->groups[i].root >= 0 && f->views[f->groups[i].root]) group_dissolve(f, &f->groups[i]);
+  /* with every member's releases where they happen, each group is compiled again; one that no
+   * longer compiles is dissolved (its nodes run one by one), until none is */
   for (bool again = true; again && !nomem;) {
     again = false;
     for (int i = 0; i < ng && !nomem; i++) {
       fast_group_t* g = &f->groups[i];
       if (g->root < 0) continue;
-      bool fits = group_compile(f, g, p, sn, alloc, &nomem);
-      group_free_consts(g, alloc);
-      if (fits || nomem) continue;
-      for (int m = 0; m < g->n_nodes; m++) {
-        int k = g->nodes[m];
-        f->group_of[k] = -1;
-        f->rel[k] = k;
-        if (f->views[k]) { /* an ordinary Slice again */
-          dycl_free(alloc, f->views[k]);
-          f->views[k] = NULL;
-        }
-      }
-      g->root = -1;
-      g->n_nodes = 0;
+      group_free_consts(g, alloc); /* of its previous compilation */
+      if (group_compile(f, g, p, sn, alloc, &nomem) || nomem) continue;
+      group_dissolve(f, g);
       again = true;
     }
   }
-  /* compile the surviving groups, packed */
+  /* the surviving groups, compiled, packed */
   int live = 0;
   for (int i = 0; i < ng && !nomem; i++) {
     fast_group_t* g = &f->groups[i];
     if (g->root < 0) continue;
     if (live != i) f->groups[live] = *g;
     g = &f->groups[live];
-    if (!group_compile(f, g, p, sn, alloc, &nomem)) {
-      if (nomem) break;
-      /* cannot happen: every group was compiled just above; run its nodes with ref */
-      for (int m = 0; m < g->n_nodes; m++) f->group_of[g->nodes[m]] = -1;
-      continue;
-    }
     for (int m = 0; m < g->n_nodes; m++) {
       f->group_of[g->nodes[m]] = live;
       f->deferred[g->nodes[m]] = g->nodes[m] != g->root;
@@ -777,6 +765,8 @@ void cpu_fast_destroy(cpu_fast_t* f) {
 /* ------------------------------------------------------------------ running a group */
 
 cpu_transpose_fn cpu_fast_transposer(void) { return cpu_fast_kernels()->transpose; }
+
+const fast_kernels_t* cpu_fast_kern(const cpu_fast_t* f) { return f ? f->kern : cpu_fast_kernels(); }
 
 bool cpu_fast_deferred(const cpu_fast_t* f, int k) { return f && k < f->n_nodes && f->deferred[k]; }
 

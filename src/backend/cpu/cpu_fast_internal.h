@@ -140,6 +140,8 @@ typedef struct fast_kernels {
 /* The best kernels this CPU runs (AVX-512, else AVX2 with FMA, else scalar C); DYCL_CPU_ISA=
  * avx512|avx2|scalar in the environment caps the choice (for tests). */
 const fast_kernels_t* cpu_fast_kernels(void);
+/* The kernels plan f was made with (cpu_fast_kernels() then; f NULL: looked up now). */
+const fast_kernels_t* cpu_fast_kern(const struct cpu_fast* f);
 
 /* Concat node n along the channels with a channels-last result (cpu_fast_run_cl, cpu_fast_ops.c). */
 dycl_status_t cpu_fast_concat_cl(const fast_kernels_t* kern, const dycl_program_t* p, const dycl_node_t* n,

@@ -100,7 +100,6 @@ typedef struct cpu_state {
   /* the sub-network's intermediates planned into the session's arena (NULL: none) */
   dycl_mem_plan_t* plan;
   struct cpu_fast* fast; /* the fast kernels' plan for the other nodes (cpu_fast.h), or NULL */
-  const struct fast_kernels* kern; /* cpu_fast_kernels(), looked up once (it reads the environment) */
 } cpu_state_t;
 
 typedef enum cpu_ran {

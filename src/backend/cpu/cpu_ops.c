@@ -470,7 +470,8 @@ bool cpu_group_spatial_reduce(const dycl_program_t* p, const dycl_subnet_t* sn, 
 }
 
 static dycl_status_t spatial_reduce_cl(const dycl_program_t* p, const cpu_state_t* st, const cpu_group_t* g,
-                                       const dycl_node_t* head, const group_io_t* io, dycl_value_t** slots, dycl_kctx_t* kctx, cpu_ran_t* ran) {
+                                       const dycl_node_t* head, const group_io_t* io, dycl_value_t** slots,
+                                       dycl_kctx_t* kctx, cpu_ran_t* ran) {
   const dycl_value_t* X = io->x;
   if (!spatial_axes(g, head, io) || X->numel < 1) return NULL; /* the caller makes X plain */
   bool max = g->kind == CPU_KIND_POOL ? g->pool_kind == CPU_POOL_MAX : g->reduce_kind == CPU_REDUCE_MAX;
@@ -485,7 +486,7 @@ static dycl_status_t spatial_reduce_cl(const dycl_program_t* p, const cpu_state_
   DYCL_RETURN_IF_ERROR(dycl_kernel_tensor(kctx, head, DYCL_DTYPE_FLOAT32, rank, dims, &Y));
   float* y = Y->data;
   if (!max && !min) { /* [N, S, C] summed over S, vectorized along C */
-    st->kern->sum_middle(X->data, y, N, S, C, mean);
+    cpu_fast_kern(st->fast)->sum_middle(X->data, y, N, S, C, mean);
   } else { /* NaN as the reference kernels take it: ReduceMax/Min keep it, GlobalMaxPool skips it */
     bool keep_nan = g->kind == CPU_KIND_REDUCE;
     for (int64_t n = 0; n < N; n++) {
