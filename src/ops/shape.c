@@ -668,7 +668,8 @@ dycl_status_t dycl_run_Concat(dycl_kctx_t* ctx, const dycl_node_t* node, dycl_va
       if (d != axis && x->dims[d] != x0->dims[d]) ok = false;
     if (!ok) {
       char b1[128], b2[128];
-      return dycl_node_error(node, DYCL_CODE_RUNTIME, "input %d (%s%s) does not match input 0 (%s%s) on axis %d", i,
+      return dycl_node_error(node, DYCL_CODE_RUNTIME,
+                             "input %d (%s%s) does not match input 0 (%s%s) outside the concatenation axis %d", i,
                              dycl_dtype_name(x->dtype), dycl_shape_str(x->rank, x->dims, b1, sizeof b1),
                              dycl_dtype_name(x0->dtype), dycl_shape_str(rank, x0->dims, b2, sizeof b2), axis);
     }

@@ -9,6 +9,7 @@ dycl_status_t dycl_optimize(dycl_ir_t* ir, dycl_opt_stats_t* stats) {
   DYCL_RETURN_IF_ERROR(dycl_fold_constants(ir, &st.folded, &st.inlined));
   DYCL_RETURN_IF_ERROR(dycl_fold_batchnorm(ir, &st.bn_folded));
   DYCL_RETURN_IF_ERROR(dycl_fold_pad(ir, &st.pad_folded));
+  DYCL_RETURN_IF_ERROR(dycl_flatten_concat(ir, &st.concat_flattened));
   DYCL_RETURN_IF_ERROR(dycl_cse(ir, &st.cse_merged));
   if (st.cse_merged) { /* merged shape arithmetic may fold further */
     int f = 0, in = 0;
@@ -17,7 +18,7 @@ dycl_status_t dycl_optimize(dycl_ir_t* ir, dycl_opt_stats_t* stats) {
     st.inlined += in;
   }
   DYCL_RETURN_IF_ERROR(dycl_dce(ir, &st.dce_removed));
-  if (st.bn_folded || st.pad_folded || st.cse_merged || st.dce_removed) DYCL_RETURN_IF_ERROR(dycl_infer_module(ir));
+  if (st.bn_folded || st.pad_folded || st.concat_flattened || st.cse_merged || st.dce_removed) DYCL_RETURN_IF_ERROR(dycl_infer_module(ir));
   if (stats) *stats = st;
   return NULL;
 }

@@ -12,16 +12,18 @@ typedef struct dycl_opt_stats {
   int inlined;    /* If nodes with a constant condition replaced by their branch (fold.c) */
   int bn_folded;  /* BatchNormalization nodes folded into the Conv/Gemm before them (fold_bn.c) */
   int pad_folded; /* Pads of zeros folded into the Conv/AveragePool after them (fold_pad.c) */
+  int concat_flattened; /* Concat inputs replaced by the inputs of the Concat making them (fold_concat.c) */
   int cse_merged; /* nodes that recomputed an earlier node's value, now aliases (cse.c) */
   int dce_removed; /* nodes whose outputs nothing read (dce.c) */
 } dycl_opt_stats_t;
 
-/* The pipeline: constant folding → BatchNormalization folding → Pad folding → CSE → constant
- * folding again (what CSE exposed) → dead-code elimination → inference. */
+/* The pipeline: constant folding → BatchNormalization folding → Pad folding → Concat flattening →
+ * CSE → constant folding again (what CSE exposed) → dead-code elimination → inference. */
 dycl_status_t dycl_optimize(dycl_ir_t* ir, dycl_opt_stats_t* stats);
 
 dycl_status_t dycl_fold_batchnorm(dycl_ir_t* ir, int* folded);
 dycl_status_t dycl_fold_pad(dycl_ir_t* ir, int* folded);
+dycl_status_t dycl_flatten_concat(dycl_ir_t* ir, int* flattened);
 dycl_status_t dycl_cse(dycl_ir_t* ir, int* merged);
 dycl_status_t dycl_dce(dycl_ir_t* ir, int* removed);
 

@@ -29,7 +29,7 @@ add_test(NAME cpu.threads COMMAND test_cpu_threads WORKING_DIRECTORY ${CMAKE_SOU
 set_tests_properties(cpu.threads PROPERTIES PROCESSORS 2)
 set(_gen ${CMAKE_BINARY_DIR}/cpu-tests/gen)
 foreach(_case conv_net:3:1 conv_residual_fallback:4:2 loop_growing_matmul:3:2 own_conv_few_channels:5:1 inplace_residual:3:1
-      fast_view_lstm_cell:3:3)
+      fast_view_lstm_cell:3:3 fast_concat_dense_block:4:4)
   string(REPLACE ":" ";" _parts ${_case})
   list(GET _parts 0 _name)
   list(GET _parts 1 _n_sets)

@@ -637,6 +637,28 @@ def layout_cases():
     b.output("y")
     out.append(("layout_if_output", b.model(13),
                 [[rnd(rng, 1, 3, 12, 12), T], [rnd(rng, 2, 3, 7, 9), F], [rnd(rng, 1, 3, 12, 12), F]]))
+
+    # a plain value (a model output, so never handed over channels-last) read by a group in an If
+    # branch that reads a Concat of it and a conv result in place: the branch turns it channels-last
+    # in the host's slot for its groups and must put it back plain for the model output
+    b = Builder("layout_turned_input", 99)
+    x = b.input("x", ["N", 3, "H", "W"])
+    c = b.input("c", [], TensorProto.BOOL)
+    b.op("Conv", [x, b.weights(8, 3, 3, 3), b.weights(8)], pads=[1, 1, 1, 1], out="t")
+
+    def dense(g):
+        y = g.op("Conv", ["t", g.weights(4, 8, 3, 3)], pads=[1, 1, 1, 1])
+        scale = g.const(g.rng.random((12, 1, 1)).astype(np.float32))
+        z = g.op("Relu", [g.op("Mul", [g.op("Concat", ["t", y], axis=1), scale])])
+        return [g.op("Conv", [z, g.weights(8, 12, 1, 1)], out="then_out")]
+    then = sub("then", 100, dense, None)
+    els = helper.make_graph([helper.make_node("Neg", ["t"], ["else_out"])], "else", [],
+                            [helper.make_tensor_value_info("else_out", F32, None)])
+    b.nodes.append(helper.make_node("If", [c], ["y"], then_branch=then, else_branch=els))
+    b.output("y")
+    b.output("t")
+    out.append(("layout_turned_input", b.model(13),
+                [[rnd(rng, 1, 3, 12, 12), T], [rnd(rng, 2, 3, 7, 9), T], [rnd(rng, 1, 3, 12, 12), F]]))
     return out
 
 

@@ -341,6 +341,74 @@ def view_cases():
     return out
 
 
+def concat_cases():
+    """Concats a group reads in place, from their inputs (the graph optimizer first flattens a Concat
+    of Concats). Plain: rank 2 along either axis, three inputs after flattening, a result broadcast
+    over rows and one broadcast along the blocks (one element a block), an empty input, a value read
+    whole and through a Concat by one group (it dies there; the output must not take its bytes),
+    inputs whose shapes do not match (the Concat kernel's error); rank 4 with BatchNormalization and a
+    Concat along a spatial axis. Channels-last: a dense block of convolutions (the groups between them
+    gather channels-last inputs, and the graph input, which another reader keeps plain, turned block
+    by block; conv_dense_block in cpu_cases.py has it turned once for all of them instead), large
+    enough that the groups and a Concat read by a convolution (all inputs channels-last, and one
+    mixing in a plain input) are split across threads; a per-channel Concat of plain inputs in a
+    channels-last group (gathered, not tiled); a 2x2 input whose convs fall back."""
+    rng = np.random.default_rng(390)
+    out = []
+    b = Builder("fast_concat_inplace", 391)
+    x, y, e = b.input("x", ["A", 3]), b.input("y", ["A", 5]), b.input("e", ["A", 0])
+    z, p = b.input("z", ["Z", 4]), b.input("p", ["A", 1])
+    row = b.const((np.arange(8, dtype=np.float32) - 3.5) / 2)
+    b.output(b.op("Mul", [b.op("Relu", [b.op("Concat", [x, y], axis=1)]), row]))
+    inner = b.op("Concat", [x, b.op("Exp", [y])], axis=-1)
+    b.output(b.op("Tanh", [b.op("Concat", [inner, x], axis=1)]))  # flattened to three inputs
+    b.output(b.op("Add", [b.op("Concat", [x, b.op("Neg", [x])], axis=0), b.const(np.float32([1, 2, 3]))]))
+    b.output(b.op("Add", [b.op("Sigmoid", [b.op("Concat", [p, b.op("Abs", [p])], axis=0)]), z]))  # [2A,1] over [2A,4]
+    xx = b.op("Exp", [x])
+    b.output(b.op("Add", [xx, b.op("Neg", [b.op("Concat", [e, xx], axis=1)])]))
+    b.output(b.op("Relu", [b.op("Concat", [x, b.op("Neg", [b.input("w", ["W", 2])])], axis=1)]))
+    sets = []
+    for a, wr in ((2, 2), (1, 1), (0, 0), (3, 2)):  # the last: w's rows do not match
+        sets.append([specials(rnd(rng, a, 3), rng), specials(rnd(rng, a, 5), rng), rnd(rng, a, 0),
+                     rnd(rng, 2 * a, 4), rnd(rng, a, 1), rnd(rng, wr, 2)])
+    out.append(("fast_concat_inplace", b.model(13), sets))
+
+    b = Builder("fast_concat_rank4", 392)
+    x, y = b.input("x", ["N", 3, "H", "W"]), b.input("y", ["N", 5, "H", "W"])
+    c = b.op("Concat", [x, b.op("Concat", [y, x], axis=1)], axis=1)  # 11 channels
+    b.output(b.op("Relu", [b.op("BatchNormalization", [c, b.const(1 + 0.1 * b.rng.standard_normal(11).astype(np.float32)),
+                                                       b.weights(11), b.weights(11),
+                                                       b.const((0.5 + b.rng.random(11)).astype(np.float32))])]))
+    b.output(b.op("Sigmoid", [b.op("Concat", [x, b.op("Neg", [x])], axis=2)]))
+    out.append(("fast_concat_rank4", b.model(13), [[rnd(rng, 1, 3, 4, 5), rnd(rng, 1, 5, 4, 5)],
+                                                   [rnd(rng, 2, 3, 7, 3), rnd(rng, 2, 5, 7, 3)]]))
+
+    b = Builder("fast_concat_dense_block", 393)
+    x = b.input("x", ["N", 8, "H", "W"])
+
+    def bn_relu(v, c):
+        return b.op("Relu", [b.op("BatchNormalization", [v, b.const(1 + 0.1 * b.rng.standard_normal(c).astype(np.float32)),
+                                                         b.weights(c), b.weights(c),
+                                                         b.const((0.5 + b.rng.random(c)).astype(np.float32))])])
+    c = x
+    for i in range(4):
+        y = b.op("Conv", [bn_relu(c, 8 + 6 * i), b.weights(6, 8 + 6 * i, 3, 3)], pads=[1, 1, 1, 1])
+        c = b.op("Concat", [c, y], axis=1)
+    t = b.op("Conv", [bn_relu(c, 32), b.weights(24, 32, 1, 1)])
+    u = b.op("Conv", [t, b.weights(16, 24, 3, 3)], pads=[1, 1, 1, 1])
+    s1, s2, q = b.input("s1", [1, 10, 1, 1]), b.input("s2", [1, 6, 1, 1]), b.input("q", ["N", 5, "H", "W"])
+    v = b.op("Mul", [u, b.op("Concat", [s1, s2], axis=1)])  # a per-channel Concat of plain inputs
+    both = b.op("Concat", [t, b.op("Conv", [v, b.weights(16, 16, 1, 1)])], axis=1)  # read by a conv
+    mixed = b.op("Concat", [u, q], axis=1)  # a plain input among channels-last ones
+    b.output(b.op("Conv", [both, b.weights(4, 40, 1, 1)]))
+    b.output(b.op("Conv", [mixed, b.weights(4, 21, 1, 1)]))
+    b.output(b.op("Neg", [x]))  # a reader that keeps x plain: the groups turn its blocks as they gather
+    sets = [[rnd(rng, *s), rnd(rng, 1, 10, 1, 1), rnd(rng, 1, 6, 1, 1), rnd(rng, s[0], 5, s[2], s[3])]
+            for s in ((1, 8, 24, 24), (2, 8, 9, 13), (1, 8, 2, 2), (1, 8, 32, 32))]
+    out.append(("fast_concat_dense_block", b.model(13), sets))
+    return out
+
+
 def cases():
     return (unary_chain_cases() + broadcast_cases() + batchnorm_cases() + softmax_cases() + layernorm_cases()
-            + reduce_cases() + shape_cases() + schedule_cases() + view_cases())
+            + reduce_cases() + shape_cases() + schedule_cases() + view_cases() + concat_cases())

@@ -129,6 +129,30 @@ static int check_transpose(const fast_kernels_t* k) {
   return bad;
 }
 
+/* copy_rows (a Concat's part of each row) for widths below, at and above a vector, and past two,
+ * between rows of different strides; exact, and nothing written between the rows' parts. */
+static int check_copy_rows(const fast_kernels_t* k) {
+  static const int64_t widths[] = {1, 3, 6, 8, 15, 16, 17, 31, 32, 40, 0};
+  int bad = 0;
+  for (size_t t = 0; t < sizeof widths / sizeof widths[0]; t++) {
+    int64_t w = widths[t], rows = 7, ldx = w + 3, ldy = w + 11, ny = rows * ldy + 16;
+    float* x = malloc((size_t)(rows * ldx + 1) * sizeof *x);
+    float* y = malloc((size_t)ny * sizeof *y);
+    for (int64_t i = 0; i < rows * ldx; i++) x[i] = (float)i + 0.5f;
+    for (int64_t i = 0; i < ny; i++) y[i] = -1.0f;
+    k->copy_rows(x + 1, ldx, y + 2, ldy, rows, w);
+    for (int64_t i = 0; i < ny; i++) {
+      int64_t r = (i - 2) / ldy, j = (i - 2) % ldy;
+      float e = i >= 2 && r < rows && j < w ? x[1 + r * ldx + j] : -1.0f;
+      if (y[i] != e && bad++ < 5)
+        printf("  %s copy_rows width %lld at %lld: %g, expected %g\n", k->isa, (long long)w, (long long)i, y[i], e);
+    }
+    free(x);
+    free(y);
+  }
+  return bad;
+}
+
 int main(void) {
   const char* isas[] = {"avx512", "avx2", "scalar"};
   const char* seen[3] = {NULL, NULL, NULL};
@@ -144,6 +168,7 @@ int main(void) {
     for (int o = 0; o < 6; o++) bad += check_unary(k, ops[o], names[o]);
     bad += check_rows(k);
     bad += check_transpose(k);
+    bad += check_copy_rows(k);
     printf("%s: %s\n", k->isa, bad ? "FAILED" : "ok");
     total += bad;
   }

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Graph optimizations (src/transform: fold_bn.c, fold_pad.c, cse.c, dce.c): each case is a small ONNX model built
+"""Graph optimizations (src/transform: fold_bn.c, fold_pad.c, fold_concat.c, cse.c, dce.c): each case is a small ONNX model built
 here; dycl must compute what PyTorch computes (on the ref and, when built, the cpu backend), and
 `dycl inspect` must show the optimization happened (or, for the negative cases, did not).
 
@@ -199,6 +199,34 @@ def case_pad(work, consumer, value, shared):
     return path, [("x", x)], ref, None
 
 
+def case_concat(work, same_axis):
+    """A Concat of Concats along the same axis (one written as -3 on rank 4) reads their inputs instead
+    (fold_concat.c): the inner one another node reads stays, the one only the outer read is left to
+    dead-code elimination; along another axis nothing changes."""
+    a, b, d = f32(1, 2, 3, 4), f32(1, 3, 3, 4), f32(1, 1, 3, 4)
+    if same_axis:
+        nodes = [helper.make_node("Concat", ["a", "b"], ["c1"], axis=1),
+                 helper.make_node("Concat", ["c1", "d"], ["c2"], axis=-3),
+                 helper.make_node("Concat", ["c2", "c1"], ["c3"], axis=1),
+                 helper.make_node("Sigmoid", ["c1"], ["s"])]
+        c1 = np.concatenate([a, b], 1)
+        c3 = np.concatenate([c1, d, c1], 1)
+        ref = [c3, 1 / (1 + np.exp(-c1))]
+        outputs = [vi("c3", list(c3.shape)), vi("s", list(c1.shape))]
+    else:
+        b = f32(1, 2, 3, 4)
+        nodes = [helper.make_node("Concat", ["a", "b"], ["c1"], axis=0),
+                 helper.make_node("Concat", ["c1", "d2"], ["c3"], axis=1)]
+        d = f32(2, 1, 3, 4)
+        c3 = np.concatenate([np.concatenate([a, b], 0), d], 1)
+        ref = [c3]
+        outputs = [vi("c3", list(c3.shape))]
+    path = os.path.join(work, "model.onnx")
+    ins = [("a", a), ("b", b), ("d" if same_axis else "d2", d)]
+    save(path, nodes, [vi(n, list(v.shape)) for n, v in ins], outputs, [])
+    return path, ins, ref, None
+
+
 def field(text, what):
     """The count before `what` on dycl inspect's optimizations line."""
     for line in text.splitlines():
@@ -231,6 +259,8 @@ def main():
         ("pad_conv", lambda w: case_pad(w, "Conv", 0.0, False)),
         ("pad_value_kept", lambda w: case_pad(w, "AveragePool", 0.5, False)),
         ("pad_shared_kept", lambda w: case_pad(w, "Conv", 0.0, True)),
+        ("concat_flatten", lambda w: case_concat(w, True)),
+        ("concat_axes_kept", lambda w: case_concat(w, False)),
     ]
     pad_expected = {"pad_avgpool": 1, "pad_conv": 1, "pad_value_kept": 0, "pad_shared_kept": 0}
     for name, make in cases:
@@ -252,6 +282,12 @@ def main():
                   "%s: %d Pad folded expected; inspect says: %s" % (name, pad_expected[name], text[-300:]))
             check(("Pad '" in text.split("optimizations:")[0]) == (pad_expected[name] == 0),
                   "%s: Pad node %s in the sub-networks" % (name, "missing" if pad_expected[name] == 0 else "left"))
+        if name.startswith("concat_"):
+            flat = name == "concat_flatten"
+            check(field(text, "Concat inputs flattened") == (3 if flat else 0),
+                  "%s: %d Concat inputs flattened expected; inspect says: %s" % (name, 3 if flat else 0, text[-300:]))
+            n_concat = text.split("optimizations:")[0].count("Concat '")
+            check(n_concat == 2, "%s: 2 Concat nodes expected in the sub-networks, %d found" % (name, n_concat))
         if name == "cse_loop":
             check(field(text, "common subexpressions merged") == 1, "%s: one merge (Exp) expected, not LeakyRelu" % name)
         for be in backends:

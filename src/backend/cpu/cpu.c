@@ -634,6 +634,67 @@ static dycl_status_t inputs_to_plain(const cpu_state_t* st, const dycl_subnet_t*
   return NULL;
 }
 
+/* Inputs of the sub-network turned channels-last in the host's slots during a run (turn_cat_inputs),
+ * put back as they were when it ends: the host and the other sub-networks read them plain. */
+#define CPU_MAX_TURNED 8
+typedef struct turned {
+  int n;
+  int v[CPU_MAX_TURNED];
+  dycl_value_t* orig[CPU_MAX_TURNED];
+} turned_t;
+
+/* A Concat that the fused group rooted at k reads in place, channels-last, turns the blocks of a
+ * plain input as it gathers them (cpu_fast.c), again in every group reading that input: a dense
+ * block's groups all read the block's input. So a plain input that the layout plan lets be
+ * channels-last (RANet's block input, handed over plain from a sequence) is turned once here,
+ * for all of them; an input of the sub-network is put back when the run ends (restore_turned). */
+static dycl_status_t turn_cat_inputs(const cpu_state_t* st, const dycl_subnet_t* sn, int k, dycl_value_t** slots,
+                                     unsigned char* cl, dycl_kctx_t* kctx, turned_t* tu) {
+  const int* nodes;
+  int nn = cpu_fast_group_nodes(st->fast, k, &nodes);
+  for (int j = 0; j < nn - 1; j++) {
+    if (!cpu_fast_cat_member(st->fast, nodes[j])) continue;
+    const dycl_node_t* n = sn->nodes[nodes[j]];
+    bool any = false;
+    for (int i = 0; i < n->n_in && !any; i++) {
+      int c = cl_index(st, n->in[i]);
+      any = c >= 0 && cl[c];
+    }
+    for (int i = 0; i < n->n_in && any; i++) {
+      int v = n->in[i], c = cl_index(st, v);
+      const dycl_value_t* x = slots[v];
+      if (c < 0 || cl[c] || !x || x->kind != DYCL_VALUE_TENSOR || x->dtype != DYCL_DTYPE_FLOAT32 || x->rank < 3) continue;
+      bool input = dycl_ids_contain(sn->in, sn->n_in, v);
+      if (input && tu->n == CPU_MAX_TURNED) continue; /* the groups turn it as they gather */
+      dycl_value_t* u;
+      DYCL_RETURN_IF_ERROR(dycl_tensor_new(kctx->alloc, kctx->limits, x->dtype, x->rank, x->dims, &u));
+      int64_t N = x->dims[0], C = x->dims[1], S = 1;
+      for (int d = 2; d < x->rank; d++) S *= x->dims[d];
+      cpu_transpose_fn tr = cpu_fast_kern(st->fast)->transpose;
+      for (int64_t b = 0; b < N; b++) tr((const float*)x->data + b * C * S, (float*)u->data + b * S * C, C, S, C);
+      if (input) {
+        tu->v[tu->n] = v;
+        tu->orig[tu->n++] = slots[v];
+      } else {
+        dycl_value_release(slots[v]);
+      }
+      slots[v] = u;
+      cl[c] = 1;
+    }
+  }
+  return NULL;
+}
+
+static void restore_turned(const cpu_state_t* st, turned_t* tu, dycl_value_t** slots, unsigned char* cl) {
+  for (int i = 0; i < tu->n; i++) {
+    int c = cl_index(st, tu->v[i]);
+    dycl_value_release(slots[tu->v[i]]);
+    slots[tu->v[i]] = tu->orig[i];
+    if (c >= 0) cl[c] = 0;
+  }
+  tu->n = 0;
+}
+
 typedef struct cl_state {
   const cpu_state_t* st;
   const unsigned char* cl;
@@ -700,6 +761,7 @@ static dycl_status_t cpu_run(const dycl_program_t* p, const dycl_subnet_t* sn, d
   /* pending[k]: member node k runs the reference kernel (its group fell back); cl[i]: value
    * st->cl_vals[i] is held channels-last */
   unsigned char buf[2 * CPU_STACK_NODES];
+  turned_t turned = {0};
   unsigned char* pending = buf;
   unsigned char* cl = buf + CPU_STACK_NODES;
   if (st && (sn->n_nodes > CPU_STACK_NODES || st->n_cl > CPU_STACK_NODES)) {
@@ -755,8 +817,9 @@ static dycl_status_t cpu_run(const dycl_program_t* p, const dycl_subnet_t* sn, d
       if (gi == -1 && st && st->cl_run && st->cl_run[k]) { /* a channels-last result, if the inputs are */
         cl_state_t cs = {st, cl};
         cpu_cl_query_t q = {held_cl, &cs};
-        if (pl && dycl_placement_begin(pl, st->plan, k)) kctx->alloc = &pl->self;
-        s = cpu_fast_run_cl(st->fast, p, sn, k, slots, &q, kctx, &ran);
+        s = turn_cat_inputs(st, sn, k, slots, cl, kctx, &turned);
+        if (!s && pl && dycl_placement_begin(pl, st->plan, k)) kctx->alloc = &pl->self;
+        if (!s) s = cpu_fast_run_cl(st->fast, p, sn, k, slots, &q, kctx, &ran);
         kctx->alloc = alloc;
         if (pl) dycl_placement_end(pl);
         if (!s && ran) cl[cl_index(st, sn->nodes[k]->out[0])] = 1;
@@ -775,6 +838,7 @@ static dycl_status_t cpu_run(const dycl_program_t* p, const dycl_subnet_t* sn, d
     }
     if (!s) release_after(sn, st, k, slots);
   }
+  if (st) restore_turned(st, &turned, slots, cl);
   for (int j = 0; !s && j < sn->n_out; j++) { /* tell the host how each output lies */
     int y = sn->out[j], c = st ? cl_index(st, y) : -1;
     unsigned char lay = c >= 0 && cl[c]; /* written only when it changes: a plain output may be shared */

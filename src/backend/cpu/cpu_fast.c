@@ -19,9 +19,11 @@
 #include <sanitizer/tsan_interface.h>
 #endif
 
-#define FAST_PARALLEL_MIN 65536 /* output elements from which a group is split across threads */
+#define FAST_PARALLEL_MIN 16384 /* output elements from which a group is split across threads */
 #define FAST_STACK_TMPS 4       /* temporaries kept on the stack of the calling thread */
 #define FAST_TILES 4            /* per-channel operands fold_rows repeats */
+#define FAST_MAX_CAT 32         /* inputs of a Concat a group reads in place */
+#define FAST_MAX_CAT_EXT 4      /* such Concats in one group */
 
 /* ------------------------------------------------------------------ plan types */
 
@@ -38,6 +40,8 @@ typedef struct fast_ext {
   int64_t cn;         /* its length */
   int chan_node;      /* group node whose shape holds the channel axis (dim 1) of cbuf */
   int view;           /* a Slice member (node index) whose part of `value` this is, or -1: all of it */
+  int cat;            /* a Concat member (node index) whose result this is, read from its inputs; -1 */
+  int cat_tmp;        /* the temporary a block of it is gathered into */
   bool dies;          /* the value is released with the group: its buffer may take the output */
 } fast_ext_t;
 
@@ -73,6 +77,7 @@ struct cpu_fast {
   bool* deferred; /* per node: a non-root member */
   int* rel;       /* per node, while planning: where its releases happen (a member's: its root's) */
   struct fast_view** views; /* per node: a Slice a group may read as a view of its input, else NULL */
+  int* cat_axis;            /* per node: a Concat a group may read in place: its axis, else -1 */
   int n_groups;
   fast_group_t* groups;
   pthread_mutex_t pool_lock; /* guards the creation of `pool` */
@@ -240,7 +245,33 @@ static int ext_of_value(fast_group_t* g, int v, int view) {
   x->value = v;
   x->chan_node = -1;
   x->view = view;
+  x->cat = -1;
   return g->n_ext++;
+}
+
+/* The external operand for Concat member node k's result, read from the Concat's inputs. */
+static int ext_of_cat(fast_group_t* g, int k) {
+  int n_cat = 0;
+  for (int e = 0; e < g->n_ext; e++) {
+    if (g->ext[e].cat == k) return e;
+    n_cat += g->ext[e].cat >= 0;
+  }
+  if (g->n_ext >= FAST_MAX_EXT || n_cat >= FAST_MAX_CAT_EXT) return -1;
+  fast_ext_t* x = &g->ext[g->n_ext];
+  memset(x, 0, sizeof *x);
+  x->value = -1;
+  x->chan_node = -1;
+  x->view = -1;
+  x->cat = k;
+  return g->n_ext++;
+}
+
+/* Whether external e of g reads value v: as itself, through a view, or as an input of its Concat. */
+static bool ext_reads(const fast_group_t* g, const dycl_subnet_t* sn, int e, int v) {
+  const fast_ext_t* x = &g->ext[e];
+  if (x->cat < 0) return x->value == v;
+  const dycl_node_t* n = sn->nodes[x->cat];
+  return dycl_ids_contain(n->in, n->n_in, v);
 }
 
 static void group_free_consts(fast_group_t* g, const dycl_allocator_t* alloc) {
@@ -269,6 +300,7 @@ static int ext_bn_const(fast_group_t* g, const dycl_ir_t* ir, const dycl_node_t*
   memset(x, 0, sizeof *x);
   x->value = -1;
   x->view = -1;
+  x->cat = -1;
   x->cbuf = buf;
   x->cn = C;
   x->chan_node = gi;
@@ -294,6 +326,17 @@ static bool group_compile(const cpu_fast_t* fp, fast_group_t* g, const dycl_prog
       for (int j = 0; j < gi; j++)
         if (sn->nodes[g->nodes[j]]->out[0] == n->in[0]) goto fail;
       int e = ext_of_value(g, n->in[0], g->nodes[gi]);
+      if (e < 0) goto fail;
+      alias[gi] = e;
+      g->n_src[gi] = 1;
+      g->src[gi][0] = (fast_src_t){0, (int8_t)e};
+      continue;
+    }
+    if (fp->cat_axis[g->nodes[gi]] >= 0) { /* read from the Concat's inputs: no instruction */
+      if (gi == g->n_nodes - 1) goto fail;
+      for (int j = 0; j < gi; j++)
+        if (dycl_ids_contain(n->in, n->n_in, sn->nodes[g->nodes[j]]->out[0])) goto fail;
+      int e = ext_of_cat(g, g->nodes[gi]);
       if (e < 0) goto fail;
       alias[gi] = e;
       g->n_src[gi] = 1;
@@ -389,7 +432,10 @@ static bool group_compile(const cpu_fast_t* fp, fast_group_t* g, const dycl_prog
       I->dst = (int8_t)(g->n_ext + t);
     }
   }
-  if (g->n_ext + g->n_tmp > FAST_MAX_EXT + FAST_MAX_INS) goto fail;
+  /* each Concat read in place is gathered, a block at a time, into a temporary of its own */
+  for (int e = 0; e < g->n_ext; e++)
+    if (g->ext[e].cat >= 0) g->ext[e].cat_tmp = g->n_tmp++;
+  if (g->n_tmp > FAST_MAX_INS || g->n_ext + g->n_tmp > FAST_MAX_EXT + FAST_MAX_INS) goto fail;
   /* The group runs at its root. An input that a node between its first node and the root
    * releases would be gone by then, unless that node is a member of a group whose root comes
    * later (fp->rel: its releases happen there). One that a member before the root releases stays
@@ -403,15 +449,16 @@ static bool group_compile(const cpu_fast_t* fp, fast_group_t* g, const dycl_prog
     if (fp->rel[j] > root) continue;
     for (int r = sn->release_start[j]; r < sn->release_start[j + 1]; r++)
       for (int e = 0; e < g->n_ext; e++)
-        if (g->ext[e].value == sn->release_ids[r]) goto fail;
+        if (ext_reads(g, sn, e, sn->release_ids[r])) goto fail;
   }
-  /* externals released with the group may take its output; not a view, nor a value a view reads
-   * (the output's blocks would overwrite parts of it the view reads later) */
+  /* externals released with the group may take its output; not a view, nor a value a view or a
+   * Concat read in place reads (the output's blocks would overwrite parts of it read later) */
   for (int e = 0; e < g->n_ext; e++) {
     fast_ext_t* x = &g->ext[e];
     if (x->value < 0 || x->view >= 0) continue;
     bool viewed = false;
-    for (int o = 0; o < g->n_ext; o++) viewed = viewed || (g->ext[o].view >= 0 && g->ext[o].value == x->value);
+    for (int o = 0; o < g->n_ext; o++)
+      viewed = viewed || (o != e && (g->ext[o].view >= 0 || g->ext[o].cat >= 0) && ext_reads(g, sn, o, x->value));
     if (viewed) continue;
     for (int gi = 0; gi < g->n_nodes && !x->dies; gi++) x->dies = cpu_fast_dies_at(sn, g->nodes[gi], x->value);
   }
@@ -481,7 +528,22 @@ static fast_view_t* view_of(const dycl_ir_t* ir, const dycl_node_t* n, const dyc
   return out;
 }
 
-/* Undoes group g while planning: its nodes run one by one, a view is an ordinary Slice again. */
+/* The axis of Concat node n when a group may read its result in place (from its inputs, float
+ * tensors of one rank), else -1. */
+static int cat_of(const dycl_ir_t* ir, const dycl_node_t* n) {
+  if (n->op != DYCL_OP_Concat || n->n_out != 1 || n->out[0] < 0 || n->n_in < 1 || n->n_in > FAST_MAX_CAT ||
+      !f32_value(ir, n->out[0]) || !dycl_node_attr(n, "axis"))
+    return -1;
+  int rank = ir->values[n->out[0]]->type.rank;
+  for (int i = 0; i < n->n_in; i++)
+    if (!f32_value(ir, n->in[i]) || ir->values[n->in[i]]->type.rank != rank) return -1;
+  int64_t a = dycl_attr_int(n, "axis", 0);
+  if (a < 0) a += rank;
+  return rank >= 1 && a >= 0 && a < rank ? (int)a : -1;
+}
+
+/* Undoes group g while planning: its nodes run one by one, a view is an ordinary Slice again (a
+ * Concat read in place an ordinary Concat). */
 static void group_dissolve(cpu_fast_t* f, fast_group_t* g) {
   for (int m = 0; m < g->n_nodes; m++) {
     int k = g->nodes[m];
@@ -489,6 +551,7 @@ static void group_dissolve(cpu_fast_t* f, fast_group_t* g) {
     f->rel[k] = k;
     dycl_free(f->alloc, f->views[k]);
     f->views[k] = NULL;
+    f->cat_axis[k] = -1;
   }
   g->root = -1;
   g->n_nodes = 0;
@@ -516,13 +579,15 @@ dycl_status_t cpu_fast_plan(const dycl_program_t* p, const dycl_subnet_t* sn, co
   f->groups = dycl_calloc(alloc, (size_t)sn->n_nodes + 1, sizeof *f->groups);
   f->rel = dycl_calloc(alloc, (size_t)sn->n_nodes + 1, sizeof *f->rel);
   f->views = dycl_calloc(alloc, (size_t)sn->n_nodes + 1, sizeof *f->views);
-  if (!f->group_of || !f->deferred || !f->groups || !f->rel || !f->views ||
+  f->cat_axis = dycl_calloc(alloc, (size_t)sn->n_nodes + 1, sizeof *f->cat_axis);
+  if (!f->group_of || !f->deferred || !f->groups || !f->rel || !f->views || !f->cat_axis ||
       pthread_mutex_init(&f->pool_lock, NULL) != 0) {
     dycl_free(alloc, f->group_of);
     dycl_free(alloc, f->deferred);
     dycl_free(alloc, f->groups);
     dycl_free(alloc, f->rel);
     dycl_free(alloc, f->views);
+    dycl_free(alloc, f->cat_axis);
     dycl_free(alloc, f);
     return dycl_error_nomem();
   }
@@ -532,6 +597,7 @@ dycl_status_t cpu_fast_plan(const dycl_program_t* p, const dycl_subnet_t* sn, co
   for (int k = 0; k < sn->n_nodes; k++) {
     f->group_of[k] = -1;
     f->rel[k] = k;
+    f->cat_axis[k] = -1;
   }
   for (int k = 0; k < sn->n_nodes && !nomem; k++) {
     fast_node_form_t form;
@@ -539,9 +605,10 @@ dycl_status_t cpu_fast_plan(const dycl_program_t* p, const dycl_subnet_t* sn, co
     if (node_group && node_group[k] != -1) continue;
     fast_group_t* g = &f->groups[ng];
     memset(g, 0, sizeof *g);
-    /* a Slice a group may read in place: a group of its own, which the group of the node reading
-     * it may take in (else dissolved below); meanwhile its releases count as happening later */
-    if ((f->views[k] = view_of(ir, n, alloc, &nomem)) != NULL) {
+    /* a Slice or a Concat a group may read in place: a group of its own, which the group of the
+     * node reading it may take in (else dissolved below); meanwhile its releases count as
+     * happening later */
+    if ((f->views[k] = view_of(ir, n, alloc, &nomem)) != NULL || (f->cat_axis[k] = cat_of(ir, n)) >= 0) {
       g->nodes[g->n_nodes++] = k;
       g->root = k;
       f->group_of[k] = ng++;
@@ -580,9 +647,11 @@ dycl_status_t cpu_fast_plan(const dycl_program_t* p, const dycl_subnet_t* sn, co
     set_rel(f, g);
     ng++;
   }
-  /* a view no group took is an ordinary Slice */
-  for (int i = 0; i < ng; i++)
-    if (f->groups[i].root >= 0 && f->views[f->groups[i].root]) group_dissolve(f, &f->groups[i]);
+  /* a view no group took is an ordinary Slice (a Concat an ordinary Concat) */
+  for (int i = 0; i < ng; i++) {
+    int r = f->groups[i].root;
+    if (r >= 0 && (f->views[r] || f->cat_axis[r] >= 0)) group_dissolve(f, &f->groups[i]);
+  }
   /* with every member's releases where they happen, each group is compiled again; one that no
    * longer compiles is dissolved (its nodes run one by one), until none is */
   for (bool again = true; again && !nomem;) {
@@ -755,6 +824,7 @@ void cpu_fast_destroy(cpu_fast_t* f) {
   pthread_mutex_destroy(&f->pool_lock);
   for (int k = 0; f->views && k < f->n_nodes; k++) dycl_free(f->alloc, f->views[k]);
   dycl_free(f->alloc, f->views);
+  dycl_free(f->alloc, f->cat_axis);
   dycl_free(f->alloc, f->rel);
   dycl_free(f->alloc, f->groups);
   dycl_free(f->alloc, f->group_of);
@@ -769,6 +839,10 @@ cpu_transpose_fn cpu_fast_transposer(void) { return cpu_fast_kernels()->transpos
 const fast_kernels_t* cpu_fast_kern(const cpu_fast_t* f) { return f ? f->kern : cpu_fast_kernels(); }
 
 bool cpu_fast_deferred(const cpu_fast_t* f, int k) { return f && k < f->n_nodes && f->deferred[k]; }
+
+bool cpu_fast_cat_member(const cpu_fast_t* f, int k) {
+  return f && k < f->n_nodes && f->group_of[k] >= 0 && f->cat_axis[k] >= 0;
+}
 
 int cpu_fast_group_nodes(const cpu_fast_t* f, int k, const int** nodes) {
   *nodes = NULL;
@@ -798,11 +872,70 @@ static bool broadcast_into(fast_shape_t* acc, int rank, const int64_t* dims) {
   return true;
 }
 
+/* A Concat read in place in one run: its result seen as [outer][W] (dense, in the order it is
+ * walked: plain, or channels-last along the channels), input s being the columns [at[s], at[s] +
+ * w[s]) of it, held as [outer][w[s]] — or, walked channels-last but held plain (S[s] > 0: the
+ * positions of an image), as [images][w[s]][S[s]], its blocks turned as they are gathered. */
+typedef struct fast_cat_run {
+  int n;
+  const float* src[FAST_MAX_CAT];
+  int64_t w[FAST_MAX_CAT], at[FAST_MAX_CAT], S[FAST_MAX_CAT];
+  int64_t W;
+  int tmp; /* the temporary its blocks are gathered into */
+} fast_cat_run_t;
+
+/* Rows [o, o + rows) of input s (held plain, walked channels-last) into dst, rows ldy apart. */
+static void cat_turn(const fast_cat_run_t* c, const fast_kernels_t* kern, int s, int64_t o, int64_t rows, float* dst,
+                     int64_t ldy) {
+  int64_t S = c->S[s], w = c->w[s];
+  while (rows > 0) { /* per image */
+    int64_t img = o / S, px = o % S, take = S - px < rows ? S - px : rows;
+    kern->transpose_ld(c->src[s] + img * w * S + px, S, dst, ldy, w, take);
+    dst += take * ldy;
+    o += take;
+    rows -= take;
+  }
+}
+
+/* Elements [v, v + n) of a Concat's result (in its dense order) into dst. */
+static void cat_gather(const fast_cat_run_t* c, const fast_kernels_t* kern, int64_t v, int64_t n, float* dst) {
+  int64_t W = c->W, o = v / W, j = v % W;
+  if (j == 0 && n % W == 0) { /* whole rows: each input's part of them */
+    for (int s = 0; s < c->n; s++) {
+      if (c->w[s] <= 0) continue;
+      if (c->S[s]) cat_turn(c, kern, s, o, n / W, dst + c->at[s], W);
+      else kern->copy_rows(c->src[s] + o * c->w[s], c->w[s], dst + c->at[s], W, n / W, c->w[s]);
+    }
+    return;
+  }
+  while (n > 0) {
+    int s = 0;
+    while (j >= c->at[s] + c->w[s]) s++;
+    int64_t take = c->at[s] + c->w[s] - j;
+    if (take > n) take = n;
+    if (c->S[s]) { /* part of one row of a plain input: `take` channels of one position */
+      int64_t S = c->S[s], img = o / S, px = o % S;
+      const float* x = c->src[s] + (img * c->w[s] + (j - c->at[s])) * S + px;
+      for (int64_t t = 0; t < take; t++) dst[t] = x[t * S];
+    } else {
+      memcpy(dst, c->src[s] + o * c->w[s] + (j - c->at[s]), (size_t)take * sizeof *dst);
+    }
+    dst += take;
+    n -= take;
+    j += take;
+    if (j == W) {
+      j = 0;
+      o++;
+    }
+  }
+}
+
 /* The iteration of one run: the output's dims, collapsed, and each external's strides over them. */
 typedef struct fast_run {
   const fast_group_t* g;
   const fast_kernels_t* kern;
   const float* base[FAST_MAX_EXT];
+  const fast_cat_run_t* cat[FAST_MAX_EXT]; /* a Concat read in place (base unused), else NULL */
   float* out;
   int r;
   int64_t dims[DYCL_MAX_RANK];
@@ -837,7 +970,16 @@ static void run_items(void* ctx, int64_t begin, int64_t end, float* tmp) {
   for (int64_t it = begin; it < end; it++) {
     int64_t i0 = chunk * FAST_BLOCK;
     b.n = inner - i0 < FAST_BLOCK ? inner - i0 : FAST_BLOCK;
-    for (int e = 0; e < g->n_ext; e++) b.opnd[e] = R->base[e] + off[e] + (b.scalar[e] ? 0 : i0);
+    for (int e = 0; e < g->n_ext; e++) {
+      const fast_cat_run_t* c = R->cat[e];
+      if (c) {
+        float* buf = tmp + (size_t)c->tmp * FAST_BLOCK;
+        cat_gather(c, R->kern, off[e] + (b.scalar[e] ? 0 : i0), b.scalar[e] ? 1 : b.n, buf);
+        b.opnd[e] = buf;
+      } else {
+        b.opnd[e] = R->base[e] + off[e] + (b.scalar[e] ? 0 : i0);
+      }
+    }
     b.out = R->out + row * inner + i0;
     R->kern->run_block(g->ins, g->n_ins, &b);
     if (++chunk == R->chunks) { /* next row */
@@ -870,7 +1012,7 @@ static void fold_rows(fast_run_t* R, int n_ext, float (*tiles)[FAST_BLOCK]) {
   for (int e = 0; e < n_ext; e++) {
     int64_t a = R->st[e][r - 1], b = R->st[e][r - 2];
     if ((a == 0 && b == 0) || (a == 1 && b == inner)) continue;
-    if (a != 1 || b != 0 || ++n_tiles > FAST_TILES) return;
+    if (a != 1 || b != 0 || ++n_tiles > FAST_TILES || R->cat[e]) return; /* a Concat is gathered, not tiled */
     for (int d = 0; d < r - 2; d++)
       if (R->st[e][d]) return;
   }
@@ -906,10 +1048,53 @@ static dycl_status_t group_run(cpu_fast_t* f, const dycl_program_t* p, const dyc
   int erank[FAST_MAX_EXT];
   const int64_t* edims[FAST_MAX_EXT];
   int64_t vdims[FAST_MAX_EXT][DYCL_MAX_RANK], vst[FAST_MAX_EXT][DYCL_MAX_RANK], voff[FAST_MAX_EXT];
-  int n_cl = 0;
+  fast_cat_run_t cats[FAST_MAX_CAT_EXT];
+  const fast_cat_run_t* ecat[FAST_MAX_EXT];
+  int n_cl = 0, n_cats = 0;
   for (int e = 0; e < g->n_ext; e++) {
     ev[e] = NULL;
     ecl[e] = false;
+    ecat[e] = NULL;
+    if (g->ext[e].cat >= 0) { /* a Concat read in place: its inputs, all channels-last or all plain */
+      const dycl_node_t* cn = sn->nodes[g->ext[e].cat];
+      int axis = f->cat_axis[g->ext[e].cat], ncl = 0;
+      fast_cat_run_t* c = &cats[n_cats++];
+      c->n = cn->n_in;
+      c->tmp = g->ext[e].cat_tmp;
+      for (int i = 0; i < cn->n_in; i++) {
+        const dycl_value_t* v = slots[cn->in[i]];
+        if (!v || v->kind != DYCL_VALUE_TENSOR || v->dtype != DYCL_DTYPE_FLOAT32 || v->rank <= axis) return NULL;
+        if (i == 0) {
+          erank[e] = v->rank;
+          memcpy(vdims[e], v->dims, (size_t)v->rank * sizeof *v->dims);
+          vdims[e][axis] = 0;
+        } else if (v->rank != erank[e]) {
+          return NULL;
+        }
+        for (int d = 0; d < v->rank; d++)
+          if (d != axis && v->dims[d] != vdims[e][d]) return NULL;
+        vdims[e][axis] += v->dims[axis];
+        c->src[i] = v->data;
+        ncl += q && q->held_cl(q->ctx, cn->in[i]);
+      }
+      if (ncl > 0 && (axis != 1 || erank[e] < 3)) return NULL;
+      edims[e] = vdims[e];
+      ecl[e] = ncl > 0;
+      n_cl += ecl[e];
+      int64_t inner = 1; /* elements per index of the axis, in the order walked */
+      for (int d = axis + 1; d < erank[e] && !ecl[e]; d++) inner *= vdims[e][d];
+      c->W = 0;
+      int64_t S = 1; /* positions of an image */
+      for (int d = 2; d < erank[e] && ecl[e]; d++) S *= vdims[e][d];
+      for (int i = 0; i < cn->n_in; i++) {
+        c->at[i] = c->W;
+        c->w[i] = slots[cn->in[i]]->dims[axis] * inner;
+        c->S[i] = ecl[e] && !q->held_cl(q->ctx, cn->in[i]) ? S : 0; /* plain among channels-last ones */
+        c->W += c->w[i];
+      }
+      ecat[e] = c;
+      continue;
+    }
     if (g->ext[e].value < 0) continue;
     const dycl_value_t* v = slots[g->ext[e].value];
     if (!v || v->kind != DYCL_VALUE_TENSOR || v->dtype != DYCL_DTYPE_FLOAT32) return NULL;
@@ -956,16 +1141,17 @@ static dycl_status_t group_run(cpu_fast_t* f, const dycl_program_t* p, const dyc
              * along the channels contiguously or as one value: one channel, or one position */
     if (os->rank < 3) return NULL;
     for (int e = 0; e < g->n_ext; e++) {
-      const dycl_value_t* v = ev[e];
-      if (!v) continue; /* per-channel constants */
+      if (!ev[e] && !ecat[e]) continue; /* per-channel constants */
+      int vr = erank[e];
+      const int64_t* vd = edims[e];
       if (ecl[e]) {
-        if (v->rank != os->rank || memcmp(v->dims, os->dims, (size_t)os->rank * sizeof *os->dims)) return NULL;
+        if (vr != os->rank || memcmp(vd, os->dims, (size_t)os->rank * sizeof *os->dims)) return NULL;
         continue;
       }
-      int cd = v->rank - os->rank + 1; /* the channel dim among v's */
-      if (cd < 0 || v->dims[cd] == 1) continue;
-      for (int d = cd + 1; d < v->rank; d++)
-        if (v->dims[d] != 1) return NULL;
+      int cd = vr - os->rank + 1; /* the channel dim among v's */
+      if (cd < 0 || vd[cd] == 1) continue;
+      for (int d = cd + 1; d < vr; d++)
+        if (vd[d] != 1) return NULL;
     }
   }
   /* the blocks run contiguously along the output's innermost dim longer than 1: a view strided
@@ -994,6 +1180,7 @@ static dycl_status_t group_run(cpu_fast_t* f, const dycl_program_t* p, const dyc
     R.g = g;
     R.kern = f->kern;
     R.out = Y->data;
+    memcpy(R.cat, ecat, sizeof ecat);
     /* strides of every external over the output's dims (0 where it is broadcast) */
     int rank = os->rank;
     int64_t st[FAST_MAX_EXT][DYCL_MAX_RANK];
@@ -1009,7 +1196,11 @@ static dycl_status_t group_run(cpu_fast_t* f, const dycl_program_t* p, const dyc
         R.base[e] = (const float*)ev[e]->data + voff[e];
         continue;
       }
-      if (ev[e]) {
+      if (ecat[e]) { /* a Concat read in place: dense, of its result's dims */
+        er = erank[e];
+        memcpy(edims, vdims[e], (size_t)er * sizeof *edims);
+        R.base[e] = NULL;
+      } else if (ev[e]) {
         er = ev[e]->rank;
         memcpy(edims, ev[e]->dims, (size_t)er * sizeof *edims);
         R.base[e] = ev[e]->data;
@@ -1107,7 +1298,7 @@ dycl_status_t cpu_fast_run_cl(const cpu_fast_t* f, const dycl_program_t* p, cons
   *ran = false;
   if (!f || k >= f->n_nodes) return NULL;
   if (f->group_of[k] >= 0) return group_run((cpu_fast_t*)f, p, sn, k, slots, q, kctx, ran);
-  if (sn->nodes[k]->op == DYCL_OP_Concat) return cpu_fast_concat_cl(f->kern, p, sn->nodes[k], slots, q, kctx, ran);
+  if (sn->nodes[k]->op == DYCL_OP_Concat) return cpu_fast_concat_cl(f->kern, f->threads, p, sn->nodes[k], slots, q, kctx, ran);
   if (sn->nodes[k]->op == DYCL_OP_Pad) return cpu_fast_pad_cl(p, sn->nodes[k], slots, q, kctx, ran);
   return NULL;
 }
@@ -1116,8 +1307,11 @@ bool cpu_fast_cl_capable(const cpu_fast_t* f, const dycl_program_t* p, const dyc
   if (!f || k >= f->n_nodes) return false;
   if (f->group_of[k] >= 0) {
     const fast_group_t* g = &f->groups[f->group_of[k]];
-    for (int e = 0; e < g->n_ext; e++)
+    for (int e = 0; e < g->n_ext; e++) {
       if (g->ext[e].view >= 0) return false; /* views are read plain */
+      int c = g->ext[e].cat; /* a Concat read in place channels-last: along the channels */
+      if (c >= 0 && (f->cat_axis[c] != 1 || p->ir->values[sn->nodes[c]->out[0]]->type.rank < 3)) return false;
+    }
     return g->root == k;
   }
   const dycl_node_t* n = sn->nodes[k];

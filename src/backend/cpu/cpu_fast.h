@@ -40,6 +40,9 @@ void cpu_fast_destroy(cpu_fast_t* f);
  * position and its values are released after the root. */
 bool cpu_fast_deferred(const cpu_fast_t* f, int k);
 
+/* Whether node k is a Concat its group reads in place, from its inputs (it is never made). */
+bool cpu_fast_cat_member(const cpu_fast_t* f, int k);
+
 /* The nodes of the group whose root is node k, in order, the root last; 0 when k roots none. */
 int cpu_fast_group_nodes(const cpu_fast_t* f, int k, const int** nodes);
 

@@ -129,6 +129,11 @@ typedef struct fast_kernels {
   void (*sum_middle)(const float* x, float* y, int64_t outer, int64_t R, int64_t inner, bool mean);
   /* y[c * ldy + r] = x[r, c] for x [rows, cols] contiguous (cpu_transpose_fn, cpu_fast.h). */
   void (*transpose)(const float* x, float* y, int64_t rows, int64_t cols, int64_t ldy);
+  /* y[c * ldy + r] = x[r * ldx + c] for r < rows, c < cols (a block of a plain image's channels
+   * made channels-last). */
+  void (*transpose_ld)(const float* x, int64_t ldx, float* y, int64_t ldy, int64_t rows, int64_t cols);
+  /* y[r * ldy + j] = x[r * ldx + j] for r < rows, j < w (rows of a concatenation's part). */
+  void (*copy_rows)(const float* x, int64_t ldx, float* y, int64_t ldy, int64_t rows, int64_t w);
   /* Output rows [r0, r1) (r = n * OH + oh) of an own convolution; bias [M] and sum may be NULL. */
   void (*own_conv_rows)(const own_conv_t* c, const float* x, const float* bias, const float* sum, float* y, int64_t r0,
                         int64_t r1);
@@ -144,7 +149,7 @@ const fast_kernels_t* cpu_fast_kernels(void);
 const fast_kernels_t* cpu_fast_kern(const struct cpu_fast* f);
 
 /* Concat node n along the channels with a channels-last result (cpu_fast_run_cl, cpu_fast_ops.c). */
-dycl_status_t cpu_fast_concat_cl(const fast_kernels_t* kern, const dycl_program_t* p, const dycl_node_t* n,
+dycl_status_t cpu_fast_concat_cl(const fast_kernels_t* kern, int threads, const dycl_program_t* p, const dycl_node_t* n,
                                  dycl_value_t** slots, const cpu_cl_query_t* q, dycl_kctx_t* kctx, bool* ran);
 
 /* Pad node n over the spatial dims of a channels-last source (dycl_pad_spatial), with a

@@ -403,25 +403,51 @@ FT static void SFX(sum_middle)(const float* x, float* y, int64_t outer, int64_t 
   }
 }
 
-/* y[c * ldy + r] = x[r, c] for x [rows, cols]: 16 x 16 tiles, each transposed in registers where
- * the instruction set has a tile transpose (TRANSPOSE_TILE(x, ldx, y, ldy, nr, nc): a tile of nr
- * rows and nc columns), else element by element (still by tiles, so that both sides stay in cache). */
-FT static void SFX(transpose)(const float* x, float* y, int64_t rows, int64_t cols, int64_t ldy) {
+/* y[c * ldy + r] = x[r * ldx + c] for r < rows, c < cols: 16 x 16 tiles, each transposed in
+ * registers where the instruction set has a tile transpose (TRANSPOSE_TILE(x, ldx, y, ldy, nr, nc):
+ * a tile of nr rows and nc columns), else element by element (still by tiles, so that both sides
+ * stay in cache). */
+FT static void SFX(transpose_ld)(const float* x, int64_t ldx, float* y, int64_t ldy, int64_t rows, int64_t cols) {
   for (int64_t r0 = 0; r0 < rows; r0 += 16) {
     int64_t nr = rows - r0 < 16 ? rows - r0 : 16;
     for (int64_t c0 = 0; c0 < cols; c0 += 16) {
       int64_t nc = cols - c0 < 16 ? cols - c0 : 16;
-      const float* xt = x + r0 * cols + c0;
+      const float* xt = x + r0 * ldx + c0;
       float* yt = y + c0 * ldy + r0;
 #ifdef TRANSPOSE_TILE
       if (nr >= 8 && nc >= 8) { /* a thin tile is mostly masked lanes: faster element by element */
-        TRANSPOSE_TILE(xt, cols, yt, ldy, nr, nc);
+        TRANSPOSE_TILE(xt, ldx, yt, ldy, nr, nc);
         continue;
       }
 #endif
       for (int64_t c = 0; c < nc; c++)
-        for (int64_t r = 0; r < nr; r++) yt[c * ldy + r] = xt[r * cols + c];
+        for (int64_t r = 0; r < nr; r++) yt[c * ldy + r] = xt[r * ldx + c];
     }
+  }
+}
+
+FT static void SFX(transpose)(const float* x, float* y, int64_t rows, int64_t cols, int64_t ldy) {
+  SFX(transpose_ld)(x, cols, y, ldy, rows, cols);
+}
+
+/* y[r * ldy + j] = x[r * ldx + j] for r < rows, j < w: rows of a channels-last concatenation
+ * (a few channels each, too short for memcpy's call to pay). */
+FT static void SFX(copy_rows)(const float* x, int64_t ldx, float* y, int64_t ldy, int64_t rows, int64_t w) {
+  if (w <= 0) return;
+  if (w == VW) {
+    for (int64_t r = 0; r < rows; r++) VSTORE(y + r * ldy, VLOAD(x + r * ldx));
+    return;
+  }
+  if (w < VW) {
+    for (int64_t r = 0; r < rows; r++) VSTOREN(y + r * ldy, VLOADN(x + r * ldx, w), w);
+    return;
+  }
+  for (int64_t r = 0; r < rows; r++) {
+    const float* a = x + r * ldx;
+    float* b = y + r * ldy;
+    int64_t j = 0;
+    for (; j + VW <= w; j += VW) VSTORE(b + j, VLOAD(a + j));
+    if (j < w) VSTOREN(b + j, VLOADN(a + j, w - j), w - j);
   }
 }
 
@@ -715,7 +741,7 @@ FT static void SFX(own_mm_cols)(const own_mm_t* mm, const float* x, const float*
 
 static const fast_kernels_t SFX(fast_kernels) = {
     ISA_NAME,        VW,         SFX(run_block), SFX(softmax_rows), SFX(layernorm_rows), SFX(sum_rows),
-    SFX(sum_middle), SFX(transpose), SFX(own_conv_rows), SFX(own_mm_cols),
+    SFX(sum_middle), SFX(transpose), SFX(transpose_ld), SFX(copy_rows), SFX(own_conv_rows), SFX(own_mm_cols),
 };
 
 #undef FAST_UNARY

@@ -291,7 +291,44 @@ static dycl_status_t run_concat(const dycl_program_t* p, const dycl_node_t* n, d
 /* Concat along the channels with a channels-last result: [N, S, C_i] pieces side by side in
  * [N, S, sum C_i]; inputs held plain ([N, C_i, S]) are transposed into place. Only when some input
  * is channels-last (else the plain Concat above is a plain copy). */
-dycl_status_t cpu_fast_concat_cl(const fast_kernels_t* kern, const dycl_program_t* p, const dycl_node_t* n,
+#define CONCAT_PARALLEL_MIN 16384 /* output elements from which a concatenation is split across threads */
+
+typedef struct concat_cl_job {
+  const fast_kernels_t* kern;
+  const dycl_node_t* n;
+  dycl_value_t** slots;
+  const cpu_cl_query_t* q;
+  float* dst;
+  int64_t C, S;
+  bool rows; /* items are rows, not images */
+} concat_cl_job_t;
+
+/* Items [i0, i1) of a channels-last concatenation: each input's rows of c channels copied into
+ * place (channels-last inputs), or transposed into place (plain ones). An item is a row (a
+ * position of an image) when every input is channels-last, else an image. */
+static void concat_cl_part(void* ctx, int64_t i0, int64_t i1) {
+  const concat_cl_job_t* j = ctx;
+  int64_t C = j->C, S = j->S, at = 0;
+  for (int i = 0; i < j->n->n_in; i++) {
+    const dycl_value_t* t = input(j->slots, j->n, i);
+    const float* src = t->data;
+    int64_t c = t->dims[1];
+    if (c > 0 && S > 0) {
+      if (j->rows)
+        j->kern->copy_rows(src + i0 * c, c, j->dst + i0 * C + at, C, i1 - i0, c);
+      else
+        for (int64_t b = i0; b < i1; b++) {
+          if (j->q->held_cl(j->q->ctx, j->n->in[i]))
+            j->kern->copy_rows(src + b * S * c, c, j->dst + b * S * C + at, C, S, c);
+          else
+            j->kern->transpose(src + b * c * S, j->dst + b * S * C + at, c, S, C);
+        }
+    }
+    at += c;
+  }
+}
+
+dycl_status_t cpu_fast_concat_cl(const fast_kernels_t* kern, int threads, const dycl_program_t* p, const dycl_node_t* n,
                                  dycl_value_t** slots, const cpu_cl_query_t* q, dycl_kctx_t* kctx, bool* ran) {
   *ran = false;
   const dycl_value_t* x0 = input(slots, n, 0);
@@ -314,22 +351,11 @@ dycl_status_t cpu_fast_concat_cl(const fast_kernels_t* kern, const dycl_program_
   for (int d = 2; d < x0->rank; d++) S *= dims[d];
   dycl_value_t* y;
   DYCL_RETURN_IF_ERROR(dycl_kernel_tensor(kctx, n, DYCL_DTYPE_FLOAT32, x0->rank, dims, &y));
-  int64_t C = dims[1], at = 0;
-  float* dst = y->data;
-  for (int i = 0; i < n->n_in; i++) {
-    const dycl_value_t* t = input(slots, n, i);
-    const float* src = t->data;
-    int64_t c = t->dims[1];
-    if (c > 0 && S > 0) {
-      if (q->held_cl(q->ctx, n->in[i])) {
-        size_t row = (size_t)c * sizeof *src;
-        for (int64_t o = 0; o < dims[0] * S; o++) memcpy(dst + o * C + at, src + o * c, row);
-      } else {
-        for (int64_t b = 0; b < dims[0]; b++) kern->transpose(src + b * c * S, dst + b * S * C + at, c, S, C);
-      }
-    }
-    at += c;
-  }
+  bool all_cl = true;
+  for (int i = 0; i < n->n_in; i++) all_cl = all_cl && q->held_cl(q->ctx, n->in[i]);
+  concat_cl_job_t job = {kern, n, slots, q, y->data, dims[1], S, all_cl};
+  int64_t numel = dims[0] * S * dims[1];
+  cpu_parallel_for(numel >= CONCAT_PARALLEL_MIN ? threads : 1, all_cl ? dims[0] * S : dims[0], concat_cl_part, &job);
   return finish(p, n, slots, y, ran);
 }
 
