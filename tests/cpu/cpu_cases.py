@@ -423,9 +423,36 @@ def pool_case(name, op, attrs, shapes, seed, n_out=1):
     return name, b.model(12), [[rnd(rng, *s)] for s in shapes]
 
 
+def tiny_pool_cases():
+    """Pools too small for oneDNN (fewer than 4096 taps: dycl's own loop, cpu_own.c), beside the
+    (1, 2, 5, 5) and other small sets of pool_cases: NaN and infinities in every window position
+    of a max and an average (the maximum keeps a NaN only in the window's first tap inside the
+    input, as the reference kernel), dilated and padded windows, and a pool between convolutions
+    reading and writing channels-last (RANet pools its 3-channel image so)."""
+    from fast_cases import specials
+    out = []
+    rng = np.random.default_rng(70)
+    b = Builder("pool_tiny_nan", 70)
+    x = b.input("x", ["N", "C", "H", "W"])
+    b.output(b.op("MaxPool", [x], kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1]))
+    b.output(b.op("AveragePool", [x], kernel_shape=[2, 3], strides=[1, 2], pads=[0, 1, 1, 1], count_include_pad=1))
+    b.output(b.op("MaxPool", [x], kernel_shape=[2, 2], dilations=[2, 2], pads=[1, 1, 0, 0]))
+    out.append(("pool_tiny_nan", b.model(12), [[specials(rnd(rng, 1, 3, 6, 7), rng, 0.15)],
+                                               [specials(rnd(rng, 2, 1, 5, 5), rng, 0.3)], [rnd(rng, 1, 2, 2, 3)]]))
+    b = Builder("pool_tiny_layouts", 71)
+    x = b.input("x", ["N", 8, "H", "W"])
+    y = b.op("Conv", [x, b.weights(8, 8, 3, 3)], pads=[1, 1, 1, 1])
+    y = b.op("MaxPool", [y], kernel_shape=[2, 2], strides=[2, 2])  # channels-last in and out
+    z = b.op("AveragePool", [y], kernel_shape=[3, 3], pads=[1, 1, 1, 1], count_include_pad=1)
+    b.output(b.op("Conv", [z, b.weights(16, 8, 3, 3)], pads=[1, 1, 1, 1]))
+    b.output(b.op("AveragePool", [x], kernel_shape=[4, 4], strides=[4, 4]))  # plain, RANet's input pool
+    out.append(("pool_tiny_layouts", b.model(12), [[rnd(rng, 1, 8, 8, 8)], [rnd(rng, 2, 8, 6, 10)], [rnd(rng, 1, 8, 4, 4)]]))
+    return out
+
+
 def pool_cases():
     s2 = [(1, 8, 19, 19), (2, 16, 22, 17), (1, 8, 16, 16), (1, 2, 5, 5)]
-    return [
+    return tiny_pool_cases() + [
         pool_case("maxpool_k3s2p1", "MaxPool", dict(kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1]), s2, 50),
         pool_case("maxpool_ceil", "MaxPool", dict(kernel_shape=[3, 3], strides=[2, 2], ceil_mode=1), s2, 51),
         pool_case("maxpool_ceil_pads", "MaxPool", dict(kernel_shape=[2, 3], strides=[3, 2], pads=[1, 0, 0, 1], ceil_mode=1),
@@ -433,8 +460,10 @@ def pool_cases():
         pool_case("maxpool_dilation", "MaxPool", dict(kernel_shape=[2, 2], dilations=[2, 2], strides=[1, 1]), s2, 53),
         pool_case("maxpool_same_upper", "MaxPool", dict(kernel_shape=[3, 3], strides=[2, 2], auto_pad="SAME_UPPER"), s2,
                   54),
-        pool_case("maxpool_1d", "MaxPool", dict(kernel_shape=[3], strides=[2], pads=[1, 1]), [(1, 16, 40), (2, 8, 27)], 55),
-        pool_case("maxpool_3d", "MaxPool", dict(kernel_shape=[2, 2, 2], strides=[2, 2, 2]), [(1, 8, 8, 10, 9)], 56),
+        pool_case("maxpool_1d", "MaxPool", dict(kernel_shape=[3], strides=[2], pads=[1, 1]),
+                  [(1, 16, 40), (2, 8, 27), (1, 2, 9)], 55),
+        pool_case("maxpool_3d", "MaxPool", dict(kernel_shape=[2, 2, 2], strides=[2, 2, 2]),
+                  [(1, 8, 8, 10, 9), (1, 2, 3, 4, 5)], 56),
         pool_case("avgpool_exclude_pad", "AveragePool", dict(kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1]), s2,
                   57),
         pool_case("avgpool_include_pad", "AveragePool",
@@ -443,8 +472,8 @@ def pool_cases():
         pool_case("avgpool_ceil_include", "AveragePool",
                   dict(kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1], ceil_mode=1, count_include_pad=1), s2, 60),
         pool_case("avgpool_same_lower", "AveragePool", dict(kernel_shape=[2, 2], auto_pad="SAME_LOWER"), s2, 61),
-        pool_case("avgpool_3d", "AveragePool", dict(kernel_shape=[3, 1, 2], pads=[1, 0, 0, 1, 0, 1]), [(1, 8, 8, 10, 9)],
-                  62),
+        pool_case("avgpool_3d", "AveragePool", dict(kernel_shape=[3, 1, 2], pads=[1, 0, 0, 1, 0, 1]),
+                  [(1, 8, 8, 10, 9), (1, 2, 4, 3, 5)], 62),
         pool_case("globalavgpool", "GlobalAveragePool", {}, s2, 63),
         pool_case("globalavgpool_1d", "GlobalAveragePool", {}, [(2, 64, 50), (1, 4, 1)], 66),
         pool_case("globalmaxpool", "GlobalMaxPool", {}, s2, 64),

@@ -585,6 +585,7 @@ static dycl_status_t build_prim(cpu_state_t* st, cpu_group_t* g, const dycl_node
       if (!pool_problem(g, head, io, &d, &e->plan)) return NULL;
       double work = (double)d.N * (double)d.C;
       for (int i = 0; i < d.nsp; i++) work *= (double)d.k[i] * (double)d.out[i];
+      if (work < CPU_MIN_WORK && !g->global) return cpu_own_pool_create(&d, st->alloc, &e->e.own);
       if (work < CPU_MIN_WORK) return NULL;
       d.threads = work < CPU_SERIAL_WORK ? 1 : 0;
       return cpu_prim_pool(st->dnn, &d, &e->e.prim);

@@ -9,8 +9,10 @@
 struct cpu_own {
   const dycl_allocator_t* alloc;
   const fast_kernels_t* kern;
-  bool is_conv;
+  bool is_conv, is_pool;
   own_conv_t conv;
+  cpu_pool_desc_t pool;
+  int64_t* taps[3]; /* a pool's taps per output index of each dim: lo, hi, padded (pool_taps) */
   own_mm_t mm;
   int threads; /* a run is split between them */
   void* raw; /* the packed weights' allocation (64-byte aligned inside) */
@@ -115,6 +117,112 @@ dycl_status_t cpu_own_mm_create(const cpu_mm_desc_t* d, const cpu_post_t* post, 
   return NULL;
 }
 
+/* ------------------------------------------------------------------ pool */
+
+/* The taps of dim i of a pool's window at output index o: kernel indices [lo, hi) inside the input
+ * (with a dilation, only those that land on it), and how many lie inside the padded input. */
+static void pool_taps(const cpu_pool_desc_t* p, int i, int64_t o, int64_t* lo, int64_t* hi, int64_t* padded) {
+  int64_t start = o * p->s[i] - p->pl[i], d = p->d[i], n = 0;
+  *lo = p->k[i];
+  *hi = 0;
+  for (int64_t k = 0; k < p->k[i]; k++) {
+    int64_t at = start + k * d;
+    if (at < -p->pl[i] || at >= p->in[i] + p->pr[i]) continue;
+    n++;
+    if (at < 0 || at >= p->in[i]) continue;
+    if (k < *lo) *lo = k;
+    *hi = k + 1;
+  }
+  if (*hi <= *lo) *lo = *hi = 0;
+  *padded = n;
+}
+
+dycl_status_t cpu_own_pool_create(const cpu_pool_desc_t* d, const dycl_allocator_t* alloc, cpu_own_t** out) {
+  *out = NULL;
+  if (d->nsp < 1 || d->nsp > 3) return NULL;
+  cpu_own_t* o = dycl_calloc(alloc, 1, sizeof *o);
+  if (!o) return dycl_error_nomem();
+  o->alloc = alloc;
+  o->kern = cpu_fast_kernels();
+  o->is_pool = true;
+  o->threads = 1;
+  /* as three spatial dims, the missing leading ones of extent 1 */
+  cpu_pool_desc_t p = *d;
+  int lead = 3 - d->nsp;
+  for (int i = 2; i >= 0; i--) {
+    int j = i - lead;
+    p.in[i] = j >= 0 ? d->in[j] : 1;
+    p.out[i] = j >= 0 ? d->out[j] : 1;
+    p.k[i] = j >= 0 ? d->k[j] : 1;
+    p.s[i] = j >= 0 ? d->s[j] : 1;
+    p.d[i] = j >= 0 ? d->d[j] : 1;
+    p.pl[i] = j >= 0 ? d->pl[j] : 0;
+    p.pr[i] = j >= 0 ? d->pr[j] : 0;
+  }
+  p.nsp = 3;
+  o->pool = p;
+  size_t n = 0;
+  for (int i = 0; i < 3; i++) n += 3 * (size_t)p.out[i];
+  o->raw = dycl_calloc(alloc, n + 1, sizeof(int64_t));
+  if (!o->raw) {
+    dycl_free(alloc, o);
+    return dycl_error_nomem();
+  }
+  int64_t* t = o->raw;
+  for (int i = 0; i < 3; i++) {
+    o->taps[i] = t;
+    for (int64_t j = 0; j < p.out[i]; j++) pool_taps(&p, i, j, &t[3 * j], &t[3 * j + 1], &t[3 * j + 2]);
+    t += 3 * p.out[i];
+  }
+  *out = o;
+  return NULL;
+}
+
+/* A windowed pool, as the reference kernel computes it (in float): the maximum starts from the
+ * window's first tap inside the input (so a NaN there stays), the average divides by the taps
+ * inside the input, or with count_include_pad by those inside the padded input too. The taps
+ * inside the input are a box of kernel indices per output position (a dilated window lands on the
+ * input at every step inside it), found for each output index of each dim when the pool is made. */
+static void pool_run(const cpu_own_t* o, const float* x, float* y) {
+  const cpu_pool_desc_t* p = &o->pool;
+  int64_t S = p->in[0] * p->in[1] * p->in[2], OS = p->out[0] * p->out[1] * p->out[2], C = p->C;
+  bool max = p->kind == CPU_POOL_MAX, pad = p->kind == CPU_POOL_AVG_INCLUDE;
+  int64_t xs = p->src_cl ? C : 1, ys = p->dst_cl ? C : 1;
+  int64_t s1 = p->in[2] * xs, s0 = p->in[1] * s1; /* strides of the spatial dims in x */
+  for (int64_t o0 = 0; o0 < p->out[0]; o0++) {
+    const int64_t* t0 = o->taps[0] + 3 * o0;
+    int64_t a0 = t0[0], b0 = t0[1], n0 = t0[2];
+    for (int64_t o1 = 0; o1 < p->out[1]; o1++) {
+      const int64_t* t1 = o->taps[1] + 3 * o1;
+      int64_t a1 = t1[0], b1 = t1[1], n1 = t1[2];
+      for (int64_t o2 = 0; o2 < p->out[2]; o2++) {
+        const int64_t* t2 = o->taps[2] + 3 * o2;
+        int64_t a2 = t2[0], b2 = t2[1], n2 = t2[2];
+        int64_t inside = (b0 - a0) * (b1 - a1) * (b2 - a2), count = pad ? n0 * n1 * n2 : inside;
+        int64_t first = (o0 * p->s[0] - p->pl[0] + a0 * p->d[0]) * s0 + (o1 * p->s[1] - p->pl[1] + a1 * p->d[1]) * s1 +
+                        (o2 * p->s[2] - p->pl[2] + a2 * p->d[2]) * xs;
+        int64_t d0 = p->d[0] * s0, d1 = p->d[1] * s1, d2 = p->d[2] * xs;
+        int64_t yo = ((o0 * p->out[1] + o1) * p->out[2] + o2) * ys;
+        for (int64_t n = 0; n < p->N; n++)
+          for (int64_t c = 0; c < C; c++) {
+            const float* xb = x + (p->src_cl ? n * S * C + c : (n * C + c) * S) + first;
+            float acc = max ? (inside ? xb[0] : -INFINITY) : 0.0f;
+            for (int64_t k0 = 0; k0 < b0 - a0; k0++)
+              for (int64_t k1 = 0; k1 < b1 - a1; k1++) {
+                const float* r = xb + k0 * d0 + k1 * d1;
+                if (max)
+                  for (int64_t k2 = 0; k2 < b2 - a2; k2++) acc = r[k2 * d2] > acc ? r[k2 * d2] : acc;
+                else
+                  for (int64_t k2 = 0; k2 < b2 - a2; k2++) acc += r[k2 * d2];
+              }
+            if (!max) acc = count ? acc / (float)count : 0.0f;
+            y[(p->dst_cl ? n * OS * C + c : (n * C + c) * OS) + yo] = acc;
+          }
+      }
+    }
+  }
+}
+
 /* ------------------------------------------------------------------ running */
 
 typedef struct own_job {
@@ -134,6 +242,10 @@ static void mm_part(void* ctx, int64_t b, int64_t e) {
 
 void cpu_own_run(const cpu_own_t* o, const cpu_args_t* a) {
   own_job_t j = {o, a};
+  if (o->is_pool) {
+    pool_run(o, a->src, a->dst);
+    return;
+  }
   if (o->is_conv) cpu_parallel_for(o->threads, o->conv.N * o->conv.OH, conv_part, &j);
   else cpu_parallel_for(o->threads, o->mm.N, mm_part, &j);
 }

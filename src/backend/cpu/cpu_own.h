@@ -13,7 +13,9 @@
  *     product kernel reads the weights at a third of the bandwidth: the weights are packed as rows
  *     of K (one per output column) and streamed once, split between the threads by rows. With
  *     more columns (NMT's 1000x1000 decoder products) oneDNN streams them as fast or faster.
- *     It also takes products too small to hand to oneDNN (an RNN cell's gates), of any length K.
+ *     It also takes products too small to hand to oneDNN (an RNN cell's gates), of any length K;
+ *   - windowed pools too small to hand to oneDNN (RANet's 3-channel input pooled to 8x8 and
+ *     16x16), which the reference kernel ran through double precision.
  *
  * Weights are packed once, at creation, into the structure (which owns them). A run is split
  * between the threads of the calling thread's OpenMP team (cpu_parallel_for) and computes
@@ -45,6 +47,11 @@ bool cpu_own_mm_suits(const cpu_mm_desc_t* d);
 /* Packs b (as d's b_dims and b_strides say) for d. */
 dycl_status_t cpu_own_mm_create(const cpu_mm_desc_t* d, const cpu_post_t* post, const float* b, int threads,
                                 const dycl_allocator_t* alloc, cpu_own_t** out);
+
+/* A pool too small for a oneDNN call (fewer than CPU_MIN_WORK taps): a plain loop on the calling
+ * thread, either layout on either side (d->src_cl, d->dst_cl); NULL *out when d has more than
+ * three spatial dims. */
+dycl_status_t cpu_own_pool_create(const cpu_pool_desc_t* d, const dycl_allocator_t* alloc, cpu_own_t** out);
 
 /* Runs it: a->src, a->bias (or NULL), a->sum (or NULL; read before a->dst is written, so that it
  * may be a->dst itself), a->dst; a->weights is not read (the packed copy is). */
