@@ -159,6 +159,17 @@ def batchnorm_cases():
             sets.append([specials(rnd(rng, *shape), rng) if k == 0 else rnd(rng, *shape)])
         sets.append([rnd(rng, 2, C + 1, *([3] * (rank - 2)))])  # wrong channel count: the reference's error
         out.append((name, b.model(opset), sets))
+    # a Relu applied by the instruction before it (Add, BatchNormalization's multiply-add) as it
+    # writes: broadcast operands, a value added to itself, NaN and infinities (max(0, NaN) is NaN)
+    b = Builder("fast_fused_relu", 322)
+    x, y = b.input("x", ["N", 4, "S"]), b.input("y", ["N", 4, "S"])
+    b.output(b.op("Relu", [b.op("Add", [x, y])]))
+    b.output(b.op("Relu", [b.op("Add", [b.op("Exp", [x]), b.const(np.float32(-1.5))])]))
+    b.output(b.op("Relu", [b.op("Add", [b.const((rng.random((4, 1)) - 0.5).astype(np.float32)), y])]))
+    t = b.op("Tanh", [y])
+    b.output(b.op("Sigmoid", [b.op("Relu", [b.op("Add", [t, t])])]))
+    out.append(("fast_fused_relu", b.model(13), [[specials(rnd(rng, 2, 4, 37), rng), specials(rnd(rng, 2, 4, 37), rng)],
+                                                 [rnd(rng, 1, 4, 1), rnd(rng, 1, 4, 1)], [rnd(rng, 0, 4, 5), rnd(rng, 0, 4, 5)]]))
     return out
 
 

@@ -281,8 +281,8 @@ static void group_free_consts(fast_group_t* g, const dycl_allocator_t* alloc) {
   }
 }
 
-/* A per-channel constant of BatchNormalization node gi: mean (which 0), scale / sqrt(var + eps)
- * (1) or the bias (2). */
+/* A per-channel constant of BatchNormalization node gi: a = scale / sqrt(var + eps) (which 1) or
+ * c = bias - mean * a (2), so that the node is x * a + c (both in double, then rounded). */
 static int ext_bn_const(fast_group_t* g, const dycl_ir_t* ir, const dycl_node_t* n, int gi, int which,
                         const dycl_allocator_t* alloc) {
   if (g->n_ext >= FAST_MAX_EXT) return -1;
@@ -294,7 +294,8 @@ static int ext_bn_const(fast_group_t* g, const dycl_ir_t* ir, const dycl_node_t*
   double eps = dycl_attr_float(n, "epsilon", 1e-5);
   for (int64_t c = 0; c < C; c++) {
     const float *s = S->data, *b = B->data, *m = M->data, *v = V->data;
-    buf[c] = which == 0 ? m[c] : which == 1 ? (float)((double)s[c] / sqrt((double)v[c] + eps)) : b[c];
+    double a = (double)s[c] / sqrt((double)v[c] + eps);
+    buf[c] = which == 1 ? (float)a : (float)((double)b[c] - (double)m[c] * a);
   }
   fast_ext_t* x = &g->ext[g->n_ext];
   memset(x, 0, sizeof *x);
@@ -368,22 +369,25 @@ static bool group_compile(const cpu_fast_t* fp, fast_group_t* g, const dycl_prog
     }
     if (f.ones_rank >= 0) g->src[gi][g->n_src[gi]++] = (fast_src_t){2, (int8_t)f.ones_rank};
     if (g->n_ins + 2 > FAST_MAX_INS) goto fail;
-    if (f.op == FOP_COUNT_) { /* BatchNormalization: t = x - mean; y = t * a + b */
-      int em = ext_bn_const(g, ir, n, gi, 0, alloc), ea = ext_bn_const(g, ir, n, gi, 1, alloc),
-          eb = ext_bn_const(g, ir, n, gi, 2, alloc);
-      if (em == -2 || ea == -2 || eb == -2) {
+    if (f.op == FOP_COUNT_) { /* BatchNormalization: y = x * a + c */
+      int ea = ext_bn_const(g, ir, n, gi, 1, alloc), ec = ext_bn_const(g, ir, n, gi, 2, alloc);
+      if (ea == -2 || ec == -2) {
         *nomem = true;
         goto fail;
       }
-      if (em < 0 || ea < 0 || eb < 0) goto fail;
-      g->bn_c[gi] = g->ext[em].cn;
-      int t = n_vreg++;
-      def_ins[g->n_ins] = t;
-      g->ins[g->n_ins++] = (fast_ins_t){FOP_SUB, (int8_t)VREG(t), (int8_t)opnd[0], (int8_t)em, 0, 0, 0};
+      if (ea < 0 || ec < 0) goto fail;
+      g->bn_c[gi] = g->ext[ea].cn;
       int y = n_vreg++;
       def_ins[g->n_ins] = y;
-      g->ins[g->n_ins++] = (fast_ins_t){FOP_FMA, (int8_t)VREG(y), (int8_t)VREG(t), (int8_t)ea, (int8_t)eb, 0, 0};
+      g->ins[g->n_ins++] = (fast_ins_t){FOP_FMA, (int8_t)VREG(y), (int8_t)opnd[0], (int8_t)ea, (int8_t)ec, 0, 0};
       vreg_of[gi] = y;
+    } else if (f.op == FOP_RELU && g->n_ins > 0 && opnd[0] == VREG(def_ins[g->n_ins - 1]) &&
+               (g->ins[g->n_ins - 1].op == FOP_FMA || g->ins[g->n_ins - 1].op == FOP_ADD)) {
+      /* a Relu of the instruction just before, its only reader (the group's nodes form a tree):
+       * applied by that instruction as it writes */
+      fast_ins_t* prev = &g->ins[g->n_ins - 1];
+      prev->op = prev->op == FOP_FMA ? FOP_FMA_RELU : FOP_ADD_RELU;
+      vreg_of[gi] = def_ins[g->n_ins - 1];
     } else {
       int y = n_vreg++;
       def_ins[g->n_ins] = y;
@@ -399,7 +403,7 @@ static bool group_compile(const cpu_fast_t* fp, fast_group_t* g, const dycl_prog
     for (int r = 0; r < n_vreg; r++) last_use[r] = -1;
     for (int i = 0; i < g->n_ins; i++) {
       const fast_ins_t* I = &g->ins[i];
-      int ops[3] = {I->a, I->b, I->op == FOP_FMA ? I->c : -1};
+      int ops[3] = {I->a, I->b, I->op >= FOP_BINARY_END_ ? I->c : -1};
       for (int j = 0; j < 3; j++)
         if (ops[j] >= FAST_MAX_EXT) last_use[ops[j] - FAST_MAX_EXT] = i;
     }
@@ -408,7 +412,7 @@ static bool group_compile(const cpu_fast_t* fp, fast_group_t* g, const dycl_prog
     memset(busy, 0, sizeof busy);
     for (int i = 0; i < g->n_ins; i++) {
       fast_ins_t* I = &g->ins[i];
-      int nops = I->op == FOP_FMA ? 3 : 2;
+      int nops = I->op >= FOP_BINARY_END_ ? 3 : 2;
       int8_t* ops[3] = {&I->a, &I->b, &I->c};
       int vr[3] = {-1, -1, -1};
       for (int j = 0; j < nops; j++)
@@ -416,7 +420,7 @@ static bool group_compile(const cpu_fast_t* fp, fast_group_t* g, const dycl_prog
           vr[j] = *ops[j] - FAST_MAX_EXT;
           *ops[j] = (int8_t)(g->n_ext + phys[vr[j]]);
         }
-      if (I->op != FOP_FMA) I->c = I->a;
+      if (I->op < FOP_BINARY_END_) I->c = I->a;
       /* registers read here for the last time are free again (the destination may take one) */
       for (int j = 0; j < nops; j++)
         if (vr[j] >= 0 && last_use[vr[j]] == i) busy[phys[vr[j]]] = false;

@@ -55,9 +55,11 @@ typedef enum fast_op {
   FOP_DIV,
   FOP_MAX, /* NaN in either gives NaN */
   FOP_MIN,
+  FOP_ADD_RELU, /* max(0, a + b): a residual and its activation */
   FOP_BINARY_END_,
   /* ternary: a * b + c */
   FOP_FMA = FOP_BINARY_END_,
+  FOP_FMA_RELU, /* max(0, a * b + c): BatchNormalization and its activation */
   FOP_COUNT_
 } fast_op_t;
 

@@ -240,6 +240,7 @@ FT static void SFX(unary)(int op, float* d, const float* pa, bool sa, float p0, 
   } while (0)
 
 FT static void SFX(binary)(int op, float* d, const float* pa, bool sa, const float* pb, bool sb, int64_t n) {
+  const vf ZERO = VSET(0.0f);
   switch (op) {
     case FOP_ADD: FAST_BINARY(VADD(x, y)); break;
     case FOP_SUB: FAST_BINARY(VSUB(x, y)); break;
@@ -247,31 +248,51 @@ FT static void SFX(binary)(int op, float* d, const float* pa, bool sa, const flo
     case FOP_DIV: FAST_BINARY(VDIV(x, y)); break;
     case FOP_MAX: FAST_BINARY(SFX(vmaxnan)(x, y)); break;
     case FOP_MIN: FAST_BINARY(SFX(vminnan)(x, y)); break;
+    case FOP_ADD_RELU: FAST_BINARY(VMAX(ZERO, VADD(x, y))); break;
     default: break;
   }
 }
 
-/* d = a * b + c (BatchNormalization's scale and shift); a is never a scalar in practice, but may be. */
+/* d = a * b + c (BatchNormalization's scale and shift), or max(0, a * b + c) with relu; a is never
+ * a scalar in practice, but may be. RELU(v) is v, or its maximum with 0. */
+#define FMA3_BODY(RELU)                                                                                  \
+  do {                                                                                                   \
+    int64_t i = 0;                                                                                       \
+    if (!sa && sb && sc) { /* the common form: per-channel scale and shift over a run of one channel */ \
+      vf y = VSET(*pb), z = VSET(*pc);                                                                   \
+      for (; i + VW <= n; i += VW) VSTORE(d + i, RELU(VFMA(VLOAD(pa + i), y, z)));                     \
+      if (i < n) VSTOREN(d + i, RELU(VFMA(VLOADN(pa + i, n - i), y, z)), n - i);                       \
+      break;                                                                                             \
+    }                                                                                                    \
+    if (!sa && !sb && !sc) { /* per-channel operands folded into rows (fold_rows) */                     \
+      for (; i + VW <= n; i += VW) VSTORE(d + i, RELU(VFMA(VLOAD(pa + i), VLOAD(pb + i), VLOAD(pc + i)))); \
+    }                                                                                                    \
+    for (; i + VW <= n; i += VW) {                                                                       \
+      vf x = sa ? VSET(*pa) : VLOAD(pa + i), y = sb ? VSET(*pb) : VLOAD(pb + i),                         \
+         z = sc ? VSET(*pc) : VLOAD(pc + i);                                                             \
+      VSTORE(d + i, RELU(VFMA(x, y, z)));                                                                \
+    }                                                                                                    \
+    if (i < n) {                                                                                         \
+      int64_t k = n - i;                                                                                 \
+      vf x = sa ? VSET(*pa) : VLOADN(pa + i, k), y = sb ? VSET(*pb) : VLOADN(pb + i, k),                 \
+         z = sc ? VSET(*pc) : VLOADN(pc + i, k);                                                         \
+      VSTOREN(d + i, RELU(VFMA(x, y, z)), k);                                                            \
+    }                                                                                                    \
+  } while (0)
+
+#define FMA3_PLAIN(v) (v)
+#define FMA3_RELU(v) VMAX(ZERO, (v))
+
 FT static void SFX(fma3)(float* d, const float* pa, bool sa, const float* pb, bool sb, const float* pc, bool sc,
-                         int64_t n) {
-  int64_t i = 0;
-  if (!sa && sb && sc) { /* the common form: per-channel scale and shift over a run of one channel */
-    vf y = VSET(*pb), z = VSET(*pc);
-    for (; i + VW <= n; i += VW) VSTORE(d + i, VFMA(VLOAD(pa + i), y, z));
-    if (i < n) VSTOREN(d + i, VFMA(VLOADN(pa + i, n - i), y, z), n - i);
-    return;
-  }
-  for (; i + VW <= n; i += VW) {
-    vf x = sa ? VSET(*pa) : VLOAD(pa + i), y = sb ? VSET(*pb) : VLOAD(pb + i), z = sc ? VSET(*pc) : VLOAD(pc + i);
-    VSTORE(d + i, VFMA(x, y, z));
-  }
-  if (i < n) {
-    int64_t k = n - i;
-    vf x = sa ? VSET(*pa) : VLOADN(pa + i, k), y = sb ? VSET(*pb) : VLOADN(pb + i, k),
-       z = sc ? VSET(*pc) : VLOADN(pc + i, k);
-    VSTOREN(d + i, VFMA(x, y, z), k);
-  }
+                         int64_t n, bool relu) {
+  const vf ZERO = VSET(0.0f);
+  if (relu) FMA3_BODY(FMA3_RELU);
+  else FMA3_BODY(FMA3_PLAIN);
 }
+
+#undef FMA3_BODY
+#undef FMA3_PLAIN
+#undef FMA3_RELU
 
 FT static void SFX(run_block)(const fast_ins_t* ins, int n_ins, const fast_block_t* b) {
   for (int k = 0; k < n_ins; k++) {
@@ -283,7 +304,7 @@ FT static void SFX(run_block)(const fast_ins_t* ins, int n_ins, const fast_block
       SFX(binary)(I->op, d, b->opnd[I->a], b->scalar[I->a], b->opnd[I->b], b->scalar[I->b], b->n);
     else
       SFX(fma3)(d, b->opnd[I->a], b->scalar[I->a], b->opnd[I->b], b->scalar[I->b], b->opnd[I->c], b->scalar[I->c],
-                b->n);
+                b->n, I->op == FOP_FMA_RELU);
   }
 }
 
