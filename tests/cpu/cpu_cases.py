@@ -147,6 +147,21 @@ def conv_cases():
         rng = np.random.default_rng(31)
         out.append((name, b.model(), [[rnd(rng, sh[0], C, *sh[1:])] for sh in shapes]))
 
+    # a transposed convolution between convolutions (channels-last on both sides): its bias is
+    # added after oneDNN's primitive and its activation and residual run as a group after it (oneDNN
+    # 2.6 runs a deconvolution with a bias or an eltwise post-op 2 to 20 times slower)
+    b = Builder("convtranspose_between_convs", 32)
+    x = b.input("x", ["N", 8, "H", "W"])
+    y = b.op("Relu", [b.op("Conv", [x, b.weights(16, 8, 3, 3)], pads=[1, 1, 1, 1])])
+    u = b.op("ConvTranspose", [y, b.weights(16, 8, 2, 2), b.weights(8, scale=0.5)], strides=[2, 2])
+    r = b.op("Resize", [x, "", b.const(np.array([1, 1, 2, 2], np.float32))], mode="nearest")
+    v = b.op("Relu", [b.op("Add", [u, r])])
+    b.output(b.op("Conv", [v, b.weights(4, 8, 3, 3), b.weights(4)], pads=[1, 1, 1, 1]))
+    w = b.op("ConvTranspose", [y, b.weights(16, 6, 3, 3), b.weights(6, scale=0.5)], strides=[2, 2], pads=[1, 1, 1, 1])
+    b.output(b.op("Conv", [b.op("Relu", [w]), b.weights(4, 6, 1, 1)]))
+    rng = np.random.default_rng(33)
+    out.append(("convtranspose_between_convs", b.model(13), [[rnd(rng, 1, 8, 8, 8)], [rnd(rng, 2, 8, 5, 7)]]))
+
     # residual: the add fuses into the second conv (its operand is the block input)
     b = Builder("conv_residual_block", 1)
     x = b.input("x", ["N", 16, "H", "W"])

@@ -30,6 +30,7 @@ typedef struct entry_plan {
   int64_t out_dims[DYCL_MAX_RANK];
   src_kind_t bias, sum;
   bool bias_direct;   /* the bias tensor's data can be passed as is */
+  bool bias_after;    /* a deconvolution's bias, added after the primitive (cpu_group_run) */
   int64_t rows, cols; /* gemm C broadcast into [rows, cols] */
 } entry_plan_t;
 
@@ -113,7 +114,10 @@ static bool conv_problem(const cpu_group_t* g, const dycl_node_t* node, const gr
   }
   if (d->N < 1 || d->C < 1 || d->M < 1) return false;
   if (B && (B->rank != 1 || B->dims[0] != d->M)) return false;
-  d->bias = B != NULL;
+  /* oneDNN 2.6 runs a deconvolution with a bias 2.3 times slower than without (14.8 against 6.4 us
+   * for 64 -> 32 channels, 8x8 -> 16x16, stride 2): the bias is added after it */
+  d->bias = B != NULL && !g->transpose;
+  ep->bias_after = B != NULL && g->transpose;
   d->blocked_io = true;
   d->src_cl = io->x_cl;
   ep->out_cl = d->dst_cl = g->y_cl >= 0 && (fused || g->n_members == 0);
@@ -529,6 +533,22 @@ void cpu_group_release(cpu_group_t* g, const dycl_allocator_t* alloc) {
   g->wc = NULL;
 }
 
+/* y[n, c, ...] += bias[c], y held channels-last or plain. */
+static void add_channel_bias(dycl_value_t* Y, const float* bias, bool cl) {
+  float* y = Y->data;
+  int64_t N = Y->dims[0], C = Y->dims[1], S = 1;
+  for (int d = 2; d < Y->rank; d++) S *= Y->dims[d];
+  for (int64_t n = 0; n < N; n++) {
+    if (cl) {
+      for (int64_t s = 0; s < S; s++, y += C)
+        for (int64_t c = 0; c < C; c++) y[c] += bias[c];
+    } else {
+      for (int64_t c = 0; c < C; c++, y += S)
+        for (int64_t s = 0; s < S; s++) y[s] += bias[c];
+    }
+  }
+}
+
 /* Creates the primitive of group g for these inputs, with the members fused in or not. */
 static dycl_status_t build_prim(cpu_state_t* st, cpu_group_t* g, const dycl_node_t* head, const group_io_t* io,
                                 bool fused, cpu_entry_full_t* e) {
@@ -900,6 +920,7 @@ dycl_status_t cpu_group_run(const dycl_program_t* p, const dycl_subnet_t* sn, cp
     DYCL_GOTO_IF_ERROR(s, ws_take(st, cpu_prim_workspace_bytes(e->e.prim), &ws), done);
     s = cpu_prim_exec(st->dnn, e->e.prim, &args, ws->p);
   }
+  if (!s && ep->bias_after) add_channel_bias(Y, bias, ep->out_cl);
   if (!s) s = dycl_check_output(p->ir, last, 0, Y);
 done:
   ws_give(st, ws);
