@@ -222,6 +222,27 @@ def reduce_cases():
         b.output(b.op(op, ins, **attrs))
         out.append((name, b.model(opset), [[rnd(rng, 1, 8, 3, 3)], [rnd(rng, 2, 4, 1, 5)], [specials(rnd(rng, 1, 3, 2, 2), rng)],
                                            [rnd(rng, 1, 2, 0, 3)]]))
+    # ReduceMax/ReduceMin over trailing axes (a maxout unit's pair: NMT), and across rows (ref);
+    # ArgMax/ArgMin over the last axis or one with only 1s after it (a decoder's greedy token), with
+    # NaN (the first wins; the last with select_last_index), ties of 0 and -0, infinities, rows of
+    # one element; an inner axis (ref) and an empty axis (the reference kernel's error)
+    b = Builder("fast_reduce_extremes", 352)
+    x = b.input("x", ["A", "B", "C"])
+    b.output(b.op("ReduceMax", [x], axes=[2], keepdims=0))
+    b.output(b.op("ReduceMin", [x], axes=[-1]))
+    b.output(b.op("ReduceMax", [x], axes=[1, 2], keepdims=0))
+    b.output(b.op("ReduceMin", [x], axes=[1]))  # across rows: the reference kernel
+    for op, attrs in [("ArgMax", dict(axis=-1)), ("ArgMin", dict(axis=2, keepdims=0)),
+                      ("ArgMax", dict(axis=2, select_last_index=1)), ("ArgMin", dict(axis=-1, select_last_index=1)),
+                      ("ArgMax", dict(axis=1))]:
+        b.output(b.op(op, [x], **attrs), I64)
+    y = b.input("y", ["D", 1])
+    b.output(b.op("ArgMax", [y], axis=0), I64)  # only 1s after the axis
+    ties = np.array([[[0.0, -0.0, 1.0, 1.0, -np.inf, np.nan, 3.0, np.nan]]], np.float32)
+    inf = np.array([[[-np.inf, -np.inf, np.inf, np.inf, -1.0, np.inf, -np.inf, 0.0]]], np.float32)
+    out.append(("fast_reduce_extremes", b.model(13),
+                [[specials(rnd(rng, 2, 3, 37), rng, 0.1), rnd(rng, 5, 1)], [ties, rnd(rng, 1, 1)], [inf, rnd(rng, 3, 1)],
+                 [rnd(rng, 2, 4, 1), rnd(rng, 2, 1)], [rnd(rng, 2, 3, 0), rnd(rng, 2, 1)]]))
     return out
 
 
@@ -343,6 +364,24 @@ def view_cases():
     out.append(("fast_view_shapes", b.model(13),
                 [[specials(rnd(rng, 2, 6, 4), rng), np.array([2], np.int64)], [rnd(rng, 1, 6, 4), np.array([-2], np.int64)],
                  [rnd(rng, 0, 6, 4), np.array([0], np.int64)]]))
+    # a GRU cell: the third gate's slice is read by a matrix product's residual Add (not a group),
+    # so it runs as an ordinary Slice and, the gate product's last reader, releases the product
+    # before the groups reading the other slices run: those groups drop their views (their slices
+    # run as ordinary Slices) instead of dissolving into nodes run one by one
+    b = Builder("fast_view_gru_cell", 384)
+    x, h = b.input("x", ["B", 7]), b.input("h", ["B", 5])
+    gx, gh = b.op("MatMul", [x, b.weights(7, 15)]), b.op("MatMul", [h, b.weights(5, 10)])
+
+    def part(v, i):
+        return b.op("Slice", [v, b.const(np.array([5 * i], np.int64)), b.const(np.array([5 * i + 5], np.int64)),
+                              b.const(np.array([1], np.int64))])
+    xr, xz, xn, hr, hz = part(gx, 0), part(gx, 1), part(gx, 2), part(gh, 0), part(gh, 1)
+    r = b.op("Sigmoid", [b.op("Add", [xr, hr])])
+    z = b.op("Sigmoid", [b.op("Add", [xz, hz])])
+    n_ = b.op("Tanh", [b.op("Add", [xn, b.op("MatMul", [b.op("Mul", [r, h]), b.weights(5, 5)])])])
+    b.output(b.op("Add", [b.op("Mul", [b.op("Sub", [b.const(np.float32(1)), z]), n_]), b.op("Mul", [z, h])]))
+    out.append(("fast_view_gru_cell", b.model(13), [[specials(rnd(rng, 2, 7), rng), rnd(rng, 2, 5)],
+                                                    [rnd(rng, 1, 7), rnd(rng, 1, 5)], [rnd(rng, 0, 7), rnd(rng, 0, 5)]]))
     b = Builder("fast_view_opset9", 383)
     x = b.input("x", ["A", 8])
     a = b.op("Slice", [x], starts=[0], ends=[4], axes=[1])

@@ -561,6 +561,28 @@ static void group_dissolve(cpu_fast_t* f, fast_group_t* g) {
   g->n_nodes = 0;
 }
 
+/* Takes the views and the Concats read in place out of group g while planning (they run as
+ * ordinary Slices and Concats, at their own positions); true when there were some and other nodes
+ * remain. */
+static bool group_drop_inplace(cpu_fast_t* f, fast_group_t* g) {
+  int keep = 0;
+  for (int m = 0; m < g->n_nodes; m++) {
+    int k = g->nodes[m];
+    if (!f->views[k] && f->cat_axis[k] < 0) {
+      g->nodes[keep++] = k;
+      continue;
+    }
+    f->group_of[k] = -1;
+    f->rel[k] = k;
+    dycl_free(f->alloc, f->views[k]);
+    f->views[k] = NULL;
+    f->cat_axis[k] = -1;
+  }
+  bool dropped = keep < g->n_nodes;
+  g->n_nodes = keep;
+  return dropped && keep > 0;
+}
+
 /* Node k's group as a member: it runs, and releases its values, with the group's root. */
 static void set_rel(cpu_fast_t* f, const fast_group_t* g) {
   for (int m = 0; m < g->n_nodes; m++) f->rel[g->nodes[m]] = g->root;
@@ -657,7 +679,9 @@ dycl_status_t cpu_fast_plan(const dycl_program_t* p, const dycl_subnet_t* sn, co
     if (r >= 0 && (f->views[r] || f->cat_axis[r] >= 0)) group_dissolve(f, &f->groups[i]);
   }
   /* with every member's releases where they happen, each group is compiled again; one that no
-   * longer compiles is dissolved (its nodes run one by one), until none is */
+   * longer compiles is tried without its views and Concats read in place (what an input they read
+   * may be released before the root by a Slice no group took: a GRU cell's third gate slice, read
+   * by a matrix product's residual), else dissolved (its nodes run one by one), until none is */
   for (bool again = true; again && !nomem;) {
     again = false;
     for (int i = 0; i < ng && !nomem; i++) {
@@ -665,8 +689,12 @@ dycl_status_t cpu_fast_plan(const dycl_program_t* p, const dycl_subnet_t* sn, co
       if (g->root < 0) continue;
       group_free_consts(g, alloc); /* of its previous compilation */
       if (group_compile(f, g, p, sn, alloc, &nomem) || nomem) continue;
-      group_dissolve(f, g);
       again = true;
+      if (group_drop_inplace(f, g)) {
+        set_rel(f, g);
+        if (group_compile(f, g, p, sn, alloc, &nomem) || nomem) continue;
+      }
+      group_dissolve(f, g);
     }
   }
   /* the surviving groups, compiled, packed */

@@ -136,6 +136,8 @@ typedef struct fast_kernels {
   void (*transpose_ld)(const float* x, int64_t ldx, float* y, int64_t ldy, int64_t rows, int64_t cols);
   /* y[r * ldy + j] = x[r * ldx + j] for r < rows, j < w (rows of a concatenation's part). */
   void (*copy_rows)(const float* x, int64_t ldx, float* y, int64_t ldy, int64_t rows, int64_t w);
+  /* ArgMax (is_max) or ArgMin of each of `rows` rows of n >= 1 contiguous floats into y[r]. */
+  void (*argext_rows)(const float* x, int64_t rows, int64_t n, bool is_max, bool last, int64_t* y);
   /* Output rows [r0, r1) (r = n * OH + oh) of an own convolution; bias [M] and sum may be NULL. */
   void (*own_conv_rows)(const own_conv_t* c, const float* x, const float* bias, const float* sum, float* y, int64_t r0,
                         int64_t r1);

@@ -472,6 +472,47 @@ FT static void SFX(copy_rows)(const float* x, int64_t ldx, float* y, int64_t ldy
   }
 }
 
+/* y[r] = the index of the largest (is_max) or smallest element of row r of x [rows, n], n >= 1, as
+ * the reference kernel picks it: the first NaN if there is one, else the first extreme element (with
+ * select_last_index, the last of either). One pass for the extreme and for whether there is a NaN,
+ * one to find its index. */
+FT static void SFX(argext_rows)(const float* x, int64_t rows, int64_t n, bool is_max, bool last, int64_t* y) {
+  const vf ZERO = VSET(0.0f), ONE = VSET(1.0f), FLIP = VI_AS_F(VI_SET(is_max ? 0 : (int32_t)0x80000000u));
+  for (int64_t r = 0; r < rows; r++) {
+    const float* p = x + r * n;
+    vf acc = VSET(-INFINITY), nan = ZERO;
+    int64_t i = 0;
+    for (; i + VW <= n; i += VW) {
+      vf v = VXOR(VLOAD(p + i), FLIP); /* a minimum is the maximum of the negated values */
+      acc = VMAX(acc, v);
+      nan = VMAX(nan, VSEL(VISNAN(v), ONE, ZERO));
+    }
+    if (i < n) {
+      vf v = VXOR(SFX(vloadfill)(p + i, n - i, is_max ? -INFINITY : INFINITY), FLIP);
+      acc = VMAX(acc, v);
+      nan = VMAX(nan, VSEL(VISNAN(v), ONE, ZERO));
+    }
+    bool has_nan = VHMAX(nan) > 0.0f;
+    float m = VHMAX(acc);
+    if (!is_max) m = -m;
+    int64_t best = 0;
+    if (last) {
+      for (int64_t k = n - 1; k >= 0; k--)
+        if (has_nan ? isnan(p[k]) : p[k] == m) {
+          best = k;
+          break;
+        }
+    } else {
+      for (int64_t k = 0; k < n; k++)
+        if (has_nan ? isnan(p[k]) : p[k] == m) {
+          best = k;
+          break;
+        }
+    }
+    y[r] = best;
+  }
+}
+
 /* ------------------------------------------------------------------ own kernels (cpu_own.h) */
 
 /* Register blocking: accumulators a tile keeps (of the vector registers: 32 with AVX-512, 16 with
@@ -762,7 +803,7 @@ FT static void SFX(own_mm_cols)(const own_mm_t* mm, const float* x, const float*
 
 static const fast_kernels_t SFX(fast_kernels) = {
     ISA_NAME,        VW,         SFX(run_block), SFX(softmax_rows), SFX(layernorm_rows), SFX(sum_rows),
-    SFX(sum_middle), SFX(transpose), SFX(transpose_ld), SFX(copy_rows), SFX(own_conv_rows), SFX(own_mm_cols),
+    SFX(sum_middle), SFX(transpose), SFX(transpose_ld), SFX(copy_rows), SFX(argext_rows), SFX(own_conv_rows), SFX(own_mm_cols),
 };
 
 #undef FAST_UNARY
