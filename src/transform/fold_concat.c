@@ -37,13 +37,8 @@ static const dycl_node_t* inner_concat(const dycl_ir_t* ir, const dycl_node_t* n
   return concat_axis(ir, p) == axis ? p : NULL;
 }
 
-typedef struct concat_walk {
-  dycl_ir_t* ir;
-  int count;
-} concat_walk_t;
-
 static dycl_status_t visit(void* user, dycl_node_t* n) {
-  concat_walk_t* w = user;
+  dycl_pass_walk_t* w = user;
   dycl_ir_t* ir = w->ir;
   int64_t axis = concat_axis(ir, n);
   if (axis < 0) return NULL;
@@ -68,9 +63,4 @@ static dycl_status_t visit(void* user, dycl_node_t* n) {
   return NULL;
 }
 
-dycl_status_t dycl_flatten_concat(dycl_ir_t* ir, int* flattened) {
-  concat_walk_t w = {ir, 0};
-  dycl_status_t s = dycl_graph_walk(ir->main, visit, &w);
-  if (flattened) *flattened = w.count;
-  return s;
-}
+dycl_status_t dycl_flatten_concat(dycl_ir_t* ir, int* flattened) { return dycl_pass_run(ir, visit, flattened); }

@@ -69,13 +69,8 @@ static dycl_status_t fold_into(dycl_ir_t* ir, dycl_node_t* n, const dycl_node_t*
   return NULL;
 }
 
-typedef struct pad_walk {
-  dycl_ir_t* ir;
-  int count;
-} pad_walk_t;
-
 static dycl_status_t visit(void* user, dycl_node_t* n) {
-  pad_walk_t* w = user;
+  dycl_pass_walk_t* w = user;
   dycl_ir_t* ir = w->ir;
   if ((n->op != DYCL_OP_Conv && n->op != DYCL_OP_AveragePool) || n->n_in < 1 || n->in[0] < 0) return NULL;
   const dycl_ir_value_t* xv = ir->values[n->in[0]];
@@ -90,9 +85,4 @@ static dycl_status_t visit(void* user, dycl_node_t* n) {
   return NULL;
 }
 
-dycl_status_t dycl_fold_pad(dycl_ir_t* ir, int* folded) {
-  pad_walk_t w = {ir, 0};
-  dycl_status_t s = dycl_graph_walk(ir->main, visit, &w);
-  if (folded) *folded = w.count;
-  return s;
-}
+dycl_status_t dycl_fold_pad(dycl_ir_t* ir, int* folded) { return dycl_pass_run(ir, visit, folded); }

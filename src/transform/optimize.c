@@ -3,6 +3,13 @@
 
 #include "transform/optimize.h"
 
+dycl_status_t dycl_pass_run(dycl_ir_t* ir, dycl_node_visit_fn visit, int* count) {
+  dycl_pass_walk_t w = {ir, 0};
+  dycl_status_t s = dycl_graph_walk(ir->main, visit, &w);
+  if (count) *count = w.count;
+  return s;
+}
+
 dycl_status_t dycl_optimize(dycl_ir_t* ir, dycl_opt_stats_t* stats) {
   dycl_opt_stats_t st;
   memset(&st, 0, sizeof st);

@@ -21,6 +21,15 @@ typedef struct dycl_opt_stats {
  * CSE → constant folding again (what CSE exposed) → dead-code elimination → inference. */
 dycl_status_t dycl_optimize(dycl_ir_t* ir, dycl_opt_stats_t* stats);
 
+/* A pass that visits every node of the module (dycl_graph_walk) and counts what it changed: the
+ * visitor gets a dycl_pass_walk_t as its user pointer. dycl_pass_run returns the count in *count
+ * (may be NULL). */
+typedef struct dycl_pass_walk {
+  dycl_ir_t* ir;
+  int count;
+} dycl_pass_walk_t;
+dycl_status_t dycl_pass_run(dycl_ir_t* ir, dycl_node_visit_fn visit, int* count);
+
 dycl_status_t dycl_fold_batchnorm(dycl_ir_t* ir, int* folded);
 dycl_status_t dycl_fold_pad(dycl_ir_t* ir, int* folded);
 dycl_status_t dycl_flatten_concat(dycl_ir_t* ir, int* flattened);
