@@ -124,25 +124,39 @@ void dycl_value_unmeter(dycl_value_t* v) {
   dycl_value_unmeter(v->elem);
 }
 
-dycl_status_t dycl_tensor_from_channels_last(const dycl_allocator_t* alloc, const dycl_limits_t* limits,
-                                             const dycl_value_t* v, dycl_transpose_fn transpose, dycl_value_t** out) {
+/* v's images turned [S, C] -> [C, S] (from_cl) or [C, S] -> [S, C] into a new tensor. */
+static dycl_status_t turn_images(const dycl_allocator_t* alloc, const dycl_limits_t* limits, const dycl_value_t* v,
+                                 dycl_transpose_fn transpose, bool from_cl, dycl_value_t** out) {
   *out = NULL;
   if (!v || v->kind != DYCL_VALUE_TENSOR || v->dtype != DYCL_DTYPE_FLOAT32 || v->rank < 3)
-    return dycl_error(DYCL_CODE_INTERNAL, "a channels-last value is not a float tensor of rank 3 or more");
+    return dycl_error(DYCL_CODE_INTERNAL, "a value turned between layouts is not a float tensor of rank 3 or more");
   DYCL_RETURN_IF_ERROR(dycl_tensor_new(alloc, limits, v->dtype, v->rank, v->dims, out));
   int64_t N = v->dims[0], C = v->dims[1], S = 1;
   for (int d = 2; d < v->rank; d++) S *= v->dims[d];
+  int64_t rows = from_cl ? S : C, cols = from_cl ? C : S; /* of each image of x, row-major */
   const float* x = v->data;
   float* y = (*out)->data;
-  for (int64_t n = 0; n < N; n++) { /* [S, C] -> [C, S] per image */
+  for (int64_t n = 0; n < N; n++) {
+    const float* xi = x + n * S * C;
+    float* yi = y + n * S * C;
     if (transpose) {
-      transpose(x + n * S * C, y + n * C * S, S, C, S);
+      transpose(xi, yi, rows, cols, rows);
       continue;
     }
-    for (int64_t s = 0; s < S; s++)
-      for (int64_t c = 0; c < C; c++) y[(n * C + c) * S + s] = x[(n * S + s) * C + c];
+    for (int64_t r = 0; r < rows; r++)
+      for (int64_t c = 0; c < cols; c++) yi[c * rows + r] = xi[r * cols + c];
   }
   return NULL;
+}
+
+dycl_status_t dycl_tensor_from_channels_last(const dycl_allocator_t* alloc, const dycl_limits_t* limits,
+                                             const dycl_value_t* v, dycl_transpose_fn transpose, dycl_value_t** out) {
+  return turn_images(alloc, limits, v, transpose, true, out);
+}
+
+dycl_status_t dycl_tensor_to_channels_last(const dycl_allocator_t* alloc, const dycl_limits_t* limits,
+                                           const dycl_value_t* v, dycl_transpose_fn transpose, dycl_value_t** out) {
+  return turn_images(alloc, limits, v, transpose, false, out);
 }
 
 dycl_status_t dycl_tensor_new_zero(const dycl_allocator_t* alloc, const dycl_limits_t* limits,

@@ -72,6 +72,9 @@ typedef void (*dycl_transpose_fn)(const float* x, float* y, int64_t rows, int64_
  * so, and for the code that hands a value with `layout` 1 to the user mid-run (the recorder). */
 dycl_status_t dycl_tensor_from_channels_last(const dycl_allocator_t* alloc, const dycl_limits_t* limits,
                                              const dycl_value_t* v, dycl_transpose_fn transpose, dycl_value_t** out);
+/* The reverse: a channels-last copy of the row-major float tensor v of rank >= 3. */
+dycl_status_t dycl_tensor_to_channels_last(const dycl_allocator_t* alloc, const dycl_limits_t* limits,
+                                           const dycl_value_t* v, dycl_transpose_fn transpose, dycl_value_t** out);
 /* Same, zero-filled. */
 dycl_status_t dycl_tensor_new_zero(const dycl_allocator_t* alloc, const dycl_limits_t* limits,
                                    dycl_dtype_t dtype, int rank, const int64_t* dims,

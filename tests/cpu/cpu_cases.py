@@ -47,6 +47,13 @@ class Builder:
         s = scale if scale is not None else 1.0 / np.sqrt(max(fan, 1))
         return self.const((self.rng.standard_normal(shape) * s).astype(np.float32))
 
+    def bn_relu(self, v, c):
+        """Relu(BatchNormalization(v)) over c channels, with random inference parameters."""
+        scale = self.const(1 + 0.1 * self.rng.standard_normal(c).astype(np.float32))
+        bias, mean = self.weights(c), self.weights(c)
+        var = self.const((0.5 + self.rng.random(c)).astype(np.float32))
+        return self.op("Relu", [self.op("BatchNormalization", [v, scale, bias, mean, var])])
+
     def op(self, op_type, inputs, out=None, n_out=1, **attrs):
         outs = [out or self.fresh(op_type.lower())] if n_out == 1 else [self.fresh(op_type.lower()) for _ in range(n_out)]
         self.nodes.append(helper.make_node(op_type, list(inputs), outs, **attrs))
@@ -274,17 +281,12 @@ def conv_cases():
     # reference kernels (plain results)
     b = Builder("conv_dense_block", 21)
     x = b.input("x", ["N", 8, "H", "W"])
-
-    def bn_relu(v, c):
-        return b.op("Relu", [b.op("BatchNormalization", [v, b.const(1 + 0.1 * b.rng.standard_normal(c).astype(np.float32)),
-                                                         b.weights(c), b.weights(c),
-                                                         b.const((0.5 + b.rng.random(c)).astype(np.float32))])])
     y0 = b.op("Conv", [x, b.weights(8, 8, 3, 3)], pads=[1, 1, 1, 1])
     c = b.op("Concat", [x, y0], axis=1)  # 16 channels, one input plain
     for i in range(3):
-        y = b.op("Conv", [bn_relu(c, 16 + 6 * i), b.weights(6, 16 + 6 * i, 3, 3)], pads=[1, 1, 1, 1])
+        y = b.op("Conv", [b.bn_relu(c, 16 + 6 * i), b.weights(6, 16 + 6 * i, 3, 3)], pads=[1, 1, 1, 1])
         c = b.op("Concat", [c, y], axis=-3)
-    b.output(b.op("Conv", [bn_relu(c, 34), b.weights(10, 34, 1, 1), b.weights(10)]))
+    b.output(b.op("Conv", [b.bn_relu(c, 34), b.weights(10, 34, 1, 1), b.weights(10)]))
     rng = np.random.default_rng(22)
     out.append(("conv_dense_block", b.model(), [[rnd(rng, 1, 8, 16, 16)], [rnd(rng, 2, 8, 9, 13)],
                                                 [rnd(rng, 1, 8, 2, 2)], [rnd(rng, 1, 8, 16, 16)]]))

@@ -426,25 +426,18 @@ def concat_cases():
     b = Builder("fast_concat_rank4", 392)
     x, y = b.input("x", ["N", 3, "H", "W"]), b.input("y", ["N", 5, "H", "W"])
     c = b.op("Concat", [x, b.op("Concat", [y, x], axis=1)], axis=1)  # 11 channels
-    b.output(b.op("Relu", [b.op("BatchNormalization", [c, b.const(1 + 0.1 * b.rng.standard_normal(11).astype(np.float32)),
-                                                       b.weights(11), b.weights(11),
-                                                       b.const((0.5 + b.rng.random(11)).astype(np.float32))])]))
+    b.output(b.bn_relu(c, 11))
     b.output(b.op("Sigmoid", [b.op("Concat", [x, b.op("Neg", [x])], axis=2)]))
     out.append(("fast_concat_rank4", b.model(13), [[rnd(rng, 1, 3, 4, 5), rnd(rng, 1, 5, 4, 5)],
                                                    [rnd(rng, 2, 3, 7, 3), rnd(rng, 2, 5, 7, 3)]]))
 
     b = Builder("fast_concat_dense_block", 393)
     x = b.input("x", ["N", 8, "H", "W"])
-
-    def bn_relu(v, c):
-        return b.op("Relu", [b.op("BatchNormalization", [v, b.const(1 + 0.1 * b.rng.standard_normal(c).astype(np.float32)),
-                                                         b.weights(c), b.weights(c),
-                                                         b.const((0.5 + b.rng.random(c)).astype(np.float32))])])
     c = x
     for i in range(4):
-        y = b.op("Conv", [bn_relu(c, 8 + 6 * i), b.weights(6, 8 + 6 * i, 3, 3)], pads=[1, 1, 1, 1])
+        y = b.op("Conv", [b.bn_relu(c, 8 + 6 * i), b.weights(6, 8 + 6 * i, 3, 3)], pads=[1, 1, 1, 1])
         c = b.op("Concat", [c, y], axis=1)
-    t = b.op("Conv", [bn_relu(c, 32), b.weights(24, 32, 1, 1)])
+    t = b.op("Conv", [b.bn_relu(c, 32), b.weights(24, 32, 1, 1)])
     u = b.op("Conv", [t, b.weights(16, 24, 3, 3)], pads=[1, 1, 1, 1])
     s1, s2, q = b.input("s1", [1, 10, 1, 1]), b.input("s2", [1, 6, 1, 1]), b.input("q", ["N", 5, "H", "W"])
     v = b.op("Mul", [u, b.op("Concat", [s1, s2], axis=1)])  # a per-channel Concat of plain inputs

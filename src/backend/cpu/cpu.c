@@ -671,11 +671,8 @@ static dycl_status_t turn_cat_inputs(const cpu_state_t* st, const dycl_subnet_t*
       bool input = dycl_ids_contain(sn->in, sn->n_in, v);
       if (input && tu->n == CPU_MAX_TURNED) continue; /* the groups turn it as they gather */
       dycl_value_t* u;
-      DYCL_RETURN_IF_ERROR(dycl_tensor_new(kctx->alloc, kctx->limits, x->dtype, x->rank, x->dims, &u));
-      int64_t N = x->dims[0], C = x->dims[1], S = 1;
-      for (int d = 2; d < x->rank; d++) S *= x->dims[d];
-      cpu_transpose_fn tr = cpu_fast_kern(st->fast)->transpose;
-      for (int64_t b = 0; b < N; b++) tr((const float*)x->data + b * C * S, (float*)u->data + b * S * C, C, S, C);
+      DYCL_RETURN_IF_ERROR(
+          dycl_tensor_to_channels_last(kctx->alloc, kctx->limits, x, cpu_fast_kern(st->fast)->transpose, &u));
       if (input) {
         tu->v[tu->n] = v;
         tu->orig[tu->n++] = slots[v];

@@ -19,7 +19,6 @@
 #include <sanitizer/tsan_interface.h>
 #endif
 
-#define FAST_PARALLEL_MIN 16384 /* output elements from which a group is split across threads */
 #define FAST_STACK_TMPS 4       /* temporaries kept on the stack of the calling thread */
 #define FAST_TILES 4            /* per-channel operands fold_rows repeats */
 #define FAST_MAX_CAT 32         /* inputs of a Concat a group reads in place */
@@ -235,18 +234,24 @@ static bool node_form(const dycl_ir_t* ir, const dycl_node_t* n, fast_node_form_
 /* Operands while emitting: externals as themselves, virtual registers from FAST_MAX_EXT on. */
 #define VREG(r) (FAST_MAX_EXT + (r))
 
+/* A new external operand of g (the caller has checked there is room): no value, view, Concat or
+ * constant yet. */
+static fast_ext_t* ext_new(fast_group_t* g) {
+  fast_ext_t* x = &g->ext[g->n_ext++];
+  memset(x, 0, sizeof *x);
+  x->value = x->chan_node = x->view = x->cat = -1;
+  return x;
+}
+
 /* The external operand for value v (view -1) or for Slice node `view`'s part of it. */
 static int ext_of_value(fast_group_t* g, int v, int view) {
   for (int e = 0; e < g->n_ext; e++)
     if (g->ext[e].value == v && g->ext[e].view == view) return e;
   if (g->n_ext >= FAST_MAX_EXT) return -1;
-  fast_ext_t* x = &g->ext[g->n_ext];
-  memset(x, 0, sizeof *x);
+  fast_ext_t* x = ext_new(g);
   x->value = v;
-  x->chan_node = -1;
   x->view = view;
-  x->cat = -1;
-  return g->n_ext++;
+  return g->n_ext - 1;
 }
 
 /* The external operand for Concat member node k's result, read from the Concat's inputs. */
@@ -257,13 +262,8 @@ static int ext_of_cat(fast_group_t* g, int k) {
     n_cat += g->ext[e].cat >= 0;
   }
   if (g->n_ext >= FAST_MAX_EXT || n_cat >= FAST_MAX_CAT_EXT) return -1;
-  fast_ext_t* x = &g->ext[g->n_ext];
-  memset(x, 0, sizeof *x);
-  x->value = -1;
-  x->chan_node = -1;
-  x->view = -1;
-  x->cat = k;
-  return g->n_ext++;
+  ext_new(g)->cat = k;
+  return g->n_ext - 1;
 }
 
 /* Whether external e of g reads value v: as itself, through a view, or as an input of its Concat. */
@@ -297,15 +297,11 @@ static int ext_bn_const(fast_group_t* g, const dycl_ir_t* ir, const dycl_node_t*
     double a = (double)s[c] / sqrt((double)v[c] + eps);
     buf[c] = which == 1 ? (float)a : (float)((double)b[c] - (double)m[c] * a);
   }
-  fast_ext_t* x = &g->ext[g->n_ext];
-  memset(x, 0, sizeof *x);
-  x->value = -1;
-  x->view = -1;
-  x->cat = -1;
+  fast_ext_t* x = ext_new(g);
   x->cbuf = buf;
   x->cn = C;
   x->chan_node = gi;
-  return g->n_ext++;
+  return g->n_ext - 1;
 }
 
 /* Compiles group g (its nodes set): externals, shape sources, instructions, temporaries.
@@ -546,17 +542,19 @@ static int cat_of(const dycl_ir_t* ir, const dycl_node_t* n) {
   return rank >= 1 && a >= 0 && a < rank ? (int)a : -1;
 }
 
-/* Undoes group g while planning: its nodes run one by one, a view is an ordinary Slice again (a
- * Concat read in place an ordinary Concat). */
+/* Takes node k out of its group while planning: it runs, and releases its values, at its own
+ * position; a view is an ordinary Slice again, a Concat read in place an ordinary Concat. */
+static void member_undo(cpu_fast_t* f, int k) {
+  f->group_of[k] = -1;
+  f->rel[k] = k;
+  dycl_free(f->alloc, f->views[k]);
+  f->views[k] = NULL;
+  f->cat_axis[k] = -1;
+}
+
+/* Undoes group g while planning: its nodes run one by one. */
 static void group_dissolve(cpu_fast_t* f, fast_group_t* g) {
-  for (int m = 0; m < g->n_nodes; m++) {
-    int k = g->nodes[m];
-    f->group_of[k] = -1;
-    f->rel[k] = k;
-    dycl_free(f->alloc, f->views[k]);
-    f->views[k] = NULL;
-    f->cat_axis[k] = -1;
-  }
+  for (int m = 0; m < g->n_nodes; m++) member_undo(f, g->nodes[m]);
   g->root = -1;
   g->n_nodes = 0;
 }
@@ -568,15 +566,8 @@ static bool group_drop_inplace(cpu_fast_t* f, fast_group_t* g) {
   int keep = 0;
   for (int m = 0; m < g->n_nodes; m++) {
     int k = g->nodes[m];
-    if (!f->views[k] && f->cat_axis[k] < 0) {
-      g->nodes[keep++] = k;
-      continue;
-    }
-    f->group_of[k] = -1;
-    f->rel[k] = k;
-    dycl_free(f->alloc, f->views[k]);
-    f->views[k] = NULL;
-    f->cat_axis[k] = -1;
+    if (!f->views[k] && f->cat_axis[k] < 0) g->nodes[keep++] = k;
+    else member_undo(f, k);
   }
   bool dropped = keep < g->n_nodes;
   g->n_nodes = keep;
@@ -1087,7 +1078,7 @@ static dycl_status_t group_run(cpu_fast_t* f, const dycl_program_t* p, const dyc
     ev[e] = NULL;
     ecl[e] = false;
     ecat[e] = NULL;
-    if (g->ext[e].cat >= 0) { /* a Concat read in place: its inputs, all channels-last or all plain */
+    if (g->ext[e].cat >= 0) { /* a Concat read in place: its inputs, of one rank and matching dims */
       const dycl_node_t* cn = sn->nodes[g->ext[e].cat];
       int axis = f->cat_axis[g->ext[e].cat], ncl = 0;
       fast_cat_run_t* c = &cats[n_cats++];

@@ -21,7 +21,8 @@
 #define FAST_BLOCK 512     /* elements per block (a multiple of every vector width) */
 #define FAST_MAX_NODES 24  /* nodes fused into one group */
 #define FAST_MAX_EXT 16    /* external operands of a group */
-#define FAST_MAX_INS 48    /* instructions of a group (BatchNormalization takes two) */
+#define FAST_MAX_INS 48    /* instructions of a group */
+#define FAST_PARALLEL_MIN 16384 /* output elements from which a group or a Concat is split across threads */
 
 typedef enum fast_op {
   /* unary: a */

@@ -495,21 +495,9 @@ FT static void SFX(argext_rows)(const float* x, int64_t rows, int64_t n, bool is
     bool has_nan = VHMAX(nan) > 0.0f;
     float m = VHMAX(acc);
     if (!is_max) m = -m;
-    int64_t best = 0;
-    if (last) {
-      for (int64_t k = n - 1; k >= 0; k--)
-        if (has_nan ? isnan(p[k]) : p[k] == m) {
-          best = k;
-          break;
-        }
-    } else {
-      for (int64_t k = 0; k < n; k++)
-        if (has_nan ? isnan(p[k]) : p[k] == m) {
-          best = k;
-          break;
-        }
-    }
-    y[r] = best;
+    int64_t step = last ? -1 : 1, k = last ? n - 1 : 0;
+    while (k + step >= 0 && k + step < n && !(has_nan ? isnan(p[k]) : p[k] == m)) k += step;
+    y[r] = k;
   }
 }
 

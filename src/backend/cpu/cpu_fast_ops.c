@@ -335,8 +335,6 @@ static dycl_status_t run_concat(const dycl_program_t* p, const dycl_node_t* n, d
 /* Concat along the channels with a channels-last result: [N, S, C_i] pieces side by side in
  * [N, S, sum C_i]; inputs held plain ([N, C_i, S]) are transposed into place. Only when some input
  * is channels-last (else the plain Concat above is a plain copy). */
-#define CONCAT_PARALLEL_MIN 16384 /* output elements from which a concatenation is split across threads */
-
 typedef struct concat_cl_job {
   const fast_kernels_t* kern;
   const dycl_node_t* n;
@@ -399,7 +397,7 @@ dycl_status_t cpu_fast_concat_cl(const fast_kernels_t* kern, int threads, const 
   for (int i = 0; i < n->n_in; i++) all_cl = all_cl && q->held_cl(q->ctx, n->in[i]);
   concat_cl_job_t job = {kern, n, slots, q, y->data, dims[1], S, all_cl};
   int64_t numel = dims[0] * S * dims[1];
-  cpu_parallel_for(numel >= CONCAT_PARALLEL_MIN ? threads : 1, all_cl ? dims[0] * S : dims[0], concat_cl_part, &job);
+  cpu_parallel_for(numel >= FAST_PARALLEL_MIN ? threads : 1, all_cl ? dims[0] * S : dims[0], concat_cl_part, &job);
   return finish(p, n, slots, y, ran);
 }
 

@@ -205,7 +205,8 @@ static void pool_run(const cpu_own_t* o, const float* x, float* y) {
         int64_t yo = ((o0 * p->out[1] + o1) * p->out[2] + o2) * ys;
         for (int64_t n = 0; n < p->N; n++)
           for (int64_t c = 0; c < C; c++) {
-            const float* xb = x + (p->src_cl ? n * S * C + c : (n * C + c) * S) + first;
+            /* no tap inside the input: `first` may lie outside it, and nothing is read */
+            const float* xb = inside ? x + (p->src_cl ? n * S * C + c : (n * C + c) * S) + first : NULL;
             float acc = max ? (inside ? xb[0] : -INFINITY) : 0.0f;
             for (int64_t k0 = 0; k0 < b0 - a0; k0++)
               for (int64_t k1 = 0; k1 < b1 - a1; k1++) {
