@@ -34,7 +34,11 @@ for a in "$@"; do
   pp_args="$pp_args $a"
   prev=$a
 done
-key=$( { echo "$cc $pp_args"; $cc $pp_args -E "$src" 2>/dev/null || echo "preprocessing failed $$"; } | sha256sum | cut -c1-40)
+# gcc with -g writes the working directory into the preprocessed text (a `# 1 "CWD//"` line): it is
+# left out of the key, or no two packages would share an object (it only names the debug info's
+# compilation directory)
+key=$( { echo "$cc $pp_args"; $cc $pp_args -E "$src" 2>/dev/null || echo "preprocessing failed $$"; } |
+  grep -vxF "# 1 \"$(pwd -P)//\"" | sha256sum | cut -c1-40)
 mkdir -p "$cache"
 if [ -f "$cache/$key.o" ]; then
   touch "$cache/$key.o" # recently used: kept by run_compile_tests.py's pruning
