@@ -3,7 +3,8 @@
 # packages that hold the same runtime sources):
 #   CC="tests/compile/cc_cache.sh CACHE_DIR gcc" make -C PKG
 # A `-c SRC -o OBJ` compile is keyed by the preprocessed source and the flags; a hit copies the
-# object from CACHE_DIR, a miss compiles and stores it. Anything else (links) runs the compiler as is.
+# object from CACHE_DIR, a miss compiles and stores it and appends SRC to CACHE_DIR/misses.
+# Anything else (links) runs the compiler as is.
 cache=$1
 shift
 cc=$1
@@ -46,5 +47,6 @@ if [ -f "$cache/$key.o" ]; then
   exit 0
 fi
 $cc "$@" || exit $?
+echo "$src" >> "$cache/misses" # a line per miss: run_compile_tests.py checks the runtime's sources hit
 cp "$obj" "$cache/$key.o.tmp.$$" && mv -f "$cache/$key.o.tmp.$$" "$cache/$key.o"
 exit 0

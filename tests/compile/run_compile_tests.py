@@ -35,7 +35,9 @@ run`, each libNAME.a's global symbols being exactly the functions its NAME.h dec
 
 Packages are built in parallel; objects are shared between packages through a compiler cache
 (tests/compile/cc_cache.sh) since they hold the same runtime sources (--no-cache to measure real
-build times). The golden test compares the generated early_exit.c of the demo model with
+build times); a runtime source compiled for more than a few packages fails the test ("compiler
+cache": its key differs between packages, and the sanitizer build compiles the whole runtime for
+every package). The golden test compares the generated early_exit.c of the demo model with
 tests/compile/golden/early_exit.c (--update rewrites it).
 
 One line per model, then the last line `compile: N passed, M failed` (one per input set and
@@ -567,6 +569,24 @@ def all_ops_checks(args, compilers):
 
 # ------------------------------------------------------------------------------------------------
 
+def cache_checks(misses, n_packages, most):
+    """Every package holds the same runtime sources, so each should be compiled once per compiler
+    (twice or so when packages built in parallel miss it together: `most`), not once per package:
+    a key that differs between packages (a path in the preprocessed text) makes the sanitizer
+    build of these tests compile the whole runtime for every package."""
+    counts = {}
+    try:
+        with open(misses) as f:
+            for line in f:
+                src = line.strip()
+                if src.startswith("runtime/"):
+                    counts[src] = counts.get(src, 0) + 1
+    except OSError:
+        pass
+    return [f"{src} compiled {n} times for {n_packages} packages (at most {most} expected): its cache key "
+            "differs between packages" for src, n in sorted(counts.items()) if n > most]
+
+
 def main():
     ap = argparse.ArgumentParser(description="Compile models to C packages and compare them with dycl run.")
     ap.add_argument("--dycl", default=os.path.join(ROOT, "build", "dycl"))
@@ -644,6 +664,9 @@ def main():
     elif not args.no_clang:
         log("note: clang not found, the packages are built with gcc only")
 
+    misses = os.path.join(cache, "misses")
+    if os.path.exists(misses):
+        os.remove(misses)
     jobs = [(m, b) for m in models for b in args.backends]
     with ThreadPoolExecutor(max_workers=max(1, args.j)) as ex:
         for r in ex.map(lambda mb: test_model(args, mb[0], mb[1], cc_gcc, cc_clang), jobs):
@@ -654,6 +677,13 @@ def main():
             log(f"{status} {r['name']}: {r['passed']} passed, {r['failed']} failed" + (f"  ({times})" if args.v else ""))
             for f in r["fails"] if (args.v or r["failed"]) else []:
                 log(f"     {f}")
+    if not args.no_cache:
+        fails = cache_checks(misses, len(jobs), max(1, args.j) * (2 if cc_clang else 1))
+        failed += len(fails)
+        passed += not fails
+        log(f"{'ok  ' if not fails else 'FAIL'} compiler cache")
+        for f in fails:
+            log(f"     {f}")
     if not flt:
         compilers = [("gcc", cc_gcc, "gcc")] + ([("clang", cc_clang, "clang")] if cc_clang else [])
         checks = [("api", lambda: api_checks(args, compilers, args.node_tests))]
