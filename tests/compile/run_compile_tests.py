@@ -571,7 +571,7 @@ def all_ops_checks(args, compilers):
 
 def cache_checks(misses, n_packages, most):
     """Every package holds the same runtime sources, so each should be compiled once per compiler
-    (twice or so when packages built in parallel miss it together: `most`), not once per package:
+    and backend (more when packages built in parallel miss it together: `most`), not once per package:
     a key that differs between packages (a path in the preprocessed text) makes the sanitizer
     build of these tests compile the whole runtime for every package."""
     counts = {}
@@ -678,7 +678,10 @@ def main():
             for f in r["fails"] if (args.v or r["failed"]) else []:
                 log(f"     {f}")
     if not args.no_cache:
-        fails = cache_checks(misses, len(jobs), max(1, args.j) * (2 if cc_clang else 1))
+        # a key per compiler and backend (a cpu package's flags differ), each missed at most by
+        # the packages built at the same time
+        most = max(1, args.j) * (2 if cc_clang else 1) * len(args.backends)
+        fails = cache_checks(misses, len(jobs), most)
         failed += len(fails)
         passed += not fails
         log(f"{'ok  ' if not fails else 'FAIL'} compiler cache")
