@@ -758,7 +758,16 @@ def own_cases():
     out.append(gemm_own("own_gemm_matrix_c", 65, [3], 512, 9, True, (3, 9), [unary("Tanh")], beta=2.0))
     out.append(gemm_own("own_gemm_long", 66, [1, 2], 8192, 60, True, None, [leaky(0.3)]))
     out.append(gemm_own("own_gemm_elu", 69, [1, 4], 700, 33, True, (33,), [unary("Elu", alpha=0.7)]))
-    out.append(gemm_own("own_gemm_wide_onednn", 70, [1], 512, 300, True, (300,), [unary("Sigmoid")]))  # N > 64
+    # more than 64 columns: tiles of columns (AVX-512: 128 for one row, 96 for four; AVX2 64 /
+    # 24; scalar 8 / 2), narrower while the threads would get fewer than two each; a last tile of
+    # a few columns (1037 = 8 x 128 + 13), a vector's tail, every row count, a matrix addend
+    out.append(gemm_own("own_gemm_wide", 70, [1], 512, 300, True, (300,), [unary("Sigmoid")]))
+    out.append(gemm_own("own_gemm_wide_tail", 71, [1, 2, 3, 4, 5], 300, 1037, True, (1037,), [relu]))
+    out.append(gemm_own("own_gemm_wide_plain_b", 72, [1, 3], 77, 200, False, (1, 200), beta=0.5))
+    out.append(gemm_own("own_gemm_wide_matrix_c", 77, [4], 40, 130, True, (4, 130), [unary("Tanh")], beta=2.0))
+    out.append(gemm_own("own_gemm_wide_short_k", 78, [1, 2], 3, 65, False, None, [leaky(0.3)]))
+    # enough work for both threads (K N >= 262144) but 2 tiles of 128: tiles of 64, 4 of them
+    out.append(gemm_own("own_gemm_wide_split", 81, [1, 2], 1500, 200, True, (200,)))
     # products too small for oneDNN (K x M x N < 4096) and of fewer than 16 terms: an RNN cell's
     # gates (K 10, N 40, added to another product as a residual), a gate's single logit (N 1), a
     # product of 3 terms (one masked vector), and 5 rows (the reference kernel again)
@@ -780,6 +789,15 @@ def own_cases():
     out.append(("own_matmul_residual", b.model(14), [[rnd(rng, 1, 1, 128), rnd(rng, 1, 1, 48)],
                                                      [rnd(rng, 4, 1, 128), rnd(rng, 4, 1, 48)],
                                                      [rnd(rng, 6, 1, 128), rnd(rng, 6, 1, 48)]]))
+    b = Builder("own_matmul_residual_wide", 79)
+    a = b.input("a", ["B", 1, 96])
+    r = b.input("r", ["B", 1, 400])
+    y = b.op("MatMul", [a, b.weights(96, 400)])
+    b.output(b.op("Relu", [b.op("Add", [r, y])]))
+    rng = np.random.default_rng(80)
+    out.append(("own_matmul_residual_wide", b.model(14), [[rnd(rng, 1, 1, 96), rnd(rng, 1, 1, 400)],
+                                                          [rnd(rng, 3, 1, 96), rnd(rng, 3, 1, 400)],
+                                                          [rnd(rng, 6, 1, 96), rnd(rng, 6, 1, 400)]]))
     return out
 
 

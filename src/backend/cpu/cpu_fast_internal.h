@@ -102,10 +102,12 @@ typedef struct own_conv {
   own_post_t post;
 } own_conv_t;
 
-/* x [M, K] (row-major) times the weights into y [M, N]; w packed as [N][K]: row n is column n of
- * the weight matrix. The bias is per column, the addend [M, N]. */
+/* x [M, K] (row-major) times the weights into y [M, N]. nc 0: w packed as [N][K] (row n is column n
+ * of the weight matrix; own_mm_cols); nc > 0: in tiles of nc columns, tile t as [K][w] with w = nc
+ * but for the last tile, whose N - t * nc columns are rounded up to whole vectors with zeros
+ * (own_mm_tiles). The bias is per column, the addend [M, N]. */
 typedef struct own_mm {
-  int64_t M, K, N;
+  int64_t M, K, N, nc;
   const float* w;
   own_post_t post;
 } own_mm_t;
@@ -145,6 +147,11 @@ typedef struct fast_kernels {
   /* Output columns [n0, n1) of an own matrix product; bias [N] and sum may be NULL. */
   void (*own_mm_cols)(const own_mm_t* m, const float* x, const float* bias, const float* sum, float* y, int64_t n0,
                       int64_t n1);
+  /* Tiles [t0, t1) of a wide own matrix product (m->nc > 0). */
+  void (*own_mm_tiles)(const own_mm_t* m, const float* x, const float* bias, const float* sum, float* y, int64_t t0,
+                       int64_t t1);
+  /* The widest tile a wide product of M rows takes (columns, whole vectors; 0: none for M). */
+  int64_t (*own_mm_wide_cols)(int64_t M);
 } fast_kernels_t;
 
 /* The best kernels this CPU runs (AVX-512, else AVX2 with FMA, else scalar C); DYCL_CPU_ISA=

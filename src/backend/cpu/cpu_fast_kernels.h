@@ -779,6 +779,106 @@ FT static void SFX(own_mm_cols)(const own_mm_t* mm, const float* x, const float*
   }
 }
 
+/* A wide product (mm->nc > 0): the weights packed in tiles of nc columns, tile t as [K][w] (its
+ * columns t * nc .. t * nc + w, w = nc but for the last tile, rounded up to whole vectors with
+ * zeros). A tile is one sequential stream: for each k, its w weights are multiplied by x[i][k] of
+ * each row i into MR x NV vector accumulators. One pass over the weights at the memory's speed,
+ * where a dot product per column (or oneDNN's M = 1 product) reads them at half of it. */
+#if VW >= 16
+#define OWN_WIDE_ACC 24
+#elif VW >= 8
+#define OWN_WIDE_ACC 12
+#else
+#define OWN_WIDE_ACC 8
+#endif
+#define OWN_WIDE_NV 8 /* vectors of a tile (AVX-512: 128 columns) */
+#define OWN_WNV(mr) (OWN_WIDE_ACC / (mr) < OWN_WIDE_NV ? OWN_WIDE_ACC / (mr) : OWN_WIDE_NV)
+
+/* The widest tile (in columns) for a product of M rows; 0 when M is not 1 to CPU_OWN_MM_MAX_M. */
+FT static int64_t SFX(own_mm_wide_cols)(int64_t M) { return M >= 1 && M <= CPU_OWN_MM_MAX_M ? OWN_WNV(M) * VW : 0; }
+
+/* Tile t (columns n0 .. n0 + cols, its weights w, NV vectors a row) of a wide product of MR rows:
+ * the accumulators, then the bias, the addend and the activations of each row's columns. */
+OWN_INLINE void SFX(own_wide_tile)(const own_mm_t* mm, const float* x, const float* w, const float* bias,
+                                   const float* sum, float* y, int64_t n0, int64_t cols, int MR, int NV) {
+  const int64_t K = mm->K, N = mm->N;
+  vf acc[CPU_OWN_MM_MAX_M * OWN_WIDE_NV];
+#pragma GCC unroll 32
+  for (int i = 0; i < MR * NV; i++) acc[i] = VSET(0.0f);
+  for (int64_t k = 0; k < K; k++, w += NV * VW) {
+    vf xv[CPU_OWN_MM_MAX_M];
+#pragma GCC unroll 4
+    for (int i = 0; i < MR; i++) xv[i] = VSET(x[i * K + k]);
+#pragma GCC unroll 8
+    for (int j = 0; j < NV; j++) {
+      vf wv = VLOAD(w + j * VW);
+#pragma GCC unroll 4
+      for (int i = 0; i < MR; i++) acc[i * NV + j] = VFMA(xv[i], wv, acc[i * NV + j]);
+    }
+  }
+  const vf scale = VSET(mm->post.sum_scale);
+  for (int i = 0; i < MR; i++) {
+    float* yr = y + i * N + n0;
+    const float* sr = sum ? sum + i * N + n0 : NULL;
+    for (int j = 0; j < NV; j++) {
+      int64_t c = j * VW, n = cols - c < VW ? cols - c : VW;
+      if (n <= 0) break;
+      vf v = acc[i * NV + j];
+      if (n == VW) {
+        if (bias) v = VADD(v, VLOAD(bias + n0 + c));
+        if (sr) v = VFMA(scale, VLOAD(sr + c), v); /* the addend may be y itself: read before written */
+        VSTORE(yr + c, v);
+      } else {
+        if (bias) v = VADD(v, VLOADN(bias + n0 + c, n));
+        if (sr) v = VFMA(scale, VLOADN(sr + c, n), v);
+        VSTOREN(yr + c, v, n);
+      }
+    }
+    SFX(own_acts)(&mm->post, yr, cols);
+  }
+}
+
+#define OWN_WIDE_NV_CASE(mr, nv) \
+  case nv:                       \
+    if (nv <= OWN_WNV(mr)) SFX(own_wide_tile)(mm, x, w, bias, sum, y, n0, cols, mr, nv); \
+    break;
+#define OWN_WIDE_MR_CASE(mr)                                                                     \
+  case mr:                                                                                       \
+    switch (nv) {                                                                                \
+      OWN_WIDE_NV_CASE(mr, 1)                                                                    \
+      OWN_WIDE_NV_CASE(mr, 2)                                                                    \
+      OWN_WIDE_NV_CASE(mr, 3)                                                                    \
+      OWN_WIDE_NV_CASE(mr, 4)                                                                    \
+      OWN_WIDE_NV_CASE(mr, 5)                                                                    \
+      OWN_WIDE_NV_CASE(mr, 6)                                                                    \
+      OWN_WIDE_NV_CASE(mr, 7)                                                                    \
+      OWN_WIDE_NV_CASE(mr, 8)                                                                    \
+      default: break; /* nv <= OWN_WNV(mr) <= OWN_WIDE_NV */                                    \
+    }                                                                                            \
+    break;
+
+/* Tiles [t0, t1) of a wide product. */
+FT static void SFX(own_mm_tiles)(const own_mm_t* mm, const float* x, const float* bias, const float* sum, float* y,
+                                 int64_t t0, int64_t t1) {
+  for (int64_t t = t0; t < t1; t++) {
+    int64_t n0 = t * mm->nc, cols = mm->N - n0 < mm->nc ? mm->N - n0 : mm->nc;
+    int nv = (int)((cols + VW - 1) / VW);
+    const float* w = mm->w + n0 * mm->K; /* the tiles before t are nc columns wide */
+    switch (mm->M) {
+      OWN_WIDE_MR_CASE(1)
+      OWN_WIDE_MR_CASE(2)
+      OWN_WIDE_MR_CASE(3)
+      OWN_WIDE_MR_CASE(4)
+      default: break;
+    }
+  }
+}
+#undef OWN_WIDE_NV_CASE
+#undef OWN_WIDE_MR_CASE
+#undef OWN_WIDE_ACC
+#undef OWN_WIDE_NV
+#undef OWN_WNV
+
 #undef OWN_ACC
 #undef OWN_MM_ACC
 #undef OWN_MB
@@ -792,6 +892,7 @@ FT static void SFX(own_mm_cols)(const own_mm_t* mm, const float* x, const float*
 static const fast_kernels_t SFX(fast_kernels) = {
     ISA_NAME,        VW,         SFX(run_block), SFX(softmax_rows), SFX(layernorm_rows), SFX(sum_rows),
     SFX(sum_middle), SFX(transpose), SFX(transpose_ld), SFX(copy_rows), SFX(argext_rows), SFX(own_conv_rows), SFX(own_mm_cols),
+    SFX(own_mm_tiles), SFX(own_mm_wide_cols),
 };
 
 #undef FAST_UNARY

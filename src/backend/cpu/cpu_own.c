@@ -93,8 +93,7 @@ dycl_status_t cpu_own_conv_create(const cpu_conv_desc_t* d, const cpu_post_t* po
 bool cpu_own_mm_suits(const cpu_mm_desc_t* d) {
   if (d->rank != 2) return false;
   int64_t M = d->a_dims[0], K = d->a_dims[1];
-  return M >= 1 && M <= CPU_OWN_MM_MAX_M && d->b_dims[1] <= CPU_OWN_MM_MAX_N && d->a_strides[1] == 1 &&
-         d->a_strides[0] == K && K >= 1;
+  return M >= 1 && M <= CPU_OWN_MM_MAX_M && d->a_strides[1] == 1 && d->a_strides[0] == K && K >= 1;
 }
 
 dycl_status_t cpu_own_mm_create(const cpu_mm_desc_t* d, const cpu_post_t* post, const float* b, int threads,
@@ -104,12 +103,31 @@ dycl_status_t cpu_own_mm_create(const cpu_mm_desc_t* d, const cpu_post_t* post, 
   memset(&m, 0, sizeof m);
   m.M = d->a_dims[0], m.K = d->a_dims[1], m.N = d->b_dims[1];
   own_post(post, &m.post);
+  const fast_kernels_t* kern = cpu_fast_kernels();
+  int64_t vw = kern->width;
+  if (m.N > CPU_OWN_MM_MAX_N) {
+    /* wide: tiles as wide as the registers allow, narrower (down to two vectors) while the
+     * threads would get fewer than two each */
+    m.nc = kern->own_mm_wide_cols(m.M);
+    while (threads > 1 && m.nc >= 4 * vw && (m.N + m.nc - 1) / m.nc < 2 * threads) m.nc = m.nc / vw / 2 * vw;
+  }
+  int64_t tiles = m.nc ? (m.N + m.nc - 1) / m.nc : 0;
+  int64_t last = m.nc ? ((m.N - (tiles - 1) * m.nc) + vw - 1) / vw * vw : 0; /* the last tile's width */
+  size_t floats = m.nc ? (size_t)((tiles - 1) * m.nc + last) * (size_t)m.K : (size_t)(m.N * m.K);
   float* wp = NULL;
-  cpu_own_t* o = own_new(alloc, (size_t)(m.N * m.K), &wp);
+  cpu_own_t* o = own_new(alloc, floats, &wp);
   if (!o) return dycl_error_nomem();
   int64_t sk = d->b_strides[0], sn = d->b_strides[1]; /* b [K, N] as strided */
-  for (int64_t n = 0; n < m.N; n++)
-    for (int64_t k = 0; k < m.K; k++) wp[n * m.K + k] = b[k * sk + n * sn];
+  if (m.nc)
+    for (int64_t t = 0; t < tiles; t++) {
+      int64_t n0 = t * m.nc, w = t < tiles - 1 ? m.nc : last;
+      float* tp = wp + n0 * m.K;
+      for (int64_t k = 0; k < m.K; k++)
+        for (int64_t j = 0; j < w && n0 + j < m.N; j++) tp[k * w + j] = b[k * sk + (n0 + j) * sn]; /* the rest 0 */
+    }
+  else
+    for (int64_t n = 0; n < m.N; n++)
+      for (int64_t k = 0; k < m.K; k++) wp[n * m.K + k] = b[k * sk + n * sn];
   m.w = wp;
   o->mm = m;
   o->threads = threads;
@@ -241,6 +259,11 @@ static void mm_part(void* ctx, int64_t b, int64_t e) {
   j->o->kern->own_mm_cols(&j->o->mm, j->a->src, j->a->bias, j->a->sum, j->a->dst, b, e);
 }
 
+static void mm_tiles_part(void* ctx, int64_t b, int64_t e) {
+  const own_job_t* j = ctx;
+  j->o->kern->own_mm_tiles(&j->o->mm, j->a->src, j->a->bias, j->a->sum, j->a->dst, b, e);
+}
+
 void cpu_own_run(const cpu_own_t* o, const cpu_args_t* a) {
   own_job_t j = {o, a};
   if (o->is_pool) {
@@ -248,6 +271,7 @@ void cpu_own_run(const cpu_own_t* o, const cpu_args_t* a) {
     return;
   }
   if (o->is_conv) cpu_parallel_for(o->threads, o->conv.N * o->conv.OH, conv_part, &j);
+  else if (o->mm.nc) cpu_parallel_for(o->threads, (o->mm.N + o->mm.nc - 1) / o->mm.nc, mm_tiles_part, &j);
   else cpu_parallel_for(o->threads, o->mm.N, mm_part, &j);
 }
 

@@ -8,11 +8,15 @@
  *     a dot product over the input channels and the kernel's columns, which lie next to each other
  *     in a channels-last row (kw * C consecutive floats), so the vectors run along them, full but
  *     for the row's tail; a tile of P pixels by MB output channels keeps P * MB accumulators;
- *   - matrix products of a few rows (at most CPU_OWN_MM_MAX_M) by a constant weight matrix of
- *     few columns (at most CPU_OWN_MM_MAX_N: a classifier's head on one image), where oneDNN's
- *     product kernel reads the weights at a third of the bandwidth: the weights are packed as rows
- *     of K (one per output column) and streamed once, split between the threads by rows. With
- *     more columns (NMT's 1000x1000 decoder products) oneDNN streams them as fast or faster.
+ *   - matrix products of a few rows (at most CPU_OWN_MM_MAX_M) by a constant weight matrix: an
+ *     RNN's or a decoder's step, a classifier's head on one image. They are bound by the speed at
+ *     which the weights stream from memory, and oneDNN 2.6's product kernel for so few rows reads
+ *     them at half of it (NMT's 30000-word output layer, x[1, 500] by 60 MB of weights: 27.6 GB/s
+ *     against 62 here, measured side by side). With few columns (at most CPU_OWN_MM_MAX_N) the
+ *     weights are packed as rows of K, one per output column, and each column is a dot product,
+ *     split between the threads by columns; with more, in tiles of columns ([K][tile], as wide as
+ *     the vector registers hold accumulators for: 128 columns for one row with AVX-512), each one
+ *     stream read once from start to end, split between the threads by tiles.
  *     It also takes products too small to hand to oneDNN (an RNN cell's gates), of any length K;
  *   - windowed pools too small to hand to oneDNN (RANet's 3-channel input pooled to 8x8 and
  *     16x16), which the reference kernel ran through double precision.
@@ -29,7 +33,7 @@
 
 #define CPU_OWN_CONV_MAX_M 8 /* output channels (from 12 on, oneDNN is as fast) */
 #define CPU_OWN_MM_MAX_M 4    /* rows of the matrix product */
-#define CPU_OWN_MM_MAX_N 64   /* its columns (with more, oneDNN streams the weights as fast) */
+#define CPU_OWN_MM_MAX_N 64   /* columns taken as dot products (more: in tiles of columns) */
 
 typedef struct cpu_own cpu_own_t;
 
@@ -41,8 +45,8 @@ bool cpu_own_conv_suits(const cpu_conv_desc_t* d, const cpu_post_t* post);
 dycl_status_t cpu_own_conv_create(const cpu_conv_desc_t* d, const cpu_post_t* post, const float* w, int threads,
                                   const dycl_allocator_t* alloc, cpu_own_t** out);
 
-/* Whether the own matrix product takes d (rank 2, a row-major, at most CPU_OWN_MM_MAX_M rows and
- * CPU_OWN_MM_MAX_N columns); it takes every post-op. */
+/* Whether the own matrix product takes d (rank 2, a row-major, at most CPU_OWN_MM_MAX_M rows); it
+ * takes every post-op. */
 bool cpu_own_mm_suits(const cpu_mm_desc_t* d);
 /* Packs b (as d's b_dims and b_strides say) for d. */
 dycl_status_t cpu_own_mm_create(const cpu_mm_desc_t* d, const cpu_post_t* post, const float* b, int threads,
