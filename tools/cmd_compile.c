@@ -179,9 +179,10 @@ int dycl_cmd_compile(int argc, char** argv) {
     report(quiet, "load", ph.load_s, detail);
     snprintf(detail, sizeof detail,
              "%d nodes folded into constants, %d If nodes with a constant condition inlined, %d BatchNormalization "
-             "folded, %d Pad folded, %d Concat inputs flattened, %d common subexpressions merged, %d dead nodes removed",
+             "folded, %d Pad folded, %d Concat inputs flattened, %d loop concatenations made scan outputs, %d common "
+             "subexpressions merged, %d dead nodes removed",
              ph.opt.folded, ph.opt.inlined, ph.opt.bn_folded, ph.opt.pad_folded, ph.opt.concat_flattened,
-             ph.opt.cse_merged, ph.opt.dce_removed);
+             ph.opt.loop_concats, ph.opt.cse_merged, ph.opt.dce_removed);
     report(quiet, "optimize", ph.optimize_s, detail);
     snprintf(detail, sizeof detail, "%d sub-networks", m->program->n_subnets);
     report(quiet, "partition", ph.partition_s, detail);

@@ -116,7 +116,9 @@ void dycl_model_inspect(const dycl_model_t* m, FILE* f) {
   fprintf(f,
           "\noptimizations: %d nodes folded into constants, %d If nodes with a constant condition inlined, "
           "%d BatchNormalization folded into Conv/Gemm, %d Pad folded into Conv/AveragePool, %d Concat inputs "
-          "flattened, %d common subexpressions merged, %d dead nodes removed\n",
-          o->folded, o->inlined, o->bn_folded, o->pad_folded, o->concat_flattened, o->cse_merged, o->dce_removed);
+          "flattened, %d loop concatenations made scan outputs, %d common subexpressions merged, %d dead nodes "
+          "removed\n",
+          o->folded, o->inlined, o->bn_folded, o->pad_folded, o->concat_flattened, o->loop_concats, o->cse_merged,
+          o->dce_removed);
 }
 dycl_status_t dycl_model_write_dot(const dycl_model_t* m, FILE* f) { return dycl_program_write_dot(m->program, f); }

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Graph optimizations (src/transform: fold_bn.c, fold_pad.c, fold_concat.c, cse.c, dce.c): each case is a small ONNX model built
+"""Graph optimizations (src/transform: fold_bn.c, fold_pad.c, fold_concat.c, loop_concat.c, cse.c, dce.c): each case is a small ONNX model built
 here; dycl must compute what PyTorch computes (on the ref and, when built, the cpu backend), and
 `dycl inspect` must show the optimization happened (or, for the negative cases, did not).
 
@@ -227,6 +227,67 @@ def case_concat(work, same_axis):
     return path, ins, ref, None
 
 
+def case_loop_concat(work, kind, trips):
+    """Concatenations in a Loop (loop_concat.c): torch.cat of a state onto a loop-carried value,
+    appended along axis 1 (an encoder's forward states), prepended (its backward ones), along axis 0
+    (a decoder's int64 tokens, also read after the loop); each becomes a scan output and one Concat
+    after the loop, the same values for any trip count (0 included: the initial value alone).
+    Kept as they are: a carried value the body reads elsewhere too (a running sum over it), and
+    pieces of two rows (the stack would not be a plain reshape of them)."""
+    h0, w = f32(1, 4), f32(4, 4)
+    rows = 2 if kind == "two_rows" else 1
+    acc0 = f32(1, 3, 4) if kind != "tokens" else None
+    nodes_body = [helper.make_node("MatMul", ["h", "w"], ["hw"]),
+                  helper.make_node("Tanh", ["hw"], ["h_out"]),
+                  helper.make_node("Identity", ["cond"], ["cond_out"])]
+    if kind == "tokens":
+        nodes_body += [helper.make_node("ArgMax", ["h_out"], ["tok"], axis=1, keepdims=0),
+                       helper.make_node("Concat", ["acc", "tok"], ["acc_out"], axis=0)]
+        acc_vi, acc0 = vi("acc", ["n"], TensorProto.INT64), np.array([7, 8], np.int64)
+    else:
+        nodes_body.append(helper.make_node("Unsqueeze", ["h_out", "one"], ["piece1"]))
+        piece = "piece1"
+        if kind == "two_rows":
+            nodes_body.append(helper.make_node("Concat", ["piece1", "piece1"], ["piece2"], axis=1))
+            piece = "piece2"
+        order = [piece, "acc"] if kind == "prepend" else ["acc", piece]
+        nodes_body.append(helper.make_node("Concat", order, ["acc_out"], axis=1))
+        acc_vi = vi("acc", [1, "n", 4])
+        if kind == "read_too":  # the carried value read again: the state takes its mean
+            nodes_body[0] = helper.make_node("ReduceMean", ["acc"], ["m"], axes=[1], keepdims=0)
+            nodes_body.insert(1, helper.make_node("Add", ["m", "h"], ["hm"]))
+            nodes_body.insert(2, helper.make_node("MatMul", ["hm", "w"], ["hw"]))
+    out_shape = ["m"] if kind == "tokens" else [1, "m", 4]
+    body = helper.make_graph(
+        nodes_body, "body", [vi("i", [], TensorProto.INT64), vi("cond", [], TensorProto.BOOL), acc_vi, vi("h", [1, 4])],
+        [vi("cond_out", [], TensorProto.BOOL), vi("acc_out", out_shape, acc_vi.type.tensor_type.elem_type), vi("h_out", [1, 4])])
+    nodes = [helper.make_node("Loop", ["trips", "", "acc0", "h0"], ["acc_final", "h_final"], body=body)]
+    outs = [vi("acc_final", out_shape, acc_vi.type.tensor_type.elem_type), vi("h_final", [1, 4])]
+    if kind == "tokens":  # the tokens read after the loop too
+        nodes.append(helper.make_node("Cast", ["acc_final"], ["tokf"], to=TensorProto.FLOAT))
+        nodes.append(helper.make_node("ReduceSum", ["tokf"], ["toksum"], keepdims=0))
+        outs.append(vi("toksum", []))
+    path = os.path.join(work, "model.onnx")
+    save(path, nodes, [vi("acc0", list(acc0.shape), acc_vi.type.tensor_type.elem_type), vi("h0", [1, 4])], outs,
+         [init("trips", np.array(trips, np.int64)), init("w", w), init("one", np.array([1], np.int64))])
+    acc, h = acc0.copy(), torch.from_numpy(h0).double()
+    for _ in range(trips):
+        if kind == "read_too":
+            h = torch.tanh((torch.from_numpy(acc).double().mean(1) + h) @ torch.from_numpy(w).double())
+        else:
+            h = torch.tanh(h @ torch.from_numpy(w).double())
+        hn = h.float().numpy()
+        if kind == "tokens":
+            acc = np.concatenate([acc, np.argmax(hn, 1).astype(np.int64)], 0)
+        else:
+            piece = np.concatenate([hn[:, None]] * rows, 1)
+            acc = np.concatenate([piece, acc] if kind == "prepend" else [acc, piece], 1)
+    ref = [acc, h.float().numpy()]
+    if kind == "tokens":
+        ref.append(np.array(acc.astype(np.float32).sum(), np.float32))
+    return path, [("acc0", acc0), ("h0", h0)], ref, None
+
+
 def field(text, what):
     """The count before `what` on dycl inspect's optimizations line."""
     for line in text.splitlines():
@@ -262,6 +323,10 @@ def main():
         ("concat_flatten", lambda w: case_concat(w, True)),
         ("concat_axes_kept", lambda w: case_concat(w, False)),
     ]
+    loop_concat_expected = {"append": 1, "prepend": 1, "tokens": 1, "read_too": 0, "two_rows": 0}
+    for kind in loop_concat_expected:
+        for trips in (0, 1, 5):
+            cases.append(("loop_concat_%s_%d" % (kind, trips), lambda w, k=kind, t=trips: case_loop_concat(w, k, t)))
     pad_expected = {"pad_avgpool": 1, "pad_conv": 1, "pad_value_kept": 0, "pad_shared_kept": 0}
     for name, make in cases:
         work = os.path.join(a.work, name)
@@ -288,6 +353,10 @@ def main():
                   "%s: %d Concat inputs flattened expected; inspect says: %s" % (name, 3 if flat else 0, text[-300:]))
             n_concat = text.split("optimizations:")[0].count("Concat '")
             check(n_concat == 2, "%s: 2 Concat nodes expected in the sub-networks, %d found" % (name, n_concat))
+        if name.startswith("loop_concat_"):
+            want = loop_concat_expected[name[len("loop_concat_"):].rsplit("_", 1)[0]]
+            check(field(text, "loop concatenations made scan outputs") == want,
+                  "%s: %d loop concatenations made scan outputs expected; inspect says: %s" % (name, want, text[-300:]))
         if name == "cse_loop":
             check(field(text, "common subexpressions merged") == 1, "%s: one merge (Exp) expected, not LeakyRelu" % name)
         for be in backends:
