@@ -780,24 +780,19 @@ def own_cases():
     b.output(b.op("Tanh", [g]))
     rng = np.random.default_rng(76)
     out.append(("own_matmul_tiny_cell", b.model(), [[rnd(rng, m, 10), rnd(rng, m, 12)] for m in (1, 4, 6, 0)]))
-    b = Builder("own_matmul_residual", 67)
-    a = b.input("a", ["B", 1, 128])
-    r = b.input("r", ["B", 1, 48])
-    y = b.op("MatMul", [a, b.weights(128, 48)])
-    b.output(b.op("HardSwish", [b.op("Add", [y, r])]))
-    rng = np.random.default_rng(68)
-    out.append(("own_matmul_residual", b.model(14), [[rnd(rng, 1, 1, 128), rnd(rng, 1, 1, 48)],
-                                                     [rnd(rng, 4, 1, 128), rnd(rng, 4, 1, 48)],
-                                                     [rnd(rng, 6, 1, 128), rnd(rng, 6, 1, 48)]]))
-    b = Builder("own_matmul_residual_wide", 79)
-    a = b.input("a", ["B", 1, 96])
-    r = b.input("r", ["B", 1, 400])
-    y = b.op("MatMul", [a, b.weights(96, 400)])
-    b.output(b.op("Relu", [b.op("Add", [r, y])]))
-    rng = np.random.default_rng(80)
-    out.append(("own_matmul_residual_wide", b.model(14), [[rnd(rng, 1, 1, 96), rnd(rng, 1, 1, 400)],
-                                                          [rnd(rng, 3, 1, 96), rnd(rng, 3, 1, 400)],
-                                                          [rnd(rng, 6, 1, 96), rnd(rng, 6, 1, 400)]]))
+    def matmul_residual(name, seed, K, N, act, res_first):
+        """x [B, 1, K] by constant weights plus a residual [B, 1, N], then act, for 1, a few and 6
+        rows (6: oneDNN again)."""
+        b = Builder(name, seed)
+        a = b.input("a", ["B", 1, K])
+        r = b.input("r", ["B", 1, N])
+        y = b.op("MatMul", [a, b.weights(K, N)])
+        b.output(b.op(act, [b.op("Add", [r, y] if res_first else [y, r])]))
+        rng = np.random.default_rng(seed + 1)
+        return name, b.model(14), [[rnd(rng, m, 1, K), rnd(rng, m, 1, N)] for m in (1, 4 if N <= 64 else 3, 6)]
+
+    out.append(matmul_residual("own_matmul_residual", 67, 128, 48, "HardSwish", False))
+    out.append(matmul_residual("own_matmul_residual_wide", 79, 96, 400, "Relu", True))
     return out
 
 
