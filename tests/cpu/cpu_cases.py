@@ -793,6 +793,15 @@ def own_cases():
 
     out.append(matmul_residual("own_matmul_residual", 67, 128, 48, "HardSwish", False))
     out.append(matmul_residual("own_matmul_residual_wide", 79, 96, 400, "Relu", True))
+    # more rows than 4 by at most 4 columns: 4 rows at a time, blocks of rows split between the
+    # threads (an attention's scores against one vector: [1, L, K] x [K, 1]), with a residual
+    out.append(matmul_residual("own_matmul_residual_one_col", 83, 64, 1, "LeakyRelu", True))
+    out.append(gemm_own("own_gemm_few_cols_many_rows", 84, [5, 17, 64, 1000], 300, 3, True, (3,), [unary("Sigmoid")]))
+    b = Builder("own_matmul_scores", 85)
+    a = b.input("a", [1, "L", 200])
+    b.output(b.op("MatMul", [a, b.weights(200, 1)]))
+    rng = np.random.default_rng(86)
+    out.append(("own_matmul_scores", b.model(), [[rnd(rng, 1, n, 200)] for n in (1, 7, 42, 2000)]))
     return out
 
 

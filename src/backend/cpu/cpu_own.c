@@ -93,7 +93,8 @@ dycl_status_t cpu_own_conv_create(const cpu_conv_desc_t* d, const cpu_post_t* po
 bool cpu_own_mm_suits(const cpu_mm_desc_t* d) {
   if (d->rank != 2) return false;
   int64_t M = d->a_dims[0], K = d->a_dims[1];
-  return M >= 1 && M <= CPU_OWN_MM_MAX_M && d->a_strides[1] == 1 && d->a_strides[0] == K && K >= 1;
+  return M >= 1 && (M <= CPU_OWN_MM_MAX_M || d->b_dims[1] <= CPU_OWN_MM_FEW_N) && d->a_strides[1] == 1 &&
+         d->a_strides[0] == K && K >= 1;
 }
 
 dycl_status_t cpu_own_mm_create(const cpu_mm_desc_t* d, const cpu_post_t* post, const float* b, int threads,
@@ -259,6 +260,19 @@ static void mm_part(void* ctx, int64_t b, int64_t e) {
   j->o->kern->own_mm_cols(&j->o->mm, j->a->src, j->a->bias, j->a->sum, j->a->dst, b, e);
 }
 
+/* Blocks [b, e) of CPU_OWN_MM_MAX_M rows of a product of more rows (few columns). */
+static void mm_rows_part(void* ctx, int64_t b, int64_t e) {
+  const own_job_t* j = ctx;
+  const own_mm_t* mm = &j->o->mm;
+  for (int64_t blk = b; blk < e; blk++) {
+    int64_t r0 = blk * CPU_OWN_MM_MAX_M;
+    own_mm_t part = *mm;
+    part.M = mm->M - r0 < CPU_OWN_MM_MAX_M ? mm->M - r0 : CPU_OWN_MM_MAX_M;
+    const float* sum = j->a->sum ? j->a->sum + r0 * mm->N : NULL;
+    j->o->kern->own_mm_cols(&part, j->a->src + r0 * mm->K, j->a->bias, sum, j->a->dst + r0 * mm->N, 0, mm->N);
+  }
+}
+
 static void mm_tiles_part(void* ctx, int64_t b, int64_t e) {
   const own_job_t* j = ctx;
   j->o->kern->own_mm_tiles(&j->o->mm, j->a->src, j->a->bias, j->a->sum, j->a->dst, b, e);
@@ -272,6 +286,8 @@ void cpu_own_run(const cpu_own_t* o, const cpu_args_t* a) {
   }
   if (o->is_conv) cpu_parallel_for(o->threads, o->conv.N * o->conv.OH, conv_part, &j);
   else if (o->mm.nc) cpu_parallel_for(o->threads, (o->mm.N + o->mm.nc - 1) / o->mm.nc, mm_tiles_part, &j);
+  else if (o->mm.M > CPU_OWN_MM_MAX_M)
+    cpu_parallel_for(o->threads, (o->mm.M + CPU_OWN_MM_MAX_M - 1) / CPU_OWN_MM_MAX_M, mm_rows_part, &j);
   else cpu_parallel_for(o->threads, o->mm.N, mm_part, &j);
 }
 

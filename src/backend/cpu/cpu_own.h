@@ -17,6 +17,9 @@
  *     split between the threads by columns; with more, in tiles of columns ([K][tile], as wide as
  *     the vector registers hold accumulators for: 128 columns for one row with AVX-512), each one
  *     stream read once from start to end, split between the threads by tiles.
+ *     Products of more rows by at most CPU_OWN_MM_FEW_N columns (an attention's scores against one
+ *     vector: [L, K] x [K, 1]), which oneDNN runs at a few GFLOP/s, take the dot products too,
+ *     4 rows at a time, split between the threads by blocks of rows.
  *     It also takes products too small to hand to oneDNN (an RNN cell's gates), of any length K;
  *   - windowed pools too small to hand to oneDNN (RANet's 3-channel input pooled to 8x8 and
  *     16x16), which the reference kernel ran through double precision.
@@ -34,6 +37,7 @@
 #define CPU_OWN_CONV_MAX_M 8 /* output channels (from 12 on, oneDNN is as fast) */
 #define CPU_OWN_MM_MAX_M 4    /* rows of the matrix product */
 #define CPU_OWN_MM_MAX_N 64   /* columns taken as dot products (more: in tiles of columns) */
+#define CPU_OWN_MM_FEW_N 4    /* with at most these columns, any number of rows (4 at a time) */
 
 typedef struct cpu_own cpu_own_t;
 
@@ -45,7 +49,8 @@ bool cpu_own_conv_suits(const cpu_conv_desc_t* d, const cpu_post_t* post);
 dycl_status_t cpu_own_conv_create(const cpu_conv_desc_t* d, const cpu_post_t* post, const float* w, int threads,
                                   const dycl_allocator_t* alloc, cpu_own_t** out);
 
-/* Whether the own matrix product takes d (rank 2, a row-major, at most CPU_OWN_MM_MAX_M rows); it
+/* Whether the own matrix product takes d (rank 2, a row-major, at most CPU_OWN_MM_MAX_M rows, or
+ * any number with at most CPU_OWN_MM_FEW_N columns: an attention's scores against one vector); it
  * takes every post-op. */
 bool cpu_own_mm_suits(const cpu_mm_desc_t* d);
 /* Packs b (as d's b_dims and b_strides say) for d. */
