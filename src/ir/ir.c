@@ -41,6 +41,22 @@ dycl_status_t dycl_ir_add_value(dycl_ir_t* ir, const char* name, dycl_graph_t* g
   return NULL;
 }
 
+dycl_status_t dycl_ir_add_const(dycl_ir_t* ir, const char* name, dycl_graph_t* graph, dycl_value_t* v,
+                                dycl_ir_value_t** out) {
+  dycl_ir_value_t* iv;
+  dycl_status_t s = name ? dycl_ir_add_value(ir, name, graph, &iv) : dycl_error_nomem();
+  if (s) {
+    dycl_value_release(v);
+    return s;
+  }
+  DYCL_RETURN_IF_ERROR(dycl_ir_own(ir, v)); /* releases v when it fails */
+  iv->def = DYCL_DEF_CONST;
+  iv->constant = v;
+  iv->type = dycl_type_tensor_dims(v->dtype, v->rank, v->dims);
+  *out = iv;
+  return NULL;
+}
+
 dycl_status_t dycl_ir_own(dycl_ir_t* ir, dycl_value_t* v) {
   dycl_status_t s = dycl_grow(ir->alloc, (void**)&ir->owned, sizeof *ir->owned, &ir->cap_owned, ir->n_owned + 1);
   if (s) {

@@ -163,6 +163,11 @@ dycl_status_t dycl_ir_add_value(dycl_ir_t* ir, const char* name, dycl_graph_t* g
                                 dycl_ir_value_t** out);
 /* Takes ownership of a run-time value so that it is released with the module. */
 dycl_status_t dycl_ir_own(dycl_ir_t* ir, dycl_value_t* v);
+/* Adds a value of `graph` named `name` (copied; NULL: out of memory) that stands for the module
+ * constant tensor v: DYCL_DEF_CONST, its type v's. Takes ownership of v, which is released at once
+ * when this fails. */
+dycl_status_t dycl_ir_add_const(dycl_ir_t* ir, const char* name, dycl_graph_t* graph, dycl_value_t* v,
+                                dycl_ir_value_t** out);
 static inline dycl_ir_value_t* dycl_ir_value(const dycl_ir_t* ir, int id) { return ir->values[id]; }
 /* The module constant tensor value id stands for, or NULL (not a constant, or not a tensor). */
 static inline const dycl_value_t* dycl_ir_const_tensor(const dycl_ir_t* ir, int id) {

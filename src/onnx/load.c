@@ -112,15 +112,7 @@ static dycl_status_t convert_graph(loader_t* L, const Onnx__GraphProto* gp, scop
 
 static dycl_status_t add_const(loader_t* L, scope_t* sc, const char* name, dycl_value_t* v, dycl_ir_value_t** out) {
   dycl_ir_value_t* iv;
-  dycl_status_t s = dycl_ir_add_value(L->ir, name, sc->graph, &iv);
-  if (s) {
-    dycl_value_release(v);
-    return s;
-  }
-  DYCL_RETURN_IF_ERROR(dycl_ir_own(L->ir, v));
-  iv->def = DYCL_DEF_CONST;
-  iv->constant = v;
-  iv->type = dycl_type_tensor_dims(v->dtype, v->rank, v->dims);
+  DYCL_RETURN_IF_ERROR(dycl_ir_add_const(L->ir, name, sc->graph, v, &iv));
   iv->declared = iv->type;
   DYCL_RETURN_IF_ERROR(dycl_strmap_put(&sc->names, iv->name, iv->id));
   if (out) *out = iv;

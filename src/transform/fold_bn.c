@@ -24,18 +24,8 @@ static dycl_status_t new_const(dycl_ir_t* ir, dycl_graph_t* g, const char* base,
                                const int64_t* dims, int* id, float** data) {
   dycl_value_t* v;
   DYCL_RETURN_IF_ERROR(dycl_tensor_new(ir->alloc, NULL, DYCL_DTYPE_FLOAT32, rank, dims, &v));
-  dycl_status_t s = dycl_ir_own(ir, v);
-  if (s) {
-    dycl_value_release(v);
-    return s;
-  }
-  char* name = dycl_arena_printf(&ir->arena, "%s/%s", base, suffix);
-  if (!name) return dycl_error_nomem();
   dycl_ir_value_t* iv;
-  DYCL_RETURN_IF_ERROR(dycl_ir_add_value(ir, name, g, &iv));
-  iv->def = DYCL_DEF_CONST;
-  iv->constant = v;
-  iv->type = dycl_type_tensor_dims(DYCL_DTYPE_FLOAT32, rank, dims);
+  DYCL_RETURN_IF_ERROR(dycl_ir_add_const(ir, dycl_arena_printf(&ir->arena, "%s/%s", base, suffix), g, v, &iv));
   *id = iv->id;
   *data = v->data;
   return NULL;

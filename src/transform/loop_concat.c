@@ -22,17 +22,12 @@
 
 /* A constant int64 tensor of n values in graph g; its id in *id. */
 static dycl_status_t const_i64(dycl_ir_t* ir, dycl_graph_t* g, const char* name, const int64_t* v, int n, int* id) {
-  if (!name) return dycl_error_nomem();
   dycl_value_t* t = NULL;
   int64_t dims[1] = {n};
   DYCL_RETURN_IF_ERROR(dycl_tensor_new(ir->alloc, NULL, DYCL_DTYPE_INT64, 1, dims, &t));
   memcpy(t->data, v, (size_t)n * sizeof *v);
-  DYCL_RETURN_IF_ERROR(dycl_ir_own(ir, t));
   dycl_ir_value_t* iv;
-  DYCL_RETURN_IF_ERROR(dycl_ir_add_value(ir, name, g, &iv));
-  iv->def = DYCL_DEF_CONST;
-  iv->constant = t;
-  iv->type = dycl_type_tensor_dims(t->dtype, t->rank, t->dims);
+  DYCL_RETURN_IF_ERROR(dycl_ir_add_const(ir, name, g, t, &iv));
   *id = iv->id;
   return NULL;
 }
@@ -197,42 +192,33 @@ static dycl_status_t rewrite(dycl_ir_t* ir, dycl_graph_t* g, int k, int j, const
   return NULL;
 }
 
-static dycl_status_t loop_graph(dycl_ir_t* ir, dycl_graph_t* g, int* count) {
-  for (int k = 0; k < g->n_nodes; k++) {
-    dycl_node_t* n = g->nodes[k];
-    for (int a = 0; a < n->n_attr; a++) { /* inner loops first */
-      if (n->attrs[a].type == DYCL_ATTR_GRAPH && n->attrs[a].g) DYCL_RETURN_IF_ERROR(loop_graph(ir, n->attrs[a].g, count));
-      if (n->attrs[a].type == DYCL_ATTR_GRAPHS)
-        for (int i = 0; i < n->attrs[a].n; i++) DYCL_RETURN_IF_ERROR(loop_graph(ir, n->attrs[a].graphs[i], count));
+/* Visits one node (dycl_pass_run): a Loop's carried values, each rewritten where it suits. The
+ * nodes the rewrite puts after the Loop are visited next, and its body after it. */
+static dycl_status_t visit(void* user, dycl_node_t* n) {
+  dycl_pass_walk_t* w = user;
+  dycl_ir_t* ir = w->ir;
+  if (n->op != DYCL_OP_Loop || strcmp(n->domain, "") != 0 || n->opset < 13) return NULL;
+  dycl_graph_t *g = n->graph, *b = dycl_attr_graph(n, "body");
+  if (!b) return NULL;
+  int k = 0;
+  while (k < g->n_nodes && g->nodes[k] != n) k++;
+  if (k == g->n_nodes) return NULL;
+  for (int j = 0; j < n->n_in - 2;) {
+    int n_carried = n->n_in - 2;
+    int64_t axis;
+    int piece;
+    bool prepend;
+    const dycl_node_t* cat = NULL;
+    if (b->n_in == 2 + n_carried && b->n_out >= 1 + n_carried && n->n_out == b->n_out - 1 && n->in[2 + j] >= 0)
+      cat = carried_concat(ir, b, b->in[2 + j], b->out[1 + j], &axis, &piece, &prepend);
+    if (!cat) {
+      j++;
+      continue;
     }
-    if (n->op != DYCL_OP_Loop || strcmp(n->domain, "") != 0 || n->opset < 13) continue;
-    dycl_graph_t* b = dycl_attr_graph(n, "body");
-    if (!b) continue;
-    for (int j = 0; j < n->n_in - 2;) {
-      int n_carried = n->n_in - 2;
-      if (b->n_in != 2 + n_carried || b->n_out < 1 + n_carried || n->n_out != b->n_out - 1 || n->in[2 + j] < 0) {
-        j++;
-        continue;
-      }
-      int64_t axis;
-      int piece;
-      bool prepend;
-      const dycl_node_t* cat = carried_concat(ir, b, b->in[2 + j], b->out[1 + j], &axis, &piece, &prepend);
-      if (!cat) {
-        j++;
-        continue;
-      }
-      DYCL_RETURN_IF_ERROR(rewrite(ir, g, k, j, cat, axis, piece, prepend));
-      (*count)++;
-      /* carried value j is gone: the next one is now j */
-    }
+    DYCL_RETURN_IF_ERROR(rewrite(ir, g, k, j, cat, axis, piece, prepend));
+    w->count++; /* carried value j is gone: the next one is now j */
   }
   return NULL;
 }
 
-dycl_status_t dycl_loop_concat_to_scan(dycl_ir_t* ir, int* rewritten) {
-  int c = 0;
-  dycl_status_t s = loop_graph(ir, ir->main, &c);
-  if (rewritten) *rewritten = c;
-  return s;
-}
+dycl_status_t dycl_loop_concat_to_scan(dycl_ir_t* ir, int* rewritten) { return dycl_pass_run(ir, visit, rewritten); }

@@ -18,7 +18,6 @@ dycl_status_t dycl_optimize(dycl_ir_t* ir, dycl_opt_stats_t* stats) {
   DYCL_RETURN_IF_ERROR(dycl_fold_pad(ir, &st.pad_folded));
   DYCL_RETURN_IF_ERROR(dycl_flatten_concat(ir, &st.concat_flattened));
   DYCL_RETURN_IF_ERROR(dycl_loop_concat_to_scan(ir, &st.loop_concats));
-  if (st.loop_concats) DYCL_RETURN_IF_ERROR(dycl_infer_module(ir)); /* the new values' types, for CSE */
   DYCL_RETURN_IF_ERROR(dycl_cse(ir, &st.cse_merged));
   if (st.cse_merged) { /* merged shape arithmetic may fold further */
     int f = 0, in = 0;

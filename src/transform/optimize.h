@@ -19,7 +19,9 @@ typedef struct dycl_opt_stats {
 } dycl_opt_stats_t;
 
 /* The pipeline: constant folding → BatchNormalization folding → Pad folding → Concat flattening →
- * concatenations in loops made scan outputs → CSE → constant folding again (what CSE exposed) → dead-code elimination → inference. */
+ * concatenations in loops made scan outputs → CSE → constant folding again (what CSE exposed) →
+ * dead-code elimination → inference (the values the passes made get their types there: none of the
+ * passes after the loop rewrite reads a new value's type). */
 dycl_status_t dycl_optimize(dycl_ir_t* ir, dycl_opt_stats_t* stats);
 
 /* A pass that visits every node of the module (dycl_graph_walk) and counts what it changed: the
