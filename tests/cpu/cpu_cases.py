@@ -848,6 +848,91 @@ def inplace_cases():
     return out
 
 
+def argmax_cases():
+    """An ArgMax over the last axis of a product by constant weights of at least 2^20 floats, fused
+    into dycl's own quantized kernel (cpu_own.h: int8 weights, a bound per column, the candidate
+    columns computed exactly). Most input sets aim at a pair of columns whose weights differ by a
+    thousandth (their logits by about 1e-3, far below the quantization's error of ~1e-2, far above
+    float rounding), so that a kernel choosing by the approximate logits alone fails about every
+    other set; some pairs are exact copies (a tie: the first index, or the last with
+    select_last_index). Then a NaN or an infinity in x, an infinite addend (the row computed whole),
+    a product by [K, N] weights (strided columns), an addend of the result's shape, a Gemm with
+    beta, and rows known only at run time (6 rows: the product alone, then the ArgMax).
+    run_cpu_checks.py checks that the fused cases run fused (`dycl bench --profile`)."""
+    out = []
+    K, N = 256, 4100  # 4100 = 32 x 128 + 4: a last tile of one vector's tail
+
+    def weights(rng, pairs):
+        """W [N, K] with rows b = a + 1e-3 noise (or an exact copy) for each (a, b, copy)."""
+        w = (rng.standard_normal((N, K)) / np.sqrt(K)).astype(np.float32)
+        for a, b_, copy in pairs:
+            w[b_] = w[a] if copy else w[a] + (1e-3 * rng.standard_normal(K) / np.sqrt(K)).astype(np.float32)
+        return w
+
+    def aimed(rng, w, a, rows):
+        u = w[a] / np.linalg.norm(w[a])
+        return (6 * u + 0.3 * rng.standard_normal((rows, K))).astype(np.float32)
+
+    pairs = [(17, 4000, False), (3000, 5, False), (128, 129, False), (2222, 2223, False), (4099, 64, False),
+             (700, 1900, True), (3333, 1000, True)]
+
+    def sets(rng, w, lead, extra=()):
+        rows = int(np.prod(lead))
+        res = [[aimed(rng, w, a, rows).reshape(*lead, K)] + [e() for e in extra] for a, _, _ in pairs]
+        res += [[rnd(rng, *lead, K)] + [e() for e in extra] for _ in range(2)]
+        return res
+
+    for name, seed, rows, keep, last, beta in (("argmax_gemm_vocab", 91, 1, 0, 0, 1.0),
+                                               ("argmax_gemm_rows_last", 92, 3, 1, 1, 0.5)):
+        rng = np.random.default_rng(seed)
+        b = Builder(name, seed)
+        x = b.input("x", [rows, K])
+        w = weights(rng, pairs)
+        c = b.const(np.zeros(N, np.float32) if seed == 91 else rnd(rng, N) * 0.01, "c")
+        attrs = {} if beta == 1.0 else {"beta": beta}
+        y = b.op("ArgMax", [b.op("Gemm", [x, b.const(w), c], transB=1, **attrs)], axis=1, keepdims=keep,
+                 select_last_index=last)
+        b.output(y, TensorProto.INT64)
+        ss = sets(rng, w, (rows,))
+        bad = rnd(rng, rows, K)
+        bad[0, 7] = np.nan
+        ss.append([bad])
+        inf = rnd(rng, rows, K)
+        inf[rows - 1, 100] = np.inf
+        ss.append([inf])
+        out.append((name, b.model(), ss))
+    # MatMul by [K, N] weights (rank 3: [1, 1, K]), a bias added, the ArgMax over axis -1 kept
+    rng = np.random.default_rng(93)
+    b = Builder("argmax_matmul_bias", 93)
+    x = b.input("x", [1, 1, K])
+    w = weights(rng, pairs)
+    y = b.op("Add", [b.op("MatMul", [x, b.const(np.ascontiguousarray(w.T))]), b.const(rnd(rng, N) * 0.01)])
+    b.output(b.op("ArgMax", [y], axis=-1, keepdims=1), TensorProto.INT64)
+    out.append(("argmax_matmul_bias", b.model(), sets(rng, w, (1, 1))))
+    # an addend of the result's shape (2 rows), one set with an infinite addend
+    rng = np.random.default_rng(94)
+    b = Builder("argmax_matmul_addend", 94)
+    x = b.input("x", [2, K])
+    r = b.input("r", [2, N])
+    w = weights(rng, pairs)
+    b.output(b.op("ArgMax", [b.op("Add", [r, b.op("MatMul", [x, b.const(np.ascontiguousarray(w.T))])])], axis=1,
+                  keepdims=0), TensorProto.INT64)
+    ss = sets(rng, w, (2,), (lambda: (rnd(rng, 2, N) * 1e-3).astype(np.float32),))
+    big = rnd(rng, 2, N) * 1e-3
+    big[1, 333] = np.inf
+    ss.append([rnd(rng, 2, K), big.astype(np.float32)])
+    out.append(("argmax_matmul_addend", b.model(), ss))
+    # rows known at run time: 1 (fused) and 6 (the product alone, then the ArgMax)
+    rng = np.random.default_rng(95)
+    b = Builder("argmax_gemm_any_rows", 95)
+    x = b.input("x", ["M", K])
+    w = weights(rng, pairs)
+    b.output(b.op("ArgMax", [b.op("Gemm", [x, b.const(w)], transB=1)], axis=1, keepdims=0), TensorProto.INT64)
+    ss = sets(rng, w, (1,))[:3] + [[aimed(rng, w, 128, 6)], [rnd(rng, 6, K)]]
+    out.append(("argmax_gemm_any_rows", b.model(), ss))
+    return out
+
+
 def cases():
     import fast_cases  # the fast kernels' cases (fast_*), which build on this file's helpers
-    return conv_cases() + own_cases() + matmul_cases() + pool_cases() + reduce_cases() + [loop_case(), if_case()] + layout_cases() + inplace_cases() + fast_cases.cases()
+    return conv_cases() + own_cases() + matmul_cases() + pool_cases() + reduce_cases() + [loop_case(), if_case()] + layout_cases() + inplace_cases() + argmax_cases() + fast_cases.cases()

@@ -262,6 +262,7 @@ def gen_checks(args, rc, dycl, libs):
     names = {j[0] for j in jobs}
     if {"inplace_residual", "inplace_residual_reread"} <= names:
         res.append(inplace_arena_check(args, dycl, work))
+    res += [argmax_fused_check(args, dycl, work, n, sets) for n, sets in ARGMAX_FUSED.items() if n in names]
     return res
 
 
@@ -295,6 +296,37 @@ def inplace_arena_check(args, dycl, work):
         return Outcome("gen", "inplace_arena", False,
                        f"arena {a} bytes, not one activation ({unit}) below the rereading twin's {b}: no result made in place")
     return Outcome("gen", "inplace_arena", True)
+
+
+# cpu_cases.argmax_cases whose ArgMax must run fused into its product: the input sets where it runs
+# fused, and those where it runs alone (argmax_gemm_any_rows: set 0 has 1 row, set 3 has 6;
+# argmax_gemm_vocab's set 9 has a NaN: computed whole, still in the fused kernel)
+ARGMAX_FUSED = {"argmax_gemm_vocab": ((0, 9), ()), "argmax_gemm_rows_last": ((0,), ()),
+                "argmax_matmul_bias": ((0,), ()), "argmax_matmul_addend": ((0,), ()),
+                "argmax_gemm_any_rows": ((0,), (3,))}
+
+
+def argmax_fused_check(args, dycl, work, name, sets):
+    """`dycl bench --profile` of the case shows its product with the ArgMax fused in (`(+1)`, or
+    `(+2)` with the Add) on the sets sets[0] names, and without it on those of sets[1]."""
+    d = os.path.join(work, name)
+    for k, fused in [(k, True) for k in sets[0]] + [(k, False) for k in sets[1]]:
+        sdir = os.path.join(d, f"set_{k}")
+        inputs = sorted(os.path.join(sdir, f) for f in os.listdir(sdir) if f.startswith("input_"))
+        try:
+            p = subprocess.run([dycl, "bench", os.path.join(d, "model.onnx")] + inputs +
+                               ["--backend", "cpu", "--iters", "1", "--warmup", "0", "--profile", "20"],
+                               stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=args.timeout)
+        except subprocess.TimeoutExpired:
+            return Outcome("gen", name + "_fused", False, f"dycl bench: timeout after {args.timeout:g} s")
+        if p.returncode != 0:
+            return Outcome("gen", name + "_fused", False, f"dycl bench: exit {p.returncode}")
+        got = re.search(r"\b(Gemm|MatMul) \(\+[12]\)", p.stdout) is not None
+        if got != fused:
+            return Outcome("gen", name + "_fused", False,
+                           f"{os.path.basename(sdir)}: the ArgMax runs {'fused' if got else 'alone'}, expected "
+                           f"{'fused' if fused else 'alone'}")
+    return Outcome("gen", name + "_fused", True)
 
 
 def torch_checks(args, rc, dycl, libs):

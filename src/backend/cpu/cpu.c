@@ -178,6 +178,35 @@ static bool plan_head(const dycl_program_t* p, const dycl_subnet_t* sn, int k, c
   }
 }
 
+/* Whether ArgMax node n, reading value v (the result of group g's product, plus its fused Add)
+ * can end the group: over v's last axis, of a product by constant weights that dycl's own kernel
+ * takes in its quantized form (cpu_own_argmax_suits: few rows, many weights). The rows may be
+ * known only at run time: with more than the kernel takes, the product runs alone and the ArgMax
+ * after it (cpu_group_run's CPU_RAN_HEAD). */
+static bool argmax_member(const dycl_ir_t* ir, const cpu_group_t* g, const dycl_node_t* head, const dycl_node_t* n,
+                          int v) {
+  if ((g->kind != CPU_KIND_MATMUL && g->kind != CPU_KIND_GEMM) || !g->w_const || g->n_act > 0) return false;
+  if (n->n_in != 1 || n->n_out != 1 || n->out[0] < 0) return false;
+  const dycl_type_t* yt = &ir->values[n->out[0]]->type;
+  const dycl_type_t* vt = &ir->values[v]->type;
+  if (!yt->known || yt->kind != DYCL_VALUE_TENSOR || yt->dtype != DYCL_DTYPE_INT64 || !vt->known || vt->rank < 2)
+    return false;
+  int64_t axis = dycl_attr_int(n, "axis", 0);
+  if (axis != vt->rank - 1 && axis != -1) return false;
+  int64_t M = 1, N = vt->dims[vt->rank - 1].v;
+  if (N < 1) return false;
+  for (int d = 0; d < vt->rank - 1; d++) M *= vt->dims[d].v > 0 ? vt->dims[d].v : 1;
+  const dycl_value_t* w = ir->values[head->in[1]]->constant;
+  if (w->rank != 2) return false;
+  bool tb = g->kind == CPU_KIND_GEMM && dycl_attr_int(head, "transB", 0) != 0;
+  int64_t K = w->dims[tb ? 1 : 0];
+  if (g->kind == CPU_KIND_GEMM && head->n_in > 2 && head->in[2] >= 0) { /* C a row (a bias), not a matrix */
+    const dycl_type_t* ct = &ir->values[head->in[2]]->type;
+    if (!ct->known || ct->rank > 2 || (ct->rank == 2 && ct->dims[0].v != 1)) return false;
+  }
+  return cpu_own_argmax_suits(M, K, N);
+}
+
 /* Extends group g with the nodes that post-process its result. */
 static void plan_members(const dycl_program_t* p, const dycl_subnet_t* sn, cpu_group_t* g) {
   const dycl_ir_t* ir = p->ir;
@@ -197,6 +226,14 @@ static void plan_members(const dycl_program_t* p, const dycl_subnet_t* sn, cpu_g
       int pi = producer_index(sn, ir, other);
       if (pi >= g->head) return; /* not computed yet at the head's position */
       g->add_operand = other;
+    } else if (n->op == DYCL_OP_ArgMax) {
+      if (!argmax_member(ir, g, sn->nodes[g->head], n, v)) return;
+      g->argmax = true;
+      g->am_keep = dycl_attr_int(n, "keepdims", 1) != 0;
+      g->am_last = dycl_attr_int(n, "select_last_index", 0) != 0;
+      g->members[g->n_members++] = c;
+      g->last = c;
+      return; /* an index: nothing more to fuse */
     } else {
       cpu_act_t a;
       if (g->n_act >= CPU_MAX_ACTS || n->n_out != 1 || n->out[0] < 0 || n->in[0] != v || !as_activation(ir, n, &a))
@@ -756,7 +793,6 @@ static void release_after(const dycl_subnet_t* sn, const cpu_state_t* st, int k,
 
 static dycl_status_t cpu_run(const dycl_program_t* p, const dycl_subnet_t* sn, dycl_value_t** slots,
                              dycl_kctx_t* kctx) {
-  const dycl_ir_t* ir = p->ir;
   cpu_state_t* st = sn->backend_state;
   dycl_status_t s = NULL;
   /* pending[k]: member node k runs the reference kernel (its group fell back); cl[i]: value
@@ -827,7 +863,9 @@ static dycl_status_t cpu_run(const dycl_program_t* p, const dycl_subnet_t* sn, d
       }
       if (!s && !ran && st && st->n_cl) s = inputs_to_plain(st, sn, k, slots, cl, kctx);
       if (!s && !ran && gi == -1 && pl && dycl_placement_begin(pl, st->plan, k)) kctx->alloc = &pl->self;
-      if (!s && !ran) s = gi == -1 ? run_fast(p, sn, st, k, slots, kctx) : run_ref_node(ir, sn->nodes[k], slots, kctx);
+      /* a member of a group that ran its head alone: a single-node fast kernel where one takes it
+       * (the ArgMax of a product with too many rows for the quantized kernel), else the reference */
+      if (!s && !ran) s = gi == -1 ? run_fast(p, sn, st, k, slots, kctx) : run_single(p, sn, st, k, slots, kctx);
       kctx->alloc = alloc;
       if (pl) dycl_placement_end(pl);
     }

@@ -112,6 +112,22 @@ typedef struct own_mm {
   own_post_t post;
 } own_mm_t;
 
+/* The approximate pass of a product of x [M, K] (M <= CPU_OWN_MM_MAX_M) by weights quantized per
+ * column to int8 (cpu_own_argmax_create): w in tiles of nc columns, tile t as [K][w] int8 laid out
+ * as own_mm_t's floats (tile t starts at t * nc * K); column n's weights are scale[n] * q, each
+ * within err0[n] of the exact one. own_am_tiles writes hi [M, N] = a + E for each column: a the
+ * approximation scale[n] * (x . q) + bias[n] + sum_scale * sum[i, n], E a bound on its distance
+ * from the exact value, x1[i] * err[n] + (|scale * x . q| + |bias| + |sum_scale * sum|) * 2^-20 +
+ * tiny * scale[n] (x1[i]: the sum of |x[i, k]|; err[n]: err0[n] plus the bound on the rounding of
+ * the K products and sums, see cpu_own.c); and per tile and row the largest a - E (tlo) and
+ * a + E (thi, NaN when some a + E is not finite) at [t * M + i]. */
+typedef struct own_am {
+  int64_t M, K, N, nc;
+  const int8_t* w;
+  const float *scale, *err;
+  float sum_scale, tiny;
+} own_am_t;
+
 /* Runs fn(ctx, begin, end) over [0, n) split into contiguous parts between `threads` threads of the
  * calling thread's OpenMP team, the caller taking the first (threads <= 1 or n <= 1: the caller
  * alone). cpu_fast.c. */
@@ -152,6 +168,9 @@ typedef struct fast_kernels {
                        int64_t t1);
   /* The widest tile a wide product of M rows takes (columns, whole vectors; 0: none for M). */
   int64_t (*own_mm_wide_cols)(int64_t M);
+  /* Tiles [t0, t1) of the approximate pass of a product read by an ArgMax (own_am_t). */
+  void (*own_am_tiles)(const own_am_t* m, const float* x, const float* x1, const float* bias, const float* sum,
+                       float* hi, float* tlo, float* thi, int64_t t0, int64_t t1);
 } fast_kernels_t;
 
 /* The best kernels this CPU runs (AVX-512, else AVX2 with FMA, else scalar C); DYCL_CPU_ISA=

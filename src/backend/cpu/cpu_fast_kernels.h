@@ -9,6 +9,7 @@
  * lanes of mask m, the others 0 and not read), VLANES(n) (mask of the first n lanes), VSET, VADD, VSUB, VMUL, VDIV,
  * VFMA(a, b, c) = a * b + c, VMAX(a, b) = a > b ? a : b, VMIN(a, b) = a < b ? a : b (so an unordered
  * comparison gives b, as the x86 instructions), VSQRT, VFLOOR, VCEIL, VRINT (to nearest even),
+ * VLOADI8(p) (VW int8 values as floats),
  * VCMPLT/LE/GT/GE/EQ (ordered), VISNAN, VSEL(m, x, y) = m ? x : y, bit operations VAND/VOR/VXOR on
  * floats, VCVTI (float holding an integer to int32), VI_* on int32 lanes, VI_AS_F / VF_AS_I (bit
  * casts), VI_TO_F (value conversion), VHSUM / VHMAX (horizontal sum / max), VHSUMS(a, n, out)
@@ -797,25 +798,32 @@ FT static void SFX(own_mm_cols)(const own_mm_t* mm, const float* x, const float*
 /* The widest tile (in columns) for a product of M rows; 0 when M is not 1 to CPU_OWN_MM_MAX_M. */
 FT static int64_t SFX(own_mm_wide_cols)(int64_t M) { return M >= 1 && M <= CPU_OWN_MM_MAX_M ? OWN_WNV(M) * VW : 0; }
 
-/* Tile t (columns n0 .. n0 + cols, its weights w, NV vectors a row) of a wide product of MR rows:
- * the accumulators, then the bias, the addend and the activations of each row's columns. */
-OWN_INLINE void SFX(own_wide_tile)(const own_mm_t* mm, const float* x, const float* w, const float* bias,
-                                   const float* sum, float* y, int64_t n0, int64_t cols, int MR, int NV) {
-  const int64_t K = mm->K, N = mm->N;
-  vf acc[CPU_OWN_MM_MAX_M * OWN_WIDE_NV];
+/* The accumulators of a tile of NV vectors a row over K: acc[i * NV + j] = sum over k of x[i][k]
+ * times the tile's row k (float weights wf, or int8 weights wq when wf is NULL). */
+OWN_INLINE void SFX(own_tile_acc)(const float* x, const float* wf, const int8_t* wq, int64_t K, int MR, int NV,
+                                  vf* acc) {
 #pragma GCC unroll 32
   for (int i = 0; i < MR * NV; i++) acc[i] = VSET(0.0f);
-  for (int64_t k = 0; k < K; k++, w += NV * VW) {
+  for (int64_t k = 0; k < K; k++) {
     vf xv[CPU_OWN_MM_MAX_M];
 #pragma GCC unroll 4
     for (int i = 0; i < MR; i++) xv[i] = VSET(x[i * K + k]);
 #pragma GCC unroll 8
     for (int j = 0; j < NV; j++) {
-      vf wv = VLOAD(w + j * VW);
+      vf wv = wf ? VLOAD(wf + (k * NV + j) * VW) : VLOADI8(wq + (k * NV + j) * VW);
 #pragma GCC unroll 4
       for (int i = 0; i < MR; i++) acc[i * NV + j] = VFMA(xv[i], wv, acc[i * NV + j]);
     }
   }
+}
+
+/* Tile t (columns n0 .. n0 + cols, its weights w, NV vectors a row) of a wide product of MR rows:
+ * the accumulators, then the bias, the addend and the activations of each row's columns. */
+OWN_INLINE void SFX(own_wide_tile)(const own_mm_t* mm, const float* x, const float* w, const float* bias,
+                                   const float* sum, float* y, int64_t n0, int64_t cols, int MR, int NV) {
+  const int64_t N = mm->N;
+  vf acc[CPU_OWN_MM_MAX_M * OWN_WIDE_NV];
+  SFX(own_tile_acc)(x, w, NULL, mm->K, MR, NV, acc);
   const vf scale = VSET(mm->post.sum_scale);
   for (int i = 0; i < MR; i++) {
     float* yr = y + i * N + n0;
@@ -875,6 +883,98 @@ FT static void SFX(own_mm_tiles)(const own_mm_t* mm, const float* x, const float
 }
 #undef OWN_WIDE_NV_CASE
 #undef OWN_WIDE_MR_CASE
+
+/* The approximate pass of a product read only by an ArgMax (own_am_t): tile t of int8 weights,
+ * [K][NV * VW] like a wide product's, times x into MR x NV accumulators; then per column the
+ * approximation a = scale * acc + bias + sum_scale * sum, its bound
+ * E = x1[i] * err + (|scale * acc| + |bias| + |sum_scale * sum|) * 2^-20 + tiny * scale, and
+ * hi = a + E stored; the tile's largest a - E and a + E per row (thi NaN when any hi is not finite:
+ * hi - hi is 0 for a finite hi, NaN else, and a sum of them stays NaN). */
+OWN_INLINE void SFX(own_am_tile)(const own_am_t* am, const float* x, const int8_t* w, const float* x1,
+                                 const float* bias, const float* sum, float* hi, float* tlo, float* thi, int64_t t,
+                                 int64_t n0, int64_t cols, int MR, int NV) {
+  const int64_t N = am->N;
+  vf acc[CPU_OWN_MM_MAX_M * OWN_WIDE_NV];
+  SFX(own_tile_acc)(x, NULL, w, am->K, MR, NV, acc);
+  const vf sscale = VSET(am->sum_scale), rel = VSET(0x1p-20f), tiny = VSET(am->tiny), ninf = VSET(-INFINITY);
+  for (int i = 0; i < MR; i++) {
+    const float* sr = sum ? sum + i * N + n0 : NULL;
+    float* hr = hi + i * N + n0;
+    const vf x1v = VSET(x1[i]);
+    vf lo_m = ninf, hi_m = ninf, bad = VSET(0.0f);
+    for (int j = 0; j < NV; j++) {
+      int64_t c = j * VW, n = cols - c < VW ? cols - c : VW;
+      if (n <= 0) break;
+      vf sc = n == VW ? VLOAD(am->scale + n0 + c) : VLOADN(am->scale + n0 + c, n);
+      vf er = n == VW ? VLOAD(am->err + n0 + c) : VLOADN(am->err + n0 + c, n);
+      vf a = VMUL(sc, acc[i * NV + j]);
+      vf mag = SFX(vabs)(a);
+      if (bias) {
+        vf bv = n == VW ? VLOAD(bias + n0 + c) : VLOADN(bias + n0 + c, n);
+        a = VADD(a, bv);
+        mag = VADD(mag, SFX(vabs)(bv));
+      }
+      if (sr) {
+        vf sv = VMUL(sscale, n == VW ? VLOAD(sr + c) : VLOADN(sr + c, n));
+        a = VADD(a, sv);
+        mag = VADD(mag, SFX(vabs)(sv));
+      }
+      vf e = VFMA(x1v, er, VFMA(mag, rel, VMUL(tiny, sc)));
+      vf l = VSUB(a, e), h = VADD(a, e);
+      bad = VADD(bad, VSUB(h, h));
+      if (n == VW) {
+        VSTORE(hr + c, h);
+      } else {
+        VSTOREN(hr + c, h, n);
+        vm in = VLANES(n);
+        l = VSEL(in, l, ninf);
+        h = VSEL(in, h, ninf);
+      }
+      lo_m = VMAX(l, lo_m);
+      hi_m = VMAX(h, hi_m);
+    }
+    tlo[t * am->M + i] = VHMAX(lo_m);
+    thi[t * am->M + i] = VHMAX(hi_m) + VHSUM(bad);
+  }
+}
+
+#define OWN_AM_NV_CASE(mr, nv) \
+  case nv:                     \
+    if (nv <= OWN_WNV(mr)) SFX(own_am_tile)(am, x, w, x1, bias, sum, hi, tlo, thi, t, n0, cols, mr, nv); \
+    break;
+#define OWN_AM_MR_CASE(mr)                                 \
+  case mr:                                                 \
+    switch (nv) {                                          \
+      OWN_AM_NV_CASE(mr, 1)                                \
+      OWN_AM_NV_CASE(mr, 2)                                \
+      OWN_AM_NV_CASE(mr, 3)                                \
+      OWN_AM_NV_CASE(mr, 4)                                \
+      OWN_AM_NV_CASE(mr, 5)                                \
+      OWN_AM_NV_CASE(mr, 6)                                \
+      OWN_AM_NV_CASE(mr, 7)                                \
+      OWN_AM_NV_CASE(mr, 8)                                \
+      default: break; /* nv <= OWN_WNV(mr) <= OWN_WIDE_NV */ \
+    }                                                      \
+    break;
+
+/* Tiles [t0, t1) of the approximate pass (am->nc columns a tile, as own_mm_tiles). */
+FT static void SFX(own_am_tiles)(const own_am_t* am, const float* x, const float* x1, const float* bias,
+                                 const float* sum, float* hi, float* tlo, float* thi, int64_t t0, int64_t t1) {
+  for (int64_t t = t0; t < t1; t++) {
+    int64_t n0 = t * am->nc, cols = am->N - n0 < am->nc ? am->N - n0 : am->nc;
+    int nv = (int)((cols + VW - 1) / VW);
+    const int8_t* w = am->w + n0 * am->K;
+    switch (am->M) {
+      OWN_AM_MR_CASE(1)
+      OWN_AM_MR_CASE(2)
+      OWN_AM_MR_CASE(3)
+      OWN_AM_MR_CASE(4)
+      default: break;
+    }
+  }
+}
+#undef OWN_AM_NV_CASE
+#undef OWN_AM_MR_CASE
 #undef OWN_WIDE_ACC
 #undef OWN_WIDE_NV
 #undef OWN_WNV
@@ -892,7 +992,7 @@ FT static void SFX(own_mm_tiles)(const own_mm_t* mm, const float* x, const float
 static const fast_kernels_t SFX(fast_kernels) = {
     ISA_NAME,        VW,         SFX(run_block), SFX(softmax_rows), SFX(layernorm_rows), SFX(sum_rows),
     SFX(sum_middle), SFX(transpose), SFX(transpose_ld), SFX(copy_rows), SFX(argext_rows), SFX(own_conv_rows), SFX(own_mm_cols),
-    SFX(own_mm_tiles), SFX(own_mm_wide_cols),
+    SFX(own_mm_tiles), SFX(own_mm_wide_cols), SFX(own_am_tiles),
 };
 
 #undef FAST_UNARY
@@ -947,6 +1047,7 @@ static const fast_kernels_t SFX(fast_kernels) = {
 #undef VI_AS_F
 #undef VF_AS_I
 #undef VI_TO_F
+#undef VLOADI8
 #undef VHSUM
 #undef VHSUMS
 #undef VHMAX

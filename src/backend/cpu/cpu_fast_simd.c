@@ -69,6 +69,7 @@ static inline float fast_i2f(int32_t i) {
 #define VI_AS_F(a) fast_i2f(a)
 #define VF_AS_I(a) fast_f2i(a)
 #define VI_TO_F(a) ((float)(a))
+#define VLOADI8(p) ((float)*(p))
 #define VHSUM(v) (v)
 #define VHSUMS(a, n, out) memcpy((out), (a), (size_t)(n) * sizeof(float))
 #define VHMAX(v) (v)
@@ -150,6 +151,7 @@ FT static inline __m256i fast_range_avx2(int64_t a, int64_t b) {
 #define VI_AS_F(a) _mm256_castsi256_ps(a)
 #define VF_AS_I(a) _mm256_castps_si256(a)
 #define VI_TO_F(a) _mm256_cvtepi32_ps(a)
+#define VLOADI8(p) _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i*)(const void*)(p))))
 #define VHSUM(v) fast_hsum_avx2(v)
 #define VHSUMS(a, n, out)                                           \
   do {                                                              \
@@ -286,6 +288,7 @@ FT static inline void fast_transpose_tile_avx512(const float* x, int64_t ldx, fl
 #define VI_AS_F(a) _mm512_castsi512_ps(a)
 #define VF_AS_I(a) _mm512_castps_si512(a)
 #define VI_TO_F(a) _mm512_cvtepi32_ps(a)
+#define VLOADI8(p) _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i*)(const void*)(p))))
 #define VHSUM(v) _mm512_reduce_add_ps(v)
 #define VHSUMS(a, n, out) FAST_HSUMS_AVX512(a, n, out)
 #define VHMAX(v) _mm512_reduce_max_ps(v)

@@ -61,6 +61,9 @@ typedef struct cpu_group {
   bool global, ceil_mode;
   bool transpose; /* conv: ConvTranspose */
   bool w_const;   /* conv, matmul, gemm: the weights are a module constant */
+  /* matmul, gemm: the last member is an ArgMax over the last axis (cpu_own_argmax_create), with
+   * its keepdims and select_last_index */
+  bool argmax, am_keep, am_last;
   /* channels-last activations: indices into the run's layout states (-1: always plain) of the
    * group's input X, its Add operand and its result (written channels-last when it runs fused) */
   int x_cl, s_cl, y_cl;

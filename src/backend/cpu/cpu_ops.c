@@ -31,6 +31,7 @@ typedef struct entry_plan {
   src_kind_t bias, sum;
   bool bias_direct;   /* the bias tensor's data can be passed as is */
   bool bias_after;    /* a deconvolution's bias, added after the primitive (cpu_group_run) */
+  bool argmax;        /* the product's ArgMax (cpu_own_argmax_create): the result is its index */
   int64_t rows, cols; /* gemm C broadcast into [rows, cols] */
 } entry_plan_t;
 
@@ -579,6 +580,14 @@ static dycl_status_t build_prim(cpu_state_t* st, cpu_group_t* g, const dycl_node
       bool ok = g->kind == CPU_KIND_MATMUL ? matmul_problem(g, io, &d, &e->plan, fused)
                                            : gemm_problem(g, head, io, &d, &e->plan, fused);
       if (!ok) return NULL;
+      if (fused && g->argmax) { /* the ArgMax fuses into the quantized kernel only; else the head runs alone */
+        if (e->plan.sum == SRC_GEMM_C || !g->w_const || !io->w->data) return NULL;
+        post.sum = e->plan.sum != SRC_NONE;
+        post.sum_scale = 1.0f;
+        e->plan.argmax = true;
+        return cpu_own_argmax_create(&d, &post, io->w->data, g->am_last, cpu_dnn_threads(st->dnn), st->alloc,
+                                     &e->e.own);
+      }
       double work = (double)d.a_dims[d.rank - 1];
       for (int i = 0; i < d.rank; i++) work *= (double)d.c_dims[i];
       /* dycl's own product costs a call and the arithmetic: it takes the products too small for
@@ -880,7 +889,13 @@ dycl_status_t cpu_group_run(const dycl_program_t* p, const dycl_subnet_t* sn, cp
   if (g->inplace && ep->fused && ep->sum == SRC_ADD && kctx->place && kctx->alloc == &kctx->place->self &&
       dycl_placement_gives(kctx->place, io.s->data))
     dycl_value_unmeter(slots[g->add_operand]);
-  dycl_status_t s = dycl_kernel_tensor(kctx, last, DYCL_DTYPE_FLOAT32, ep->out_rank, ep->out_dims, &Y);
+  /* the product's ArgMax: an index per row, the last dim kept as 1 or dropped */
+  bool am = ep->fused && ep->argmax;
+  int y_rank = am && !g->am_keep ? ep->out_rank - 1 : ep->out_rank;
+  int64_t y_dims[DYCL_MAX_RANK];
+  memcpy(y_dims, ep->out_dims, sizeof y_dims);
+  if (am && g->am_keep) y_dims[y_rank - 1] = 1;
+  dycl_status_t s = dycl_kernel_tensor(kctx, last, am ? DYCL_DTYPE_INT64 : DYCL_DTYPE_FLOAT32, y_rank, y_dims, &Y);
   kctx->alloc = place;
   if (s) goto done;
   int64_t N = ep->out_rank > 0 ? ep->out_dims[ep->out_rank - 1] : 1;
@@ -913,8 +928,11 @@ dycl_status_t cpu_group_run(const dycl_program_t* p, const dycl_subnet_t* sn, cp
     }
   }
   const void* wei = e->e.packed ? e->e.packed : (io.w && g->kind != CPU_KIND_REDUCE ? io.w->data : NULL);
-  cpu_args_t args = {io.x->data, wei, e->e.packed != NULL, bias, sum, Y->data};
-  if (e->e.own) {
+  cpu_args_t args = {io.x->data, wei, e->e.packed != NULL, bias, sum, am ? NULL : Y->data};
+  if (am) {
+    DYCL_GOTO_IF_ERROR(s, ws_take(st, cpu_own_argmax_workspace(e->e.own), &ws), done);
+    cpu_own_argmax_run(e->e.own, &args, ws->p, Y->data);
+  } else if (e->e.own) {
     cpu_own_run(e->e.own, &args);
   } else {
     DYCL_GOTO_IF_ERROR(s, ws_take(st, cpu_prim_workspace_bytes(e->e.prim), &ws), done);

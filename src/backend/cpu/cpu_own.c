@@ -2,6 +2,8 @@
  * weights, and a run split between the threads. The vector code is in cpu_fast_kernels.h. */
 #ifdef DYCL_HAVE_ONEDNN
 
+#include <float.h>
+#include <math.h>
 #include <string.h>
 
 #include "backend/cpu/cpu_fast_internal.h"
@@ -14,6 +16,11 @@ struct cpu_own {
   cpu_pool_desc_t pool;
   int64_t* taps[3]; /* a pool's taps per output index of each dim: lo, hi, padded (pool_taps) */
   own_mm_t mm;
+  /* an ArgMax's product (cpu_own_argmax_create): the quantized pass, the float weights' strides
+   * (b[k * bk + n * bn]), select_last_index */
+  bool is_am, am_last;
+  own_am_t am;
+  int64_t bk, bn;
   int threads; /* a run is split between them */
   void* raw; /* the packed weights' allocation (64-byte aligned inside) */
 };
@@ -90,6 +97,14 @@ dycl_status_t cpu_own_conv_create(const cpu_conv_desc_t* d, const cpu_post_t* po
 
 /* ------------------------------------------------------------------ matrix product */
 
+/* Columns a tile for M rows, narrower while the threads would get fewer than two tiles each (as
+ * cpu_own_mm_create's wide products). */
+static int64_t tile_cols(const fast_kernels_t* kern, int64_t M, int64_t N, int threads) {
+  int64_t vw = kern->width, nc = kern->own_mm_wide_cols(M);
+  while (threads > 1 && nc >= 4 * vw && (N + nc - 1) / nc < 2 * threads) nc = nc / vw / 2 * vw;
+  return nc;
+}
+
 bool cpu_own_mm_suits(const cpu_mm_desc_t* d) {
   if (d->rank != 2) return false;
   int64_t M = d->a_dims[0], K = d->a_dims[1];
@@ -106,12 +121,8 @@ dycl_status_t cpu_own_mm_create(const cpu_mm_desc_t* d, const cpu_post_t* post, 
   own_post(post, &m.post);
   const fast_kernels_t* kern = cpu_fast_kernels();
   int64_t vw = kern->width;
-  if (m.N > CPU_OWN_MM_MAX_N) {
-    /* wide: tiles as wide as the registers allow, narrower (down to two vectors) while the
-     * threads would get fewer than two each */
-    m.nc = kern->own_mm_wide_cols(m.M);
-    while (threads > 1 && m.nc >= 4 * vw && (m.N + m.nc - 1) / m.nc < 2 * threads) m.nc = m.nc / vw / 2 * vw;
-  }
+  if (m.N > CPU_OWN_MM_MAX_N) /* wide: tiles as wide as the registers allow (see tile_cols) */
+    m.nc = tile_cols(kern, m.M, m.N, threads);
   int64_t tiles = m.nc ? (m.N + m.nc - 1) / m.nc : 0;
   int64_t last = m.nc ? ((m.N - (tiles - 1) * m.nc) + vw - 1) / vw * vw : 0; /* the last tile's width */
   size_t floats = m.nc ? (size_t)((tiles - 1) * m.nc + last) * (size_t)m.K : (size_t)(m.N * m.K);
@@ -134,6 +145,177 @@ dycl_status_t cpu_own_mm_create(const cpu_mm_desc_t* d, const cpu_post_t* post, 
   o->threads = threads;
   *out = o;
   return NULL;
+}
+
+/* ------------------------------------------------------------------ ArgMax of a product */
+
+bool cpu_own_argmax_suits(int64_t M, int64_t K, int64_t N) {
+  return M >= 1 && M <= CPU_OWN_MM_MAX_M && K >= 1 && K <= CPU_OWN_AM_MAX_K && N >= 1 &&
+         (double)K * (double)N >= CPU_OWN_AM_MIN_WEIGHTS;
+}
+
+bool cpu_own_is_argmax(const cpu_own_t* o) { return o && o->is_am; }
+
+/* The quantization of column n: scale s = max |w| / 127 and q = round(w / s) in [-127, 127], so
+ * that each weight lies within r = max |w - s q| of s q (r <= s / 2, computed exactly in double).
+ * The approximate product sum x[k] s q[k] then lies within x1 r of the exact sum x[k] w[k]
+ * (x1 = sum |x[k]|), and its float evaluation (K products and sums of terms |x[k] q[k]| <= 127 |x[k]|,
+ * each rounded by at most 2^-24 relative) within s 127 x1 K 2^-24 / (1 - K 2^-24) of it, less than
+ * s 127 x1 (K + 4) 2^-23 while K 2^-24 <= 1/4 (CPU_OWN_AM_MAX_K). err[n] holds both, rounded up;
+ * the scaling by s, the bias and the addend round by 2^-24 of their magnitudes each, which the
+ * kernel's (|terms|) 2^-20 covers, and products flushed to zero (a denormal mode) lose less than
+ * K 2^-126 each before the scaling, which tiny * s covers. */
+dycl_status_t cpu_own_argmax_create(const cpu_mm_desc_t* d, const cpu_post_t* post, const float* b, bool last,
+                                    int threads, const dycl_allocator_t* alloc, cpu_own_t** out) {
+  *out = NULL;
+  if (d->rank != 2 || d->a_strides[1] != 1 || d->a_strides[0] != d->a_dims[1] || post->n_act > 0) return NULL;
+  own_am_t am;
+  memset(&am, 0, sizeof am);
+  am.M = d->a_dims[0], am.K = d->a_dims[1], am.N = d->b_dims[1];
+  if (!cpu_own_argmax_suits(am.M, am.K, am.N)) return NULL;
+  int64_t sk = d->b_strides[0], sn = d->b_strides[1];
+  const fast_kernels_t* kern = cpu_fast_kernels();
+  int64_t vw = kern->width;
+  am.nc = tile_cols(kern, am.M, am.N, threads);
+  int64_t tiles = (am.N + am.nc - 1) / am.nc;
+  int64_t lastw = ((am.N - (tiles - 1) * am.nc) + vw - 1) / vw * vw;
+  size_t qfloats = ((size_t)((tiles - 1) * am.nc + lastw) * (size_t)am.K + 63) / 64 * 16;
+  float* base = NULL;
+  /* the int8 tiles, scale [N] and err [N]; col: max |w| and r per column while they are made */
+  cpu_own_t* o = own_new(alloc, qfloats + 2 * (size_t)am.N, &base);
+  double* col = dycl_calloc(alloc, 2 * (size_t)am.N + 1, sizeof *col);
+  if (!o || !col) {
+    cpu_own_destroy(o);
+    dycl_free(alloc, col);
+    return dycl_error_nomem();
+  }
+  int8_t* q = (int8_t*)base; /* zeros past the last column: own_new clears */
+  float* scale = base + qfloats;
+  float* err = scale + am.N;
+  double *maxa = col, *r = col + am.N;
+  /* both passes walk b in its memory order: along n for [K, N] weights, along k for [N, K] */
+  bool n_inner = sn <= sk;
+  int64_t n_outer = n_inner ? am.K : am.N, n_in = n_inner ? am.N : am.K;
+  bool finite = true;
+  for (int64_t u = 0; u < n_outer && finite; u++)
+    for (int64_t v = 0; v < n_in; v++) {
+      int64_t k = n_inner ? u : v, n = n_inner ? v : u;
+      double a = fabs((double)b[k * sk + n * sn]);
+      if (!(a <= FLT_MAX)) finite = false; /* no bound holds for a weight that is not finite */
+      maxa[n] = a > maxa[n] ? a : maxa[n];
+    }
+  for (int64_t n = 0; n < am.N && finite; n++) scale[n] = (float)maxa[n] / 127.0f;
+  for (int64_t u = 0; u < n_outer && finite; u++)
+    for (int64_t v = 0; v < n_in; v++) {
+      int64_t k = n_inner ? u : v, n = n_inner ? v : u, t = n / am.nc, j = n - t * am.nc;
+      float x = b[k * sk + n * sn], sc = scale[n];
+      long qi = sc > 0.0f ? lrintf(x / sc) : 0;
+      qi = qi > 127 ? 127 : qi < -127 ? -127 : qi;
+      q[t * am.nc * am.K + k * (t < tiles - 1 ? am.nc : lastw) + j] = (int8_t)qi;
+      double dev = fabs((double)x - (double)sc * (double)qi);
+      r[n] = dev > r[n] ? dev : r[n];
+    }
+  for (int64_t n = 0; n < am.N && finite; n++) {
+    double e = (r[n] + (double)scale[n] * 127.0 * ((double)am.K + 4.0) * 0x1p-23) * (1.0 + 0x1p-20);
+    err[n] = nextafterf((float)e, INFINITY);
+  }
+  dycl_free(alloc, col);
+  if (!finite) {
+    cpu_own_destroy(o);
+    return NULL;
+  }
+  am.w = q;
+  am.scale = scale;
+  am.err = err;
+  am.sum_scale = post->sum ? post->sum_scale : 0.0f;
+  am.tiny = (float)(((double)am.K + 4.0) * 0x1p-125);
+  o->is_am = true;
+  o->am_last = last;
+  o->am = am;
+  o->bk = sk, o->bn = sn;
+  o->threads = threads;
+  *out = o;
+  return NULL;
+}
+
+/* The workspace: hi [M, N], then tlo and thi [tiles, M]. */
+static size_t am_hi_floats(const own_am_t* am) { return ((size_t)(am->M * am->N) + 15) / 16 * 16; }
+
+size_t cpu_own_argmax_workspace(const cpu_own_t* o) {
+  const own_am_t* am = &o->am;
+  size_t tiles = (size_t)((am->N + am->nc - 1) / am->nc);
+  return (am_hi_floats(am) + 2 * tiles * (size_t)am->M) * sizeof(float);
+}
+
+typedef struct am_job {
+  const cpu_own_t* o;
+  const cpu_args_t* a;
+  const float* x1;
+  float *hi, *tlo, *thi;
+} am_job_t;
+
+static void am_part(void* ctx, int64_t b, int64_t e) {
+  const am_job_t* j = ctx;
+  j->o->kern->own_am_tiles(&j->o->am, j->a->src, j->x1, j->a->bias, j->a->sum, j->hi, j->tlo, j->thi, b, e);
+}
+
+/* Column n of row i, exactly (double precision sums of the float operands). */
+static double am_exact(const cpu_own_t* o, const cpu_args_t* a, int64_t i, int64_t n) {
+  const own_am_t* am = &o->am;
+  const float* x = a->src + i * am->K;
+  const float* w = (const float*)a->weights + n * o->bn;
+  double s[4] = {0, 0, 0, 0};
+  int64_t k = 0;
+  for (; k + 4 <= am->K; k += 4)
+    for (int u = 0; u < 4; u++) s[u] += (double)x[k + u] * (double)w[(k + u) * o->bk];
+  for (; k < am->K; k++) s[0] += (double)x[k] * (double)w[k * o->bk];
+  double v = (s[0] + s[1]) + (s[2] + s[3]);
+  if (a->bias) v += a->bias[n];
+  if (a->sum) v += (double)am->sum_scale * a->sum[i * am->N + n];
+  return v;
+}
+
+void cpu_own_argmax_run(const cpu_own_t* o, const cpu_args_t* a, void* ws, int64_t* y) {
+  const own_am_t* am = &o->am;
+  int64_t M = am->M, N = am->N, nc = am->nc, tiles = (N + nc - 1) / nc;
+  float* hi = ws;
+  float* tlo = hi + am_hi_floats(am);
+  float* thi = tlo + tiles * M;
+  float x1[CPU_OWN_MM_MAX_M];
+  for (int64_t i = 0; i < M; i++) {
+    double s = 0.0;
+    for (int64_t k = 0; k < am->K; k++) s += fabs((double)a->src[i * am->K + k]);
+    x1[i] = (float)(s * (1.0 + 0x1p-20)); /* NaN or too large: no bound, the row is computed whole */
+  }
+  am_job_t job = {o, a, x1, hi, tlo, thi};
+  cpu_parallel_for(o->threads, tiles, am_part, &job);
+  for (int64_t i = 0; i < M; i++) {
+    float lo = -INFINITY;
+    bool whole = !isfinite(x1[i]);
+    for (int64_t t = 0; t < tiles && !whole; t++) {
+      whole = isnan(thi[t * M + i]);
+      lo = tlo[t * M + i] > lo ? tlo[t * M + i] : lo;
+    }
+    float* row = hi + i * N;
+    if (whole) {
+      for (int64_t n = 0; n < N; n++) row[n] = (float)am_exact(o, a, i, n);
+      o->kern->argext_rows(row, 1, N, true, o->am_last, &y[i]);
+      continue;
+    }
+    /* only a column whose a + E reaches the largest a - E can hold the maximum */
+    int64_t best = -1;
+    double bv = 0.0;
+    for (int64_t t = 0; t < tiles; t++) {
+      if (!(thi[t * M + i] >= lo)) continue;
+      int64_t n1 = (t + 1) * nc < N ? (t + 1) * nc : N;
+      for (int64_t n = t * nc; n < n1; n++) {
+        if (!(row[n] >= lo)) continue;
+        double v = am_exact(o, a, i, n);
+        if (best < 0 || v > bv || (o->am_last && v == bv)) best = n, bv = v;
+      }
+    }
+    y[i] = best;
+  }
 }
 
 /* ------------------------------------------------------------------ pool */

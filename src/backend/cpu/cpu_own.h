@@ -57,6 +57,36 @@ bool cpu_own_mm_suits(const cpu_mm_desc_t* d);
 dycl_status_t cpu_own_mm_create(const cpu_mm_desc_t* d, const cpu_post_t* post, const float* b, int threads,
                                 const dycl_allocator_t* alloc, cpu_own_t** out);
 
+/* An ArgMax over the last axis of such a product by constant weights (a decoder's greedy choice
+ * of the next token out of its vocabulary's logits, a classifier's class), read by nothing else:
+ * at most CPU_OWN_MM_MAX_M rows and at least CPU_OWN_AM_MIN_WEIGHTS weights, which stream from
+ * memory at each call. The weights are also kept quantized per column to int8 (a quarter of the
+ * bytes), and a run reads those: for each column an approximate logit and a proven bound on its
+ * distance from the exact one (the quantization's error times the sum of |x|, plus the rounding
+ * of the float sums). Only the columns whose interval reaches the largest lower end can hold
+ * the maximum; those are computed exactly (in double precision, from the float weights) and the
+ * index is chosen among them, first (or with select_last_index, last) of equal values. The answer
+ * is the ArgMax of the exact products: the same index the float product and ArgMax give but where
+ * two logits lie within float rounding of each other. A row with a value that is not finite (NaN
+ * or an infinity in x, the bias or the addend) is computed whole, as floats, and its ArgMax taken
+ * as the fast ArgMax kernel does. */
+#define CPU_OWN_AM_MIN_WEIGHTS (1 << 20)
+#define CPU_OWN_AM_MAX_K (1 << 22) /* the rounding bound below assumes K * 2^-24 <= 1/4 */
+
+/* Whether the ArgMax kernel takes M rows by K x N weights. */
+bool cpu_own_argmax_suits(int64_t M, int64_t K, int64_t N);
+/* Quantizes b (as d's b_dims and b_strides say) for d; a bias and an addend (post->sum, with its
+ * scale) as for cpu_own_mm_create, no activation. *out NULL when b holds a value that is not
+ * finite (no bound holds then). `last`: select_last_index. */
+dycl_status_t cpu_own_argmax_create(const cpu_mm_desc_t* d, const cpu_post_t* post, const float* b, bool last,
+                                    int threads, const dycl_allocator_t* alloc, cpu_own_t** out);
+bool cpu_own_is_argmax(const cpu_own_t* o);
+/* The workspace a run takes (bytes). */
+size_t cpu_own_argmax_workspace(const cpu_own_t* o);
+/* Runs it: a->src, a->weights (the float weights, as at creation), a->bias and a->sum as for
+ * cpu_own_run (a->dst is not written); the M indices into y, ws the workspace (64-byte aligned). */
+void cpu_own_argmax_run(const cpu_own_t* o, const cpu_args_t* a, void* ws, int64_t* y);
+
 /* A pool too small for a oneDNN call (fewer than CPU_MIN_WORK taps): a plain loop on the calling
  * thread, either layout on either side (d->src_cl, d->dst_cl); NULL *out when d has more than
  * three spatial dims. */
