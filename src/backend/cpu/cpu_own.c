@@ -193,28 +193,56 @@ dycl_status_t cpu_own_argmax_create(const cpu_mm_desc_t* d, const cpu_post_t* po
   float* scale = base + qfloats;
   float* err = scale + am.N;
   double *maxa = col, *r = col + am.N;
-  /* both passes walk b in its memory order: along n for [K, N] weights, along k for [N, K] */
+  /* tile by tile, each pass walking b in its memory order: along n for [K, N] weights (sn <= sk),
+   * down a column for [N, K], with the column's figures in registers */
   bool n_inner = sn <= sk;
-  int64_t n_outer = n_inner ? am.K : am.N, n_in = n_inner ? am.N : am.K;
   bool finite = true;
-  for (int64_t u = 0; u < n_outer && finite; u++)
-    for (int64_t v = 0; v < n_in; v++) {
-      int64_t k = n_inner ? u : v, n = n_inner ? v : u;
-      double a = fabs((double)b[k * sk + n * sn]);
-      if (!(a <= FLT_MAX)) finite = false; /* no bound holds for a weight that is not finite */
-      maxa[n] = a > maxa[n] ? a : maxa[n];
+  for (int64_t t = 0; t < tiles; t++) {
+    int64_t n0 = t * am.nc, cols = am.N - n0 < am.nc ? am.N - n0 : am.nc;
+    const float* bt = b + n0 * sn;
+    if (n_inner) {
+      for (int64_t k = 0; k < am.K; k++)
+        for (int64_t j = 0; j < cols; j++) {
+          double a = fabs((double)bt[k * sk + j * sn]);
+          finite &= a <= FLT_MAX; /* no bound holds for a weight that is not finite (NaN fails too) */
+          maxa[n0 + j] = a > maxa[n0 + j] ? a : maxa[n0 + j];
+        }
+    } else {
+      for (int64_t j = 0; j < cols; j++) {
+        double m = 0.0;
+        for (int64_t k = 0; k < am.K; k++) {
+          double a = fabs((double)bt[k * sk + j * sn]);
+          finite &= a <= FLT_MAX;
+          m = a > m ? a : m;
+        }
+        maxa[n0 + j] = m;
+      }
     }
-  for (int64_t n = 0; n < am.N && finite; n++) scale[n] = (float)maxa[n] / 127.0f;
-  for (int64_t u = 0; u < n_outer && finite; u++)
-    for (int64_t v = 0; v < n_in; v++) {
-      int64_t k = n_inner ? u : v, n = n_inner ? v : u, t = n / am.nc, j = n - t * am.nc;
-      float x = b[k * sk + n * sn], sc = scale[n];
-      long qi = sc > 0.0f ? lrintf(x / sc) : 0;
-      qi = qi > 127 ? 127 : qi < -127 ? -127 : qi;
-      q[t * am.nc * am.K + k * (t < tiles - 1 ? am.nc : lastw) + j] = (int8_t)qi;
-      double dev = fabs((double)x - (double)sc * (double)qi);
-      r[n] = dev > r[n] ? dev : r[n];
+  }
+  for (int64_t n = 0; n < am.N && finite; n++) {
+    scale[n] = (float)maxa[n] / 127.0f;
+    maxa[n] = scale[n] > 0.0f ? 1.0 / scale[n] : 0.0; /* from here on 1 / s (q need not be the nearest) */
+  }
+  for (int64_t t = 0; t < tiles && finite; t++) {
+    int64_t n0 = t * am.nc, cols = am.N - n0 < am.nc ? am.N - n0 : am.nc, w = t < tiles - 1 ? am.nc : lastw;
+    const float* bt = b + n0 * sn;
+    int8_t* tq = q + n0 * am.K;
+    for (int64_t jj = 0; jj < (n_inner ? am.K : cols); jj++) {
+      double rr = 0.0; /* down a column: its r */
+      for (int64_t ii = 0; ii < (n_inner ? cols : am.K); ii++) {
+        int64_t k = n_inner ? jj : ii, j = n_inner ? ii : jj;
+        float x = bt[k * sk + j * sn], sc = scale[n0 + j];
+        double y = (double)x * maxa[n0 + j];
+        long qi = (long)(y + (y >= 0.0 ? 0.5 : -0.5));
+        qi = qi > 127 ? 127 : qi < -127 ? -127 : qi;
+        tq[k * w + j] = (int8_t)qi;
+        double dev = fabs((double)x - (double)sc * (double)qi);
+        if (n_inner) r[n0 + j] = dev > r[n0 + j] ? dev : r[n0 + j];
+        else rr = dev > rr ? dev : rr;
+      }
+      if (!n_inner) r[n0 + jj] = rr;
     }
+  }
   for (int64_t n = 0; n < am.N && finite; n++) {
     double e = (r[n] + (double)scale[n] * 127.0 * ((double)am.K + 4.0) * 0x1p-23) * (1.0 + 0x1p-20);
     err[n] = nextafterf((float)e, INFINITY);
