@@ -18,7 +18,7 @@ struct cpu_own {
   own_mm_t mm;
   /* an ArgMax's product (cpu_own_argmax_create): the quantized pass, the float weights' strides
    * (b[k * bk + n * bn]), select_last_index */
-  bool is_am, am_last;
+  bool am_last;
   own_am_t am;
   int64_t bk, bn;
   int threads; /* a run is split between them */
@@ -97,11 +97,15 @@ dycl_status_t cpu_own_conv_create(const cpu_conv_desc_t* d, const cpu_post_t* po
 
 /* ------------------------------------------------------------------ matrix product */
 
-/* Columns a tile for M rows, narrower while the threads would get fewer than two tiles each (as
- * cpu_own_mm_create's wide products). */
-static int64_t tile_cols(const fast_kernels_t* kern, int64_t M, int64_t N, int threads) {
+/* Columns a tile for M rows, narrower (down to two vectors) while the threads would get fewer than
+ * two tiles each; *tiles the number of tiles of N columns and *last the last one's width, rounded
+ * up to whole vectors (the layout own_mm_tiles and own_am_tiles read). */
+static int64_t tile_cols(const fast_kernels_t* kern, int64_t M, int64_t N, int threads, int64_t* tiles,
+                         int64_t* last) {
   int64_t vw = kern->width, nc = kern->own_mm_wide_cols(M);
   while (threads > 1 && nc >= 4 * vw && (N + nc - 1) / nc < 2 * threads) nc = nc / vw / 2 * vw;
+  *tiles = (N + nc - 1) / nc;
+  *last = ((N - (*tiles - 1) * nc) + vw - 1) / vw * vw;
   return nc;
 }
 
@@ -119,12 +123,9 @@ dycl_status_t cpu_own_mm_create(const cpu_mm_desc_t* d, const cpu_post_t* post, 
   memset(&m, 0, sizeof m);
   m.M = d->a_dims[0], m.K = d->a_dims[1], m.N = d->b_dims[1];
   own_post(post, &m.post);
-  const fast_kernels_t* kern = cpu_fast_kernels();
-  int64_t vw = kern->width;
+  int64_t tiles = 0, last = 0;
   if (m.N > CPU_OWN_MM_MAX_N) /* wide: tiles as wide as the registers allow (see tile_cols) */
-    m.nc = tile_cols(kern, m.M, m.N, threads);
-  int64_t tiles = m.nc ? (m.N + m.nc - 1) / m.nc : 0;
-  int64_t last = m.nc ? ((m.N - (tiles - 1) * m.nc) + vw - 1) / vw * vw : 0; /* the last tile's width */
+    m.nc = tile_cols(cpu_fast_kernels(), m.M, m.N, threads, &tiles, &last);
   size_t floats = m.nc ? (size_t)((tiles - 1) * m.nc + last) * (size_t)m.K : (size_t)(m.N * m.K);
   float* wp = NULL;
   cpu_own_t* o = own_new(alloc, floats, &wp);
@@ -154,8 +155,6 @@ bool cpu_own_argmax_suits(int64_t M, int64_t K, int64_t N) {
          (double)K * (double)N >= CPU_OWN_AM_MIN_WEIGHTS;
 }
 
-bool cpu_own_is_argmax(const cpu_own_t* o) { return o && o->is_am; }
-
 /* The quantization of column n: scale s = max |w| / 127 and q = round(w / s) in [-127, 127], so
  * that each weight lies within r = max |w - s q| of s q (r <= s / 2, computed exactly in double).
  * The approximate product sum x[k] s q[k] then lies within x1 r of the exact sum x[k] w[k]
@@ -165,6 +164,16 @@ bool cpu_own_is_argmax(const cpu_own_t* o) { return o && o->is_am; }
  * the scaling by s, the bias and the addend round by 2^-24 of their magnitudes each, which the
  * kernel's (|terms|) 2^-20 covers, and products flushed to zero (a denormal mode) lose less than
  * K 2^-126 each before the scaling, which tiny * s covers. */
+/* q = x / s rounded (1 / s given; q need not be the nearest integer, the deviation is measured
+ * from the q stored), within [-127, 127]; returns |x - s q|, exactly. */
+static double quantize(float x, float sc, double inv, int8_t* q) {
+  double y = (double)x * inv;
+  long qi = (long)(y + (y >= 0.0 ? 0.5 : -0.5));
+  qi = qi > 127 ? 127 : qi < -127 ? -127 : qi;
+  *q = (int8_t)qi;
+  return fabs((double)x - (double)sc * (double)qi);
+}
+
 dycl_status_t cpu_own_argmax_create(const cpu_mm_desc_t* d, const cpu_post_t* post, const float* b, bool last,
                                     int threads, const dycl_allocator_t* alloc, cpu_own_t** out) {
   *out = NULL;
@@ -174,11 +183,8 @@ dycl_status_t cpu_own_argmax_create(const cpu_mm_desc_t* d, const cpu_post_t* po
   am.M = d->a_dims[0], am.K = d->a_dims[1], am.N = d->b_dims[1];
   if (!cpu_own_argmax_suits(am.M, am.K, am.N)) return NULL;
   int64_t sk = d->b_strides[0], sn = d->b_strides[1];
-  const fast_kernels_t* kern = cpu_fast_kernels();
-  int64_t vw = kern->width;
-  am.nc = tile_cols(kern, am.M, am.N, threads);
-  int64_t tiles = (am.N + am.nc - 1) / am.nc;
-  int64_t lastw = ((am.N - (tiles - 1) * am.nc) + vw - 1) / vw * vw;
+  int64_t tiles, lastw;
+  am.nc = tile_cols(cpu_fast_kernels(), am.M, am.N, threads, &tiles, &lastw);
   size_t qfloats = ((size_t)((tiles - 1) * am.nc + lastw) * (size_t)am.K + 63) / 64 * 16;
   float* base = NULL;
   /* the int8 tiles, scale [N] and err [N]; col: max |w| and r per column while they are made */
@@ -219,28 +225,30 @@ dycl_status_t cpu_own_argmax_create(const cpu_mm_desc_t* d, const cpu_post_t* po
       }
     }
   }
+  double* inv = maxa; /* once the scales are made, maxa's slots hold 1 / s */
   for (int64_t n = 0; n < am.N && finite; n++) {
     scale[n] = (float)maxa[n] / 127.0f;
-    maxa[n] = scale[n] > 0.0f ? 1.0 / scale[n] : 0.0; /* from here on 1 / s (q need not be the nearest) */
+    inv[n] = scale[n] > 0.0f ? 1.0 / scale[n] : 0.0;
   }
   for (int64_t t = 0; t < tiles && finite; t++) {
     int64_t n0 = t * am.nc, cols = am.N - n0 < am.nc ? am.N - n0 : am.nc, w = t < tiles - 1 ? am.nc : lastw;
     const float* bt = b + n0 * sn;
     int8_t* tq = q + n0 * am.K;
-    for (int64_t jj = 0; jj < (n_inner ? am.K : cols); jj++) {
-      double rr = 0.0; /* down a column: its r */
-      for (int64_t ii = 0; ii < (n_inner ? cols : am.K); ii++) {
-        int64_t k = n_inner ? jj : ii, j = n_inner ? ii : jj;
-        float x = bt[k * sk + j * sn], sc = scale[n0 + j];
-        double y = (double)x * maxa[n0 + j];
-        long qi = (long)(y + (y >= 0.0 ? 0.5 : -0.5));
-        qi = qi > 127 ? 127 : qi < -127 ? -127 : qi;
-        tq[k * w + j] = (int8_t)qi;
-        double dev = fabs((double)x - (double)sc * (double)qi);
-        if (n_inner) r[n0 + j] = dev > r[n0 + j] ? dev : r[n0 + j];
-        else rr = dev > rr ? dev : rr;
+    if (n_inner) {
+      for (int64_t k = 0; k < am.K; k++)
+        for (int64_t j = 0; j < cols; j++) {
+          double dev = quantize(bt[k * sk + j * sn], scale[n0 + j], inv[n0 + j], &tq[k * w + j]);
+          r[n0 + j] = dev > r[n0 + j] ? dev : r[n0 + j];
+        }
+    } else {
+      for (int64_t j = 0; j < cols; j++) {
+        double rr = 0.0;
+        for (int64_t k = 0; k < am.K; k++) {
+          double dev = quantize(bt[k * sk + j * sn], scale[n0 + j], inv[n0 + j], &tq[k * w + j]);
+          rr = dev > rr ? dev : rr;
+        }
+        r[n0 + j] = rr;
       }
-      if (!n_inner) r[n0 + jj] = rr;
     }
   }
   for (int64_t n = 0; n < am.N && finite; n++) {
@@ -257,7 +265,6 @@ dycl_status_t cpu_own_argmax_create(const cpu_mm_desc_t* d, const cpu_post_t* po
   am.err = err;
   am.sum_scale = post->sum ? post->sum_scale : 0.0f;
   am.tiny = (float)(((double)am.K + 4.0) * 0x1p-125);
-  o->is_am = true;
   o->am_last = last;
   o->am = am;
   o->bk = sk, o->bn = sn;

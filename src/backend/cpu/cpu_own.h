@@ -80,7 +80,6 @@ bool cpu_own_argmax_suits(int64_t M, int64_t K, int64_t N);
  * finite (no bound holds then). `last`: select_last_index. */
 dycl_status_t cpu_own_argmax_create(const cpu_mm_desc_t* d, const cpu_post_t* post, const float* b, bool last,
                                     int threads, const dycl_allocator_t* alloc, cpu_own_t** out);
-bool cpu_own_is_argmax(const cpu_own_t* o);
 /* The workspace a run takes (bytes). */
 size_t cpu_own_argmax_workspace(const cpu_own_t* o);
 /* Runs it: a->src, a->weights (the float weights, as at creation), a->bias and a->sum as for
